@@ -1,0 +1,179 @@
+"""Stage configs: one typed dataclass per stage, and the one place that loads them.
+
+A run's settings come from, in increasing priority: the dataclass defaults, an optional YAML
+file (``--config run.yaml``), and CLI overrides (``--set sandbox.rows=5000``; the Makefile's
+``SCHEMA=``/``DATA=``/... map onto the same fields). Every field carries help text in its
+metadata, shown by ``schemadistill config --help-fields``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from schemadistill.errors import UserError
+
+
+def _f(default: Any, help: str) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class SchemaConfig:
+    path: str = _f("", "DDL file (.sql), DuckDB or SQLite database describing the schema.")
+    dialect: str | None = _f(None, "SQL dialect of the DDL and of generated SQL; detected when unset.")
+    sidecar: str | None = _f(None, "schema.yaml with descriptions/synonyms/metrics; default: next to the schema.")
+
+
+@dataclass
+class SandboxConfig:
+    data: str | None = _f(None, "The user's data: DuckDB/SQLite file or a folder of CSV/Parquet per table. "
+                                "Unset: synthetic rows that fit the schema.")
+    rows: int = _f(2000, "Rows per fact table when data is synthetic (lookup tables get fewer).")
+    seed: int = _f(0, "Seed of the synthetic data.")
+    timeout_s: float = _f(5.0, "Per-statement timeout of the executor, seconds.")
+    row_cap: int = _f(1000, "Most rows the executor returns for one statement.")
+
+
+@dataclass
+class TeacherConfig:
+    name: str = _f("offline", "offline | openai:MODEL (OPENAI_BASE_URL / OPENAI_API_KEY).")
+    n: int = _f(6000, "Target number of validated pairs (before error-repair pairs are added).")
+    seed: int = _f(0, "Seed of sampling and offline paraphrasing: same seed, same pairs.")
+    phrasings_per_instance: int = _f(3, "Question phrasings rendered per template instance.")
+    paraphrases_per_question: int = _f(2, "Extra paraphrases per rendered question (offline rules or LLM).")
+    repair_share: float = _f(0.15, "Error-repair pairs as a share of the validated generate pairs.")
+    typo_rate: float = _f(0.05, "Share of offline paraphrases that get a light typo.")
+    row_cap: int = _f(1000, "Pairs whose SQL returns more rows than this are rejected.")
+    timeout_s: float = _f(2.0, "Per-statement timeout when validating a pair.")
+    reference_date: str | None = _f(None, "Date that 'today'/'last 30 days' mean; default: the latest date in the data.")
+    concurrency: int = _f(8, "openai teacher: concurrent requests.")
+    max_retries: int = _f(5, "openai teacher: retries on 429/5xx/timeouts/malformed JSON.")
+    request_timeout_s: float = _f(60.0, "openai teacher: seconds before a request counts as timed out.")
+    llm_pairs: int = _f(300, "openai teacher: new question/SQL pairs to ask for (few-shot from the schema).")
+    price_in_per_mtok: float = _f(0.0, "openai teacher: USD per million prompt tokens, for the cost report.")
+    price_out_per_mtok: float = _f(0.0, "openai teacher: USD per million completion tokens.")
+
+
+@dataclass
+class RunConfig:
+    """The whole pipeline: ``make distill SCHEMA=...`` fills this."""
+
+    out: str = _f("", "Run folder; default runs/<schema name>.")
+    student: str = _f("scratch", "scratch[:xs|:s] | a Hugging Face id or local path (<= 3B parameters).")
+    examples: str | None = _f(None, "JSONL of question/sql pairs (or plain SQL log) the user already has.")
+    golden: str | None = _f(None, "JSONL of question + gold sql to report accuracy on (never trained on).")
+    resume: bool = _f(True, "Skip stages whose inputs are unchanged and continue interrupted ones.")
+    schema: SchemaConfig = field(default_factory=SchemaConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Turn a YAML/CLI value into the field's declared type, with a clear error."""
+    if isinstance(tp, str):  # postponed annotations
+        tp = eval(tp, vars(typing) | {"str": str, "int": int, "float": float, "bool": bool})
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("", "none", "null")):
+            return None
+        return _coerce(value, args[0], key)
+    try:
+        if tp is bool:
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if tp in (int, float, str):
+            return tp(value)
+    except (TypeError, ValueError):
+        raise UserError(f"config value {key}={value!r} is not a valid {tp.__name__}",
+                        hint=f"give {key} a {tp.__name__}") from None
+    return value
+
+
+def _apply(obj: Any, key_path: list[str], value: Any, full_key: str) -> None:
+    names = {f.name: f for f in dataclasses.fields(obj)}
+    head = key_path[0]
+    if head not in names:
+        raise UserError(f"unknown config key '{full_key}'",
+                        hint=f"known keys here: {', '.join(sorted(names))}")
+    fld = names[head]
+    current = getattr(obj, head)
+    if len(key_path) > 1:
+        if not dataclasses.is_dataclass(current):
+            raise UserError(f"unknown config key '{full_key}'", hint=f"'{head}' has no sub-keys")
+        _apply(current, key_path[1:], value, full_key)
+        return
+    if dataclasses.is_dataclass(current):
+        if not isinstance(value, dict):
+            raise UserError(f"config section '{full_key}' must be a mapping")
+        for k, v in value.items():
+            _apply(current, [k], v, f"{full_key}.{k}")
+        return
+    setattr(obj, head, _coerce(value, fld.type, full_key))
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | list[str] | None = None,
+                cls: type = RunConfig) -> Any:
+    """Defaults <- YAML file <- overrides (``{"sandbox.rows": 5000}`` or ``["sandbox.rows=5000"]``)."""
+    cfg = cls()
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise UserError("config file not found", file=p, hint="check the --config path")
+        try:
+            data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            raise UserError(f"config is not valid YAML: {getattr(e, 'problem', e)}", file=p,
+                            line=mark.line + 1 if mark else None) from None
+        if not isinstance(data, dict):
+            raise UserError("config must be a YAML mapping", file=p)
+        for k, v in data.items():
+            _apply(cfg, [k], v, k)
+    items: list[tuple[str, Any]]
+    if isinstance(overrides, dict):
+        items = list(overrides.items())
+    else:
+        items = []
+        for item in overrides or []:
+            if "=" not in item:
+                raise UserError(f"override '{item}' is not KEY=VALUE", hint="e.g. --set sandbox.rows=5000")
+            k, v = item.split("=", 1)
+            items.append((k.strip(), v))
+    for k, v in items:
+        if v is None:
+            continue
+        _apply(cfg, k.split("."), v, k)
+    return cfg
+
+
+def config_to_dict(cfg: Any) -> dict[str, Any]:
+    return dataclasses.asdict(cfg)
+
+
+def field_help(cls: type = RunConfig, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(key, default, help) for every field, nested sections flattened with dots."""
+    rows: list[tuple[str, str, str]] = []
+    inst = cls()
+    for f in dataclasses.fields(cls):
+        val = getattr(inst, f.name)
+        if dataclasses.is_dataclass(val):
+            rows += field_help(type(val), prefix + f.name + ".")
+        else:
+            rows.append((prefix + f.name, repr(val), f.metadata.get("help", "")))
+    return rows

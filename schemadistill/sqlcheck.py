@@ -1,0 +1,141 @@
+"""SQL checks every stage shares: parse, check names against the schema, mask, score difficulty.
+
+The teacher validates pairs with these, the curriculum orders by ``difficulty``, evaluation
+counts unknown tables/columns with ``check_names``, and coverage of a question set is measured
+with ``masked_template``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import OptimizeError, ParseError, SqlglotError
+from sqlglot.optimizer.qualify import qualify
+
+from schemadistill.schema.model import Schema
+
+
+class SQLParseError(ValueError):
+    """The SQL does not parse in the given dialect (message from sqlglot)."""
+
+
+def parse_sql(sql: str, dialect: str = "duckdb") -> exp.Expression:
+    """Exactly one statement, parsed; raises SQLParseError otherwise."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
+    except (ParseError, SqlglotError) as e:
+        raise SQLParseError(str(e).splitlines()[0]) from None
+    if len(statements) != 1:
+        raise SQLParseError(f"expected one statement, found {len(statements)}")
+    return statements[0]
+
+
+def to_duckdb(sql: str, dialect: str) -> str:
+    if dialect == "duckdb":
+        return sql
+    return sqlglot.transpile(sql, read=dialect, write="duckdb")[0]
+
+
+def sqlglot_schema(schema: Schema) -> dict:
+    """The nested mapping sqlglot's optimizer wants: {db: {table: {column: type}}}."""
+    nested: dict = {}
+    for t in schema.tables:
+        cols = {c.name: (c.duckdb_type or "VARCHAR") if c.type == "other" else c.sandbox_type()
+                for c in t.columns}
+        if t.schema:
+            nested.setdefault(t.schema, {})[t.name] = cols
+        else:
+            nested.setdefault("main", {})[t.name] = cols
+    return nested
+
+
+@dataclass
+class NameCheck:
+    tables: set[str] = field(default_factory=set)  # qualified names used
+    columns: set[str] = field(default_factory=set)  # "table.column" used
+    unknown: list[str] = field(default_factory=list)  # what the schema lacks, with the reason
+
+    @property
+    def ok(self) -> bool:
+        return not self.unknown
+
+
+def check_names(sql: str | exp.Expression, schema: Schema, dialect: str = "duckdb") -> NameCheck:
+    """Every table and column the query names must exist in the schema (sqlglot qualify)."""
+    tree = parse_sql(sql, dialect) if isinstance(sql, str) else sql
+    result = NameCheck()
+    known_cte = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
+    for tbl in tree.find_all(exp.Table):
+        name = tbl.name
+        if not name or name.lower() in known_cte:
+            continue
+        qualified = f"{tbl.db}.{name}" if tbl.db else name
+        t = schema.table(qualified) or (schema.table(name) if not tbl.db else None)
+        if t is None:
+            result.unknown.append(f"table {qualified}")
+        else:
+            result.tables.add(t.qualified_name)
+    if result.unknown:
+        return result
+    try:
+        qualified_tree = qualify(tree.copy(), schema=sqlglot_schema(schema), dialect=dialect,
+                                 validate_qualify_columns=True, quote_identifiers=False,
+                                 )
+    except OptimizeError as e:
+        result.unknown.append(str(e).splitlines()[0])
+        return result
+    except SqlglotError as e:  # qualify can trip over dialect corners; treat as unverifiable
+        result.unknown.append(f"could not resolve names: {str(e).splitlines()[0]}")
+        return result
+    # Columns come back qualified by alias; map aliases to real tables for coverage figures.
+    alias_of: dict[str, str] = {}
+    for tbl in qualified_tree.find_all(exp.Table):
+        t = schema.table(f"{tbl.db}.{tbl.name}" if tbl.db and tbl.db != "main" else tbl.name)
+        if t is not None:
+            alias_of[tbl.alias_or_name.lower()] = t.qualified_name
+    for col in qualified_tree.find_all(exp.Column):
+        owner = alias_of.get(col.table.lower()) if col.table else None
+        if owner and col.name:
+            result.columns.add(f"{owner}.{col.name}".lower())
+    return result
+
+
+def masked_template(sql: str | exp.Expression, dialect: str = "duckdb") -> str:
+    """The query's shape: literals -> ?, aliases dropped, identifiers lower-cased.
+
+    Two queries with the same mask differ only in constants, so the mask names a template
+    instance family for deduplication and for measuring coverage of real question sets.
+    """
+    tree = (parse_sql(sql, dialect) if isinstance(sql, str) else sql).copy()
+    for lit in list(tree.find_all(exp.Literal)):
+        lit.replace(exp.Placeholder())
+    for node in list(tree.find_all(exp.Boolean)):
+        node.replace(exp.Placeholder())
+    for alias in list(tree.find_all(exp.Alias)):
+        if isinstance(alias.parent, (exp.Select,)):
+            alias.replace(alias.this)
+    for tbl_alias in list(tree.find_all(exp.TableAlias)):
+        tbl_alias.pop()
+    for col in tree.find_all(exp.Column):
+        if col.args.get("table") is not None:
+            col.set("table", None)
+    return tree.sql(dialect="duckdb", normalize=True, pretty=False).lower()
+
+
+def difficulty(sql: str | exp.Expression, dialect: str = "duckdb") -> int:
+    """A difficulty score from the AST: more joins, nesting, aggregates and windows score higher."""
+    tree = parse_sql(sql, dialect) if isinstance(sql, str) else sql
+    score = 1
+    score += 2 * len(list(tree.find_all(exp.Join)))
+    score += 3 * max(0, len(list(tree.find_all(exp.Select))) - 1)  # subqueries / CTE bodies
+    score += 2 * len(list(tree.find_all(exp.Window)))
+    score += len(list(tree.find_all(exp.AggFunc)))
+    score += 2 * len(list(tree.find_all(exp.Case)))
+    score += 2 * len(list(tree.find_all(exp.Union, exp.Intersect, exp.Except)))
+    score += 1 if tree.find(exp.Group) else 0
+    score += 2 if tree.find(exp.Having) else 0
+    score += 1 if tree.find(exp.Order) else 0
+    score += len(list(tree.find_all(exp.And, exp.Or)))
+    return score
