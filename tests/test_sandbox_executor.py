@@ -194,11 +194,12 @@ def test_missing_sandbox(tmp_path: Path) -> None:
         Executor(tmp_path / "none.duckdb")
 
 
-def test_many_queries_are_fast(ex: Executor) -> None:
-    t0 = time.perf_counter()
+def test_many_queries_on_one_executor(ex: Executor) -> None:
+    # Validation runs thousands of statements through one executor: no state may leak between
+    # them (speed is measured by the benchmarks, not here).
     for i in range(300):
-        assert ex.run(f"SELECT user_id, name FROM shop.users WHERE user_id > {i} ORDER BY 1 LIMIT 5").ok
-    assert time.perf_counter() - t0 < 5  # ~1 ms each here: well over 10k/min
+        res = ex.run(f"SELECT user_id, name FROM shop.users WHERE user_id > {i} ORDER BY 1 LIMIT 5")
+        assert res.ok and len(res.rows) <= 5
 
 
 def test_fork_for_threads(ex: Executor) -> None:
