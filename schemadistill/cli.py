@@ -2,6 +2,7 @@
 
     schemadistill schema examples/ecommerce/schema.sql [--json]
     schemadistill sandbox examples/ecommerce/schema.sql --out /tmp/ecommerce.duckdb [--data DB|DIR]
+    schemadistill generate examples/ecommerce/schema.sql --out /tmp/pairs [--n 3000] [--teacher offline]
     schemadistill distill examples/ecommerce/schema.sql [--out runs/ecommerce] [--data ...]
     schemadistill config              # every setting, its default and what it does
 
@@ -87,6 +88,47 @@ def sandbox(
 
 
 @app.command()
+def generate(
+    schema_path: Annotated[Path, typer.Argument(metavar="SCHEMA", help="DDL file, DuckDB or SQLite database.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for pairs.jsonl, rejects.jsonl, data_report.md.")],
+    data: Annotated[Path | None, typer.Option("--data", help="DuckDB/SQLite file or folder of CSV/Parquet.")] = None,
+    n: Annotated[int | None, typer.Option("--n", help="Target number of validated pairs (before repairs).")] = None,
+    teacher: Annotated[str, typer.Option("--teacher", help="offline | openai:MODEL")] = "offline",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of sampling and paraphrasing.")] = 0,
+    examples: Annotated[Path | None, typer.Option("--examples", help="JSONL of question/sql pairs or a SQL log.")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue an interrupted run in --out.")] = False,
+    dialect: DialectOpt = None,
+    sidecar: SidecarOpt = None,
+) -> None:
+    """Generate validated question/SQL pairs (the teacher stage on its own)."""
+    from schemadistill.config import TeacherConfig
+    from schemadistill.sandbox import SandboxInfo, build_sandbox, info_path
+    from schemadistill.schema import load_schema
+    from teacher.generate import generate as run_teacher
+
+    s = load_schema(schema_path, dialect=dialect, sidecar=sidecar)
+    if examples is not None and not examples.is_file():
+        raise UserError("examples file not found", file=examples)
+    db = out / "sandbox.duckdb"
+    fresh = not db.is_file() or not info_path(db).is_file()
+    if not fresh:  # built once per --out folder and reused, unless the schema or the data changed
+        built = SandboxInfo.read(db)
+        fresh = built.fingerprint != s.fingerprint or (data is None) != (built.source == "synthetic")
+    if fresh:
+        info = build_sandbox(s, db, data=data, seed=seed)
+        for w in info.warnings:
+            err_console.print(f"[yellow]warning:[/yellow] {w}")
+    cfg = TeacherConfig(name=teacher, seed=seed)
+    if n is not None:
+        cfg.n = n
+    summary = run_teacher(s, db, out, cfg, examples=examples, resume=resume)
+    out_console.print(
+        f"wrote {out / 'pairs.jsonl'}: {summary['pairs']} pairs ({summary['generate_pairs']} generate, "
+        f"{summary['repair_pairs']} repair) from {summary['families']} families, {summary['rejects']} rejected, "
+        f"in {summary['seconds']:.1f}s; report: {out / 'data_report.md'}")
+
+
+@app.command()
 def distill(
     schema_path: Annotated[Path, typer.Argument(metavar="SCHEMA", help="DDL file, DuckDB or SQLite database.")],
     out: Annotated[Path | None, typer.Option(help="Run folder (default runs/<name>).")] = None,
@@ -106,7 +148,7 @@ def distill(
 
     overrides = {
         "schema.path": str(schema_path), "out": str(out) if out else None,
-        "sandbox.data": str(data) if data else None, "teacher.name": teacher, "student": student,
+        "sandbox.data": str(data) if data else None, "teacher.name": teacher, "student.name": student,
         "schema.dialect": dialect, "examples": str(examples) if examples else None,
         "golden": str(golden) if golden else None,
     }

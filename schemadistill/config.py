@@ -64,17 +64,44 @@ class TeacherConfig:
 
 
 @dataclass
+class CurriculumConfig:
+    heldout_iid: float = _f(0.05, "Share of template instances held out (same families, unseen values and phrasings).")
+    heldout_families: int = _f(3, "Whole template families held out, never trained on (generalisation to new shapes).")
+    replay: float = _f(0.3, "Share of each later phase's training mix drawn from earlier phases (forgetting guard).")
+    seed: int = _f(0, "Seed of the splits and mixes.")
+
+
+@dataclass
+class StudentConfig:
+    name: str = _f("scratch", "scratch[:xs|:s|:m] | a Hugging Face id or local path (<= 3B parameters, LoRA).")
+    prompt_schema: str = _f("none", "compact: a compact schema rendering in the prompt; none: the question only.")
+    epochs: list = _f([2.0, 2.0, 2.0], "Epochs per phase (phase 1, 2, 3).")
+    learning_rate: list = _f([1e-3, 7e-4, 5e-4], "Peak learning rate per phase (cosine schedule, warm-up).")
+    batch_size: int = _f(32, "Per-device batch size.")
+    max_length: int = _f(256, "Longest training sequence in tokens (prompt + SQL).")
+    max_minutes: float = _f(20.0, "Training time budget in minutes across the three phases (CPU default).")
+    lora_r: int = _f(16, "LoRA rank (pretrained students).")
+    lora_alpha: int = _f(32, "LoRA alpha (pretrained students).")
+    lora_targets: list = _f(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
+                            "Modules LoRA adapts (pretrained students).")
+    eval_max: int = _f(400, "Most held-out questions evaluated after each phase (per split).")
+    max_new_tokens: int = _f(160, "Longest SQL the student may write.")
+    seed: int = _f(0, "Seed of model init and data order.")
+
+
+@dataclass
 class RunConfig:
     """The whole pipeline: ``make distill SCHEMA=...`` fills this."""
 
     out: str = _f("", "Run folder; default runs/<schema name>.")
-    student: str = _f("scratch", "scratch[:xs|:s] | a Hugging Face id or local path (<= 3B parameters).")
     examples: str | None = _f(None, "JSONL of question/sql pairs (or plain SQL log) the user already has.")
     golden: str | None = _f(None, "JSONL of question + gold sql to report accuracy on (never trained on).")
     resume: bool = _f(True, "Skip stages whose inputs are unchanged and continue interrupted ones.")
     schema: SchemaConfig = field(default_factory=SchemaConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -99,7 +126,14 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return bool(value)
         if tp in (int, float, str):
             return tp(value)
-    except (TypeError, ValueError):
+        if tp is list and isinstance(value, str):
+            # "1,2,2" or "[1, 2, 2]" from the command line; YAML types each item
+            text = value.strip()
+            items = yaml.safe_load(text) if text.startswith("[") else [yaml.safe_load(v) for v in text.split(",")]
+            if not isinstance(items, list):
+                raise ValueError(value)
+            return items
+    except (TypeError, ValueError, yaml.YAMLError):
         raise UserError(f"config value {key}={value!r} is not a valid {tp.__name__}",
                         hint=f"give {key} a {tp.__name__}") from None
     return value

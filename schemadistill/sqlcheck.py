@@ -21,7 +21,7 @@ class SQLParseError(ValueError):
     """The SQL does not parse in the given dialect (message from sqlglot)."""
 
 
-def parse_sql(sql: str, dialect: str = "duckdb") -> exp.Expression:
+def parse_sql(sql: str, dialect: str = "duckdb") -> exp.Expr:
     """Exactly one statement, parsed; raises SQLParseError otherwise."""
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
@@ -62,7 +62,7 @@ class NameCheck:
         return not self.unknown
 
 
-def check_names(sql: str | exp.Expression, schema: Schema, dialect: str = "duckdb") -> NameCheck:
+def check_names(sql: str | exp.Expr, schema: Schema, dialect: str = "duckdb") -> NameCheck:
     """Every table and column the query names must exist in the schema (sqlglot qualify)."""
     tree = parse_sql(sql, dialect) if isinstance(sql, str) else sql
     result = NameCheck()
@@ -102,7 +102,7 @@ def check_names(sql: str | exp.Expression, schema: Schema, dialect: str = "duckd
     return result
 
 
-def masked_template(sql: str | exp.Expression, dialect: str = "duckdb") -> str:
+def masked_template(sql: str | exp.Expr, dialect: str = "duckdb") -> str:
     """The query's shape: literals -> ?, aliases dropped, identifiers lower-cased.
 
     Two queries with the same mask differ only in constants, so the mask names a template
@@ -124,7 +124,7 @@ def masked_template(sql: str | exp.Expression, dialect: str = "duckdb") -> str:
     return tree.sql(dialect="duckdb", normalize=True, pretty=False).lower()
 
 
-def difficulty(sql: str | exp.Expression, dialect: str = "duckdb") -> int:
+def difficulty(sql: str | exp.Expr, dialect: str = "duckdb") -> int:
     """A difficulty score from the AST: more joins, nesting, aggregates and windows score higher."""
     tree = parse_sql(sql, dialect) if isinstance(sql, str) else sql
     score = 1

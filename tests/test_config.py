@@ -11,7 +11,7 @@ from schemadistill.errors import UserError
 def test_defaults():
     cfg = load_config()
     assert isinstance(cfg, RunConfig)
-    assert cfg.teacher.name == "offline" and cfg.student == "scratch" and cfg.sandbox.rows == 2000
+    assert cfg.teacher.name == "offline" and cfg.student.name == "scratch" and cfg.sandbox.rows == 2000
 
 
 def test_yaml_then_overrides(tmp_path):
@@ -34,7 +34,7 @@ def test_none_override_keeps_file_value(tmp_path):
     (["sandbox.rows=many"], "not a valid int"),
     (["resume=maybe"], "not a valid bool"),
     (["rows"], "not KEY=VALUE"),
-    (["student.model=x"], "has no sub-keys"),
+    (["out.path=x"], "has no sub-keys"),
 ])
 def test_bad_overrides(override, needle):
     with pytest.raises(UserError, match=needle):
@@ -53,3 +53,9 @@ def test_every_field_has_help():
     rows = field_help()
     assert {"sandbox.rows", "schema.path", "teacher.name"} <= {k for k, _, _ in rows}
     assert all(help_ for _, _, help_ in rows)
+
+
+def test_list_override():
+    cfg = load_config(None, ["student.epochs=1,2.5,3", "student.lora_targets=[q_proj, v_proj]"])
+    assert cfg.student.epochs == [1, 2.5, 3]
+    assert cfg.student.lora_targets == ["q_proj", "v_proj"]
