@@ -88,18 +88,18 @@ def test_sandbox_bad_data_folder(tmp_path):
 
 def test_distill_runs_existing_stages_and_resumes(tmp_path):
     out = tmp_path / "run"
-    args = ("distill", str(ECOM), "--out", str(out), "--set", "sandbox.rows=300")
+    args = ("distill", str(ECOM), "--out", str(out), "--set", "sandbox.rows=300", "--until", "sandbox")
     r = cli(*args)
     assert r.returncode == 0, r.stderr
     for stage in ("schema", "sandbox"):
         m = json.loads((out / stage / "manifest.json").read_text())
         assert m["stage"] == stage and m["inputs_hash"]
-    assert "not built yet" in r.stdout
+    assert "not run" in r.stdout and not (out / "teacher").exists()
     first = (out / "sandbox" / "manifest.json").read_text()
     r2 = cli(*args)
     assert r2.returncode == 0 and "up to date" in r2.stderr
     assert (out / "sandbox" / "manifest.json").read_text() == first  # skipped, not redone
-    r3 = cli("distill", str(ECOM), "--out", str(out), "--set", "sandbox.rows=400")
+    r3 = cli("distill", str(ECOM), "--out", str(out), "--set", "sandbox.rows=400", "--until", "sandbox")
     assert r3.returncode == 0
     assert json.loads((out / "sandbox" / "manifest.json").read_text())["inputs"]["rows"] == 400
 

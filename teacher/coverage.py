@@ -1,0 +1,186 @@
+"""How much of a real question set the generated pairs cover, by query shape.
+
+    python -m teacher.coverage runs/ecommerce/teacher/pairs.jsonl dev.jsonl [--dialect duckdb]
+
+For every gold SQL in QUESTIONS (JSONL with a ``sql`` field) two matches are counted against
+the SQL of PAIRS:
+
+* exact template: ``sqlcheck.masked_template`` equal to the template of some pair (same query
+  up to literal values, aliases and formatting);
+* loose template: the same after redundant parentheses, ``COUNT(1)`` and the order of AND-ed
+  conditions are evened out (``loose_template``);
+* construct: the same set of constructs as some pair: tables, number of joins, aggregate
+  kinds, GROUP BY arity, window, subquery, CTE, date-function kinds, set operations, HAVING,
+  ORDER BY / LIMIT.
+
+Prints a table and then one JSON line ({"coverage": ..., "template_share": ..., ...}). This
+measures coverage only; it never feeds the question set back into generation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from schemadistill.io import read_jsonl
+from schemadistill.sqlcheck import SQLParseError, masked_template, parse_sql
+
+_DATE_FUNCS = (exp.DateTrunc, exp.TimestampTrunc, exp.Year, exp.Month, exp.Day, exp.Quarter, exp.Week,
+               exp.Extract, exp.DateAdd, exp.DateSub, exp.DateDiff, exp.TimestampAdd, exp.TimestampSub,
+               exp.TimestampDiff, exp.CurrentDate, exp.CurrentTimestamp, exp.Interval, exp.TimeToStr,
+               exp.StrToDate, exp.StrToTime, exp.DayOfWeek, exp.LastDay)
+
+
+def constructs(tree: exp.Expr) -> tuple[Any, ...]:
+    """The construct signature of one query (see the module docstring)."""
+    tables = sorted({t.name.lower() for t in tree.find_all(exp.Table) if t.name}
+                    - {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)})
+    aggs: set[str] = set()
+    for agg in tree.find_all(exp.AggFunc):
+        name = type(agg).__name__.lower()
+        if isinstance(agg, exp.Count) and isinstance(agg.this, exp.Distinct):
+            name = "count_distinct"
+        aggs.add(name)
+    dates: set[str] = set()
+    for node in tree.find_all(*_DATE_FUNCS):
+        unit = node.text("unit").lower() if isinstance(node, (exp.DateTrunc, exp.TimestampTrunc)) else ""
+        if isinstance(node, exp.Extract):
+            unit = node.this.name.lower()
+        dates.add(type(node).__name__.lower() + (f":{unit}" if unit else ""))
+    group = tree.find(exp.Group)
+    selects = list(tree.find_all(exp.Select))
+    ctes = list(tree.find_all(exp.CTE))
+    return (
+        tuple(tables),
+        len(list(tree.find_all(exp.Join))),
+        tuple(sorted(aggs)),
+        len(group.expressions) if group is not None else 0,
+        tree.find(exp.Window) is not None,
+        len(selects) - len(ctes) > 1 or tree.find(exp.Subquery) is not None,
+        bool(ctes),
+        tuple(sorted(dates)),
+        tuple(sorted({type(s).__name__.lower() for s in tree.find_all(exp.Union, exp.Intersect, exp.Except)})),
+        tree.find(exp.Having) is not None,
+        tree.args.get("order") is not None,
+        tree.args.get("limit") is not None,
+    )
+
+
+def loose_template(tree: exp.Expr) -> str:
+    """``masked_template`` after spelling differences that do not change the query are evened out.
+
+    Redundant parentheses around conditions go, ``COUNT(1)`` becomes ``COUNT(*)`` and the
+    conditions of a WHERE/HAVING are sorted, so ``WHERE (a = 1) AND (b = 2)`` matches
+    ``WHERE b = 2 AND a = 1``.
+    """
+    tree = tree.copy()
+    for paren in list(tree.find_all(exp.Paren)):
+        inner = paren.this
+        if isinstance(inner, (exp.Predicate, exp.Not, exp.And)) or (
+                isinstance(inner, exp.Or) and not isinstance(paren.parent, exp.And)):
+            paren.replace(inner)
+    for count in tree.find_all(exp.Count):
+        if isinstance(count.this, exp.Literal):
+            count.set("this", exp.Star())
+    for clause in list(tree.find_all(exp.Where, exp.Having)):
+        if isinstance(clause.this, exp.And):
+            parts = sorted(clause.this.flatten(), key=lambda e: masked_template(e))
+            clause.set("this", exp.and_(*[p.copy() for p in parts]))
+    return masked_template(tree)
+
+
+_FIELDS = ("tables", "joins", "aggregates", "group_by", "window", "subquery", "cte", "dates",
+           "set_ops", "having", "order_by", "limit")
+
+
+def coverage(pairs: list[dict[str, Any]], questions: list[dict[str, Any]], dialect: str = "duckdb") -> dict[str, Any]:
+    templates: set[str] = set()
+    loose: set[str] = set()
+    shapes: set[tuple[Any, ...]] = set()
+    for p in pairs:
+        if p.get("kind", "generate") != "generate":
+            continue
+        try:
+            tree = parse_sql(p["sql"], p.get("dialect", dialect))
+        except SQLParseError:
+            continue
+        templates.add(masked_template(tree))
+        loose.add(loose_template(tree))
+        shapes.add(constructs(tree))
+    parsed = exact = near = shape = 0
+    missing: Counter[str] = Counter()
+    for q in questions:
+        try:
+            tree = parse_sql(q["sql"], dialect)
+        except (SQLParseError, KeyError):
+            continue
+        parsed += 1
+        if masked_template(tree) in templates:
+            exact += 1
+        if loose_template(tree) in loose:
+            near += 1
+        sig = constructs(tree)
+        if sig in shapes:
+            shape += 1
+        else:
+            missing["+".join(_nearest_gap(sig, shapes))] += 1
+    n = len(questions)
+    return {
+        "coverage": "teacher", "questions": n, "parsed": parsed, "pair_templates": len(templates),
+        "template_exact": exact, "template_share": round(exact / n, 4) if n else 0.0,
+        "template_loose": near, "template_loose_share": round(near / n, 4) if n else 0.0,
+        "construct": shape, "construct_share": round(shape / n, 4) if n else 0.0,
+        "construct_gaps": dict(missing.most_common(8)),
+    }
+
+
+def _nearest_gap(sig: tuple[Any, ...], shapes: set[tuple[Any, ...]]) -> list[str]:
+    """The constructs in which ``sig`` differs from its closest covered shape (what to add)."""
+    best: list[str] | None = None
+    for s in shapes:
+        diff = [_FIELDS[i] for i, (a, b) in enumerate(zip(sig, s, strict=True)) if a != b]
+        if best is None or len(diff) < len(best):
+            best = diff
+    return best or list(_FIELDS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m teacher.coverage", description=__doc__.splitlines()[0])
+    ap.add_argument("pairs", type=Path, help="pairs.jsonl written by the teacher")
+    ap.add_argument("questions", type=Path, help="JSONL with question + sql (e.g. dev.jsonl)")
+    ap.add_argument("--dialect", default="duckdb", help="dialect of the questions' SQL")
+    args = ap.parse_args(argv)
+    # masking literals trips sqlglot's generator warnings (e.g. LIST_SORT); they are noise here
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    for p in (args.pairs, args.questions):
+        if not p.is_file():
+            print(f"error: {p}: file not found", file=sys.stderr)
+            return 2
+    res = coverage(list(read_jsonl(args.pairs)), list(read_jsonl(args.questions)), args.dialect)
+    from rich.console import Console
+    from rich.table import Table
+
+    tab = Table(title=f"coverage of {args.questions} by {args.pairs}", title_justify="left")
+    for col in ("measure", "questions", "share"):
+        tab.add_column(col)
+    tab.add_row("parsed", str(res["parsed"]), "")
+    tab.add_row("exact masked template", str(res["template_exact"]), f"{res['template_share']:.1%}")
+    tab.add_row("template, parentheses/COUNT(1)/AND order evened out", str(res["template_loose"]),
+                f"{res['template_loose_share']:.1%}")
+    tab.add_row("same constructs", str(res["construct"]), f"{res['construct_share']:.1%}")
+    for gap, count in res["construct_gaps"].items():
+        tab.add_row(f"  uncovered, differs in: {gap}", str(count), "")
+    Console(stderr=True).print(tab)
+    sys.stdout.write(json.dumps(res) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
