@@ -18,6 +18,7 @@ EXAMPLES ?=
 GOLDEN   ?=
 CONFIG   ?=
 RESUME   ?= 1
+UNTIL    ?=
 ARTIFACT ?=
 PYTEST_ARGS ?=
 
@@ -49,7 +50,7 @@ distill: $(STAMP)
 	$(BIN)/schemadistill distill "$(SCHEMA)" $(call opt,--data,$(DATA)) $(call opt,--out,$(OUT)) \
 		$(call opt,--teacher,$(TEACHER)) $(call opt,--student,$(STUDENT)) $(call opt,--dialect,$(DIALECT)) \
 		$(call opt,--examples,$(EXAMPLES)) $(call opt,--golden,$(GOLDEN)) $(call opt,--config,$(CONFIG)) \
-		$(if $(filter 0 no false,$(RESUME)),--fresh)
+		$(call opt,--until,$(UNTIL)) $(if $(filter 0 no false,$(RESUME)),--fresh)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -67,7 +68,7 @@ bench: $(STAMP)
 ifeq ($(ARTIFACT),)
 	$(BIN)/python -m schemadistill.bench_sandbox
 else
-	@echo "latency benchmark of $(ARTIFACT): the export stage has not landed yet (issue #5)"; exit 2
+	$(BIN)/python -m export.bench --artifact "$(ARTIFACT)"
 endif
 
 clean:

@@ -4,6 +4,10 @@
     schemadistill sandbox examples/ecommerce/schema.sql --out /tmp/ecommerce.duckdb [--data DB|DIR]
     schemadistill generate examples/ecommerce/schema.sql --out /tmp/pairs [--n 3000] [--teacher offline]
     schemadistill distill examples/ecommerce/schema.sql [--out runs/ecommerce] [--data ...]
+    schemadistill train runs/ecommerce [--student scratch:s] [--golden FILE] [--no-resume]
+    schemadistill export runs/ecommerce [--out DIR] [--variants fp32,int8,fp16] [--skip-parity]
+    schemadistill ask runs/ecommerce/export/artifact "How many users?" [--db FILE.duckdb]
+    schemadistill eval runs/ecommerce/export/artifact --questions FILE.jsonl --db FILE.duckdb [--limit N]
     schemadistill config              # every setting, its default and what it does
 
 Bad input ends in one clear message (file:line, what to do) and exit code 2, never a traceback.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -106,6 +111,8 @@ def generate(
     from schemadistill.schema import load_schema
     from teacher.generate import generate as run_teacher
 
+    if teacher.lower() != "offline" and not teacher.lower().startswith("openai:"):
+        raise UserError(f"unknown teacher '{teacher}'", hint="use --teacher offline or --teacher openai:MODEL")
     s = load_schema(schema_path, dialect=dialect, sidecar=sidecar)
     if examples is not None and not examples.is_file():
         raise UserError("examples file not found", file=examples)
@@ -141,6 +148,7 @@ def distill(
     config: Annotated[Path | None, typer.Option(help="YAML file of settings (see `schemadistill config`).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a setting: KEY=VALUE.")] = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Redo every stage even if up to date.")] = False,
+    until: Annotated[str | None, typer.Option(help="Stop after this stage (schema, sandbox, teacher, ...).")] = None,
 ) -> None:
     """Run the whole pipeline on one schema."""
     from schemadistill.config import load_config
@@ -160,7 +168,7 @@ def distill(
     cfg = load_config(config, overrides)
     if fresh:
         cfg.resume = False
-    outcomes = run_pipeline(cfg)
+    outcomes = run_pipeline(cfg, until=until)
     tab = RichTable(title=f"schemadistill run: {default_out(cfg)}", title_justify="left")
     for col in ("stage", "status", "seconds", "figures"):
         tab.add_column(col)
@@ -168,14 +176,219 @@ def distill(
         figs = ", ".join(f"{k}={v}" for k, v in (o.figures or {}).items()
                          if not isinstance(v, (dict, list)))
         style = {"ran": "green", "skipped": "dim", "missing": "yellow"}[o.status]
-        status = "not built yet" if o.status == "missing" else o.status
+        status = "not run" if o.status == "missing" else o.status
         tab.add_row(o.name, f"[{style}]{status}[/{style}]", f"{o.seconds:.2f}" if o.seconds else "",
                     figs if o.status != "missing" else o.note)
     out_console.print(tab)
     missing = [o.name for o in outcomes if o.status == "missing"]
     if missing:
-        out_console.print(f"[yellow]Stages not built yet: {', '.join(missing)}. "
-                          f"The run stopped after the stages that exist.[/yellow]")
+        out_console.print(f"[yellow]Stages not run: {', '.join(missing)}.[/yellow]")
+
+
+@app.command()
+def curriculum(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR",
+                                            help="Run folder (with teacher/pairs.jsonl) or a folder with pairs.jsonl.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default RUN_DIR/curriculum).")] = None,
+    heldout_iid: Annotated[float | None, typer.Option(help="Share of instances held out.")] = None,
+    heldout_families: Annotated[int | None, typer.Option(help="Whole families held out.")] = None,
+    replay: Annotated[float | None, typer.Option(help="Share of later mixes replayed from earlier phases.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the splits and mixes.")] = None,
+) -> None:
+    """Phase files, training mixes and held-out sets from pairs.jsonl (the curriculum stage on its own)."""
+    from curriculum import build_curriculum
+    from schemadistill.config import CurriculumConfig
+
+    in_run = (run_dir / "teacher" / "pairs.jsonl").is_file()
+    pairs = run_dir / "teacher" / "pairs.jsonl" if in_run else run_dir / "pairs.jsonl"
+    cfg = CurriculumConfig()
+    for key, value in (("heldout_iid", heldout_iid), ("heldout_families", heldout_families),
+                       ("replay", replay), ("seed", seed)):
+        if value is not None:
+            setattr(cfg, key, value)
+    target = out or run_dir / "curriculum"
+    # inside a run folder manifest.json is the pipeline's commit record: write summary.json there,
+    # and drop the record, since these files may now differ from what the pipeline made
+    if in_run and out is None:
+        (target / "manifest.json").unlink(missing_ok=True)
+    m = build_curriculum(pairs, target, cfg, manifest_name="summary.json" if in_run and out is None
+                         else "manifest.json")
+    c = m["counts"]
+    out_console.print(
+        f"wrote {target}: train {c['train_phase1']['rows']}/{c['train_phase2']['rows']}/{c['train_phase3']['rows']} "
+        f"rows (phases 1/2/3), heldout_iid {c['heldout_iid']['rows']}, heldout_family "
+        f"{c['heldout_family']['rows']} ({', '.join(m['heldout_families']) or 'none'}), "
+        f"{m['phase_moves']['count']} phase moves")
+    for note in m["notes"]:
+        err_console.print(f"[yellow]note:[/yellow] {escape(note)}")
+
+
+@app.command()
+def train(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="Run folder with curriculum/ and sandbox/.")],
+    student: Annotated[str | None, typer.Option(help="scratch[:xs|:s|:m] | HF id or local path")] = None,
+    golden: Annotated[Path | None, typer.Option(help="JSONL question + gold sql to report accuracy on.")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file of settings (see `schemadistill config`).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a setting: student.KEY=VALUE.")] = None,
+    resume: Annotated[bool, typer.Option("--resume/--no-resume",
+                                         help="Skip finished phases and continue an interrupted one.")] = True,
+) -> None:
+    """Train the student phase by phase (the student stage on its own).
+
+    Several GPUs: accelerate launch -m schemadistill.cli train RUN_DIR
+    """
+    from schemadistill.config import load_config
+    from schemadistill.pipeline import load_run_schema
+    from schemadistill.sandbox import Executor
+    from student.train import train as train_student
+
+    if not (run_dir / "schema" / "schema.json").is_file():
+        raise UserError("not a run folder (no schema/schema.json)", file=run_dir,
+                        hint="make one first: schemadistill distill SCHEMA --out RUN_DIR")
+    overrides: dict[str, object] = {"student.name": student}
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set {item!r} is not KEY=VALUE", hint="e.g. --set student.max_minutes=5")
+        overrides[key.strip()] = value
+    cfg = load_config(config, overrides)
+    with Executor(run_dir / "sandbox" / "sandbox.duckdb", timeout_s=cfg.sandbox.timeout_s,
+                  row_cap=cfg.sandbox.row_cap) as ex:
+        s = train_student(run_dir, cfg.student, load_run_schema(run_dir), ex, golden=golden, resume=resume)
+    if s:  # only the main process of a multi-GPU launch reports
+        sys.stdout.write(json.dumps(s) + "\n")
+
+
+@app.command("export")
+def export_cmd(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="Run folder with a trained student/model.")],
+    out: Annotated[Path | None, typer.Option("--out", help="Artifact folder (default RUN_DIR/export/artifact).")] = None,
+    variants: Annotated[str, typer.Option("--variants", help="Comma-separated: fp32, int8, fp16.")] = "fp32,int8,fp16",
+    skip_parity: Annotated[bool, typer.Option("--skip-parity", help="Install without the parity gate.")] = False,
+    parity_max: Annotated[int, typer.Option("--parity-max", help="Most held-out questions the gate decodes.")] = 200,
+) -> None:
+    """ONNX artifact of the trained student, checked against PyTorch (the export stage on its own)."""
+    from export.build import export_run
+
+    if out is None:
+        # the artifact in the run may now differ from what the pipeline recorded: let it redo the stage
+        (run_dir / "export" / "manifest.json").unlink(missing_ok=True)
+    figs = export_run(run_dir, out, variants, parity_max, skip_parity=skip_parity)
+    sizes = ", ".join(f"{v} {figs[f'{v}_mb']:.2f} MB" for v in figs["variants"].split(","))
+    gate = "skipped" if skip_parity else ", ".join(f"{v} {figs.get(f'{v}_parity')}" for v in figs["variants"].split(","))
+    err_console.print(f"wrote {figs['artifact']} ({sizes}); parity gate: {gate}", highlight=False,
+                      soft_wrap=True)
+    sys.stdout.write(json.dumps(figs) + "\n")
+
+
+VariantOpt = Annotated[str, typer.Option("--variant", help="auto (int8 on CPU, fp16 on CUDA) | fp32 | int8 | fp16")]
+
+
+def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for text in dict.fromkeys(str(w.message) for w in caught):
+        err_console.print(f"[yellow]warning:[/yellow] {escape(text)}", highlight=False)
+
+
+@app.command()
+def ask(
+    artifact: Annotated[Path, typer.Argument(metavar="ARTIFACT", help="Artifact folder (RUN/export/artifact).")],
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    db: Annotated[Path | None, typer.Option("--db", help="DuckDB file: run the SQL read-only, show its rows, "
+                                                         "repair it on error.")] = None,
+    variant: VariantOpt = "auto",
+) -> None:
+    """Answer one question with the exported student (lean ONNX runtime, no torch): prints the SQL.
+
+    A statement that is not one read-only query is refused (exit code 1). One that fails the
+    checks gets one repair round; a line ``-- repaired: yes|no`` follows the SQL.
+    """
+    from export.runtime import Runtime
+
+    with warnings.catch_warnings(record=True) as caught, Runtime(artifact, variant=variant) as rt:
+        warnings.simplefilter("always")
+        a = rt.ask(question, db)
+    _print_warnings(caught)
+    if a.sql is None:
+        err_console.print(f"[bold red]refused:[/bold red] {escape(a.error or 'not a read-only query')}", highlight=False)
+        sys.exit(1)
+    sys.stdout.write(a.sql + "\n")
+    sys.stdout.write(f"-- repaired: {'yes' if a.repaired else 'no'}"
+                     + (f" (first attempt: {a.first_sql})" if a.first_sql else "") + "\n")
+    if not a.ok:
+        err_console.print(f"[bold red]the SQL does not pass the checks:[/bold red] {escape(a.error or '')}",
+                          highlight=False)
+        sys.exit(1)
+    if a.rows is not None:
+        tab = RichTable(show_edge=False)
+        for col in a.columns or []:
+            tab.add_column(col)
+        for row in a.rows[:20]:
+            tab.add_row(*(str(v) for v in row))
+        out_console.print(tab)
+        if len(a.rows) > 20:
+            out_console.print(f"... {len(a.rows) - 20} more rows")
+
+
+@app.command("eval")
+def eval_cmd(
+    artifact: Annotated[Path, typer.Argument(metavar="ARTIFACT", help="Artifact folder (RUN/export/artifact).")],
+    questions: Annotated[Path, typer.Option("--questions", help="JSONL: question + gold sql per line.")],
+    db: Annotated[Path, typer.Option("--db", help="DuckDB file both gold and predicted SQL run on.")],
+    variant: VariantOpt = "auto",
+    limit: Annotated[int | None, typer.Option("--limit", help="Only the first N lines of the file.")] = None,
+) -> None:
+    """Execution accuracy of the exported student through the lean runtime (guard and repair included).
+
+    Rows flagged empty_or_null_result or time_dependent are skipped. The last line printed is one
+    JSON object: n, execution_accuracy, valid_sql_rate, repaired, ...
+    """
+    import tempfile
+    import time
+
+    from export.runtime import Runtime
+    from schemadistill.evaluate import evaluate_file
+    from schemadistill.io import atomic_write_jsonl, read_jsonl
+
+    if not questions.is_file():
+        raise UserError("questions file not found", file=questions)
+    counts = {"repaired": 0, "refused": 0, "repair_tried": 0}
+
+    with warnings.catch_warnings(record=True) as caught, Runtime(artifact, variant=variant) as rt, \
+            tempfile.TemporaryDirectory(prefix="sd-eval-") as tmp:
+        warnings.simplefilter("always")
+        source = questions
+        if limit is not None:
+            source = Path(tmp) / "questions.jsonl"
+            atomic_write_jsonl(source, list(read_jsonl(questions))[:max(0, limit)])
+
+        def predict(qs: list[str]) -> list[str]:
+            asked = [i for i, q in enumerate(qs) if q.strip()]  # an empty question gets no SQL
+            preds = [""] * len(qs)
+            for i, a in zip(asked, rt.ask_many([qs[i] for i in asked], db), strict=True):
+                preds[i] = a.sql or ""
+                counts["repaired"] += a.repaired
+                counts["refused"] += a.refused
+                counts["repair_tried"] += a.first_sql is not None
+            return preds
+
+        t0 = time.perf_counter()
+        report = evaluate_file(source, predict, rt.executor(db), rt.schema, rt.dialect)
+        seconds = time.perf_counter() - t0
+        used = rt.variant
+    _print_warnings(caught)
+    n = report["n"]
+    out_console.print(f"{artifact} ({used}) on {source.name}: {n} questions scored, {report['skipped']} skipped "
+                      f"{report['skipped_by_flag'] or ''}, {report['gold_errors']} gold errors, {seconds:.1f}s")
+    out_console.print(f"execution accuracy {report['execution_accuracy']:.1%}, valid SQL {report['valid_sql_rate']:.1%}, "
+                      f"unknown names {report['unknown_name_rate']:.1%}; repaired {counts['repaired']} of "
+                      f"{counts['repair_tried']} repair rounds, refused {counts['refused']}")
+    for f in report["failures"][:5]:
+        out_console.print(f"  [dim]{f['why']}:[/dim] {escape(f['question'])} -> {escape(f['pred'] or '(none)')}",
+                          highlight=False)
+    keys = ("n", "execution_accuracy", "valid_sql_rate", "unknown_name_rate", "exact_match_rate", "skipped",
+            "gold_errors", "failure_counts")
+    sys.stdout.write(json.dumps({**{k: report[k] for k in keys}, **counts, "variant": used,
+                                 "seconds": round(seconds, 2)}) + "\n")
 
 
 @app.command("config")

@@ -125,20 +125,103 @@ def _sandbox_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
     return asdict(info)
 
 
+def _teacher_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
+    return {"schema": _upstream(out, "schema"), "sandbox": _upstream(out, "sandbox"),
+            "config": asdict(cfg.teacher), "examples": _file_hash(cfg.examples)}
+
+
+def _teacher_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
+    from teacher.generate import generate
+
+    # The stage's manifest.json is the pipeline's commit record, so the teacher's own summary
+    # (usage, timing, per-family counts) goes to summary.json next to pairs.jsonl.
+    s = generate(load_run_schema(out), out / "sandbox" / "sandbox.duckdb", stage_dir, cfg.teacher,
+                 examples=Path(cfg.examples) if cfg.examples else None, resume=cfg.resume,
+                 manifest_name="summary.json")
+    keys = ("pairs", "generate_pairs", "repair_pairs", "rejects", "families", "column_share",
+            "duplicate_questions", "pairs_per_s")
+    return {k: s[k] for k in keys}
+
+
+def _curriculum_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
+    return {"teacher": _upstream(out, "teacher"), "pairs": _file_hash(str(out / "teacher" / "pairs.jsonl")),
+            "config": asdict(cfg.curriculum)}
+
+
+def _curriculum_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
+    from curriculum import build_curriculum
+
+    # as with the teacher: manifest.json is the pipeline's, the stage's own record is summary.json
+    m = build_curriculum(out / "teacher" / "pairs.jsonl", stage_dir, cfg.curriculum,
+                         manifest_name="summary.json")
+    rows = {name: c["rows"] for name, c in m["counts"].items()}
+    # scalars first: the run table shows those; the dicts stay in the manifest
+    return {**{k: rows[k] for k in ("train_phase1", "train_phase2", "train_phase3", "heldout_iid",
+                                    "heldout_family")},
+            "heldout_families": ",".join(m["heldout_families"]) or "none",
+            "phase_moves": m["phase_moves"]["count"], "notes": len(m["notes"]),
+            "rows": rows, "leakage": m["leakage"], "note_text": m["notes"]}
+
+
+def _student_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
+    return {"curriculum": _upstream(out, "curriculum"), "config": asdict(cfg.student),
+            "golden": _file_hash(cfg.golden)}
+
+
+def _student_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
+    from schemadistill.sandbox import Executor
+    from student.train import train
+
+    # train() keeps its own record (summary.json, per-phase done.json) and resumes from it
+    with Executor(out / "sandbox" / "sandbox.duckdb", timeout_s=cfg.sandbox.timeout_s,
+                  row_cap=cfg.sandbox.row_cap) as ex:
+        return train(out, cfg.student, load_run_schema(out), ex,
+                     golden=Path(cfg.golden) if cfg.golden else None, resume=cfg.resume)
+
+
+def _export_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
+    from export.build import PARITY_MAX, VARIANTS
+
+    # the model's own hash too: a retrained student with unchanged settings is a new model
+    return {"student": _upstream(out, "student"), "model": _file_hash(str(out / "student" / "model")),
+            "variants": list(VARIANTS), "parity_max": PARITY_MAX}
+
+
+def _export_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
+    from export.build import PARITY_MAX, VARIANTS, export_run
+
+    # ONNX artifact in OUT/export/artifact, installed only if it passes the parity gate
+    return export_run(out, variants=VARIANTS, parity_max=PARITY_MAX)
+
+
+BENCH_N, BENCH_BATCH_SIZES = 50, (1, 4, 8)
+
+
+def _bench_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
+    return {"export": _upstream(out, "export"), "n": BENCH_N, "batch_sizes": list(BENCH_BATCH_SIZES)}
+
+
+def _bench_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
+    from export.bench import bench
+
+    # latency.json/.md/.png in OUT/reports: PyTorch generate vs optimum vs the lean runtime
+    summary = bench(out / "export" / "artifact", n=BENCH_N, batch_sizes=BENCH_BATCH_SIZES, out=out / "reports")
+    return {k: v for k, v in summary.items() if v is not None}
+
+
 STAGES: list[Stage] = [
     Stage("schema", _schema_inputs, _schema_run),
     Stage("sandbox", _sandbox_inputs, _sandbox_run),
+    Stage("teacher", _teacher_inputs, _teacher_run),
+    Stage("curriculum", _curriculum_inputs, _curriculum_run),
+    Stage("student", _student_inputs, _student_run),
+    Stage("export", _export_inputs, _export_run),
+    Stage("bench", _bench_inputs, _bench_run),
 ]
 
 # Stages of the design that have not landed yet, with the issue that brings each. The pipeline
 # says so plainly instead of pretending.
-PLANNED: list[tuple[str, str]] = [
-    ("teacher", "issue #3: validated question/SQL pairs"),
-    ("curriculum", "issue #4: three-phase curriculum and held-out splits"),
-    ("student", "issue #4: phase-by-phase training and execution-accuracy eval"),
-    ("export", "issue #5: ONNX artifact, parity gate, lean runtime"),
-    ("bench", "issue #5: latency benchmark"),
-]
+PLANNED: list[tuple[str, str]] = []
 
 
 def default_out(cfg: RunConfig) -> Path:
@@ -150,13 +233,20 @@ def default_out(cfg: RunConfig) -> Path:
     return Path("runs") / (name or "run")
 
 
-def run_pipeline(cfg: RunConfig) -> list[StageOutcome]:
+def run_pipeline(cfg: RunConfig, until: str | None = None) -> list[StageOutcome]:
+    """Run the stages in order; ``until`` stops after the named stage (the rest are reported)."""
     if not cfg.schema.path:
         raise UserError("no schema given", hint="make distill SCHEMA=path/to/schema.sql")
+    names = [s.name for s in STAGES]
+    if until is not None and until not in names:
+        raise UserError(f"unknown stage '{until}'", hint=f"stages: {', '.join(names)}")
     out = default_out(cfg)
     out.mkdir(parents=True, exist_ok=True)
     outcomes: list[StageOutcome] = []
-    for stage in STAGES:
+    for i, stage in enumerate(STAGES):
+        if until is not None and i > names.index(until):
+            outcomes.append(StageOutcome(stage.name, "missing", note=f"not run (--until {until})"))
+            continue
         stage_dir = out / stage.name
         inputs = stage.inputs(cfg, out)
         inputs_hash = sha256_json(inputs)

@@ -1,0 +1,256 @@
+"""The lean runtime on a real exported artifact: parity with PyTorch, stopping, the guard, the CLI.
+
+    .venv/bin/pytest -q tests/test_export_runtime.py
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+from export_support import student_run
+from tiny_models import PAIRS, one_thread  # noqa: F401  (autouse: one torch thread)
+
+from export.build import export_run
+from export.runtime import Answer, Encoded, Runtime
+from schemadistill.errors import UserError
+from schemadistill.prompt import tidy_error
+from schemadistill.sandbox import Executor
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = [p["question"] for p in PAIRS if p["kind"] == "generate"] + [
+    "How many users are from Spain?", "What is the total revenue of fraud sessions per browser?"]
+MISSPELT = "SELECT agee FROM ecommerce.users WHERE is_active = 1;"
+FIXED = "SELECT age FROM ecommerce.users WHERE is_active = 1;"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A trained tiny student exported (fp32 + int8); parity is this file's own business."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # module fixtures run before the autouse one_thread fixture
+    try:
+        path = student_run(tmp_path_factory.mktemp("rt"))
+        export_run(path, variants="fp32,int8", skip_parity=True)
+    finally:
+        torch.set_num_threads(n)
+    return path
+
+
+@pytest.fixture(scope="module")
+def rt(run: Path) -> Any:
+    with Runtime(run / "export" / "artifact", variant="fp32", threads=1) as r:
+        yield r
+
+
+def _db(run: Path) -> Path:
+    return run / "sandbox" / "sandbox.duckdb"
+
+
+def _torch_reference(run: Path, batch_size: int) -> tuple[list[str], list[list[int]], Any]:
+    """student/infer.py's SQL for QUESTIONS and the new token ids of model.generate."""
+    import torch
+
+    from student.infer import StopAtSemicolon, load_student, predict, stop_token_ids
+
+    st = load_student(run / "student" / "model")
+    rows = [{"question": q} for q in QUESTIONS]
+    sql = predict(st.model, st.tokenizer, st.spec, rows, max_new_tokens=48, batch_size=batch_size)
+    ids: list[list[int]] = []
+    for q in QUESTIONS:  # batch 1: no padding, so the ids are exactly the generated ones
+        enc = st.tokenizer(st.spec.prompt({"question": q}), return_tensors="pt", return_token_type_ids=False)
+        with torch.no_grad():
+            gen = st.model.generate(**enc, do_sample=False, max_new_tokens=48, pad_token_id=st.tokenizer.pad_token_id,
+                                    stopping_criteria=[StopAtSemicolon(stop_token_ids(st.tokenizer))])
+        ids.append(gen[0, enc["input_ids"].shape[1]:].tolist())
+    return sql, ids, st
+
+
+@pytest.mark.parametrize("batch_size", [1, 8])
+def test_runtime_matches_pytorch_token_for_token(run: Path, rt: Runtime, batch_size: int) -> None:
+    ref_sql, ref_ids, _ = _torch_reference(run, batch_size)
+    rt.batch_size = batch_size
+    try:
+        got_ids = rt.decode_ids([rt.encode(q).ids for q in QUESTIONS], 48)
+        assert rt.generate(QUESTIONS, 48) == ref_sql
+    finally:
+        rt.batch_size = 8
+    assert got_ids == ref_ids  # batched and left-padded, still the same tokens as batch 1 in torch
+    assert sum(s.endswith(";") for s in ref_sql) >= len(QUESTIONS) - 2  # a trained model: real stops
+
+
+def test_io_binding_loop_matches_the_numpy_loop(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CUDA path's loop (present OrtValues bound as past), run on CPU: the same tokens."""
+    seqs = [rt.encode(q).ids for q in QUESTIONS]
+    expected = rt.decode_ids(seqs, 48)
+    monkeypatch.setattr(rt, "_decode_cpu", rt._decode_bound)
+    for batch_size in (1, 8):
+        monkeypatch.setattr(rt, "batch_size", batch_size)
+        assert rt.decode_ids(seqs, 48) == expected
+
+
+def test_int8_variant_runs_and_auto_picks_it(run: Path) -> None:
+    with Runtime(run / "export" / "artifact", threads=1) as r:
+        assert (r.variant, r.provider) == ("int8", "CPUExecutionProvider")
+        out = r.generate(QUESTIONS[:3])
+    assert len(out) == 3 and all(isinstance(s, str) for s in out)
+
+
+def test_stops_per_row_at_stop_tokens(rt: Runtime) -> None:
+    seqs = [rt.encode(q).ids for q in QUESTIONS[:3]]
+    full = rt.decode_ids(seqs, 48)
+    assert all(rt.is_stop[t[-1]] and not rt.is_stop[t[:-1]].any() for t in full)  # stop token last, once
+    steps: list[int] = []
+    rt.decode_ids(seqs[:1], 48, on_step=lambda: steps.append(1))
+    assert len(steps) == len(full[0]) < 48  # no step after the stop
+    # a token only one row writes becomes a stop token (as EOS is): that row ends there, the others go on
+    own = {i: [t for t in full[i][:-1] if all(t not in full[j] for j in range(3) if j != i)] for i in range(3)}
+    row, tok = next((i, ts[0]) for i, ts in own.items() if ts)
+    saved = rt.is_stop.copy()
+    try:
+        rt.is_stop[tok] = True
+        cut = rt.decode_ids(seqs, 48)
+    finally:
+        rt.is_stop[:] = saved
+    assert cut == [full[i][:full[i].index(tok) + 1] if i == row else full[i] for i in range(3)]
+    assert rt.decode_ids(seqs, 3) == [t[:3] for t in full]  # max_new_tokens caps every row
+
+
+def _plant(rt: Runtime, monkeypatch: pytest.MonkeyPatch, outputs: list[str]) -> list[Encoded]:
+    """complete() returns the planted outputs in turn; the prompts it was given are recorded."""
+    seen: list[Encoded] = []
+    queue = list(outputs)
+
+    def fake(prompts: list[Encoded], *a: Any, **k: Any) -> list[str]:
+        seen.extend(prompts)
+        return [queue.pop(0) for _ in prompts]
+
+    monkeypatch.setattr(rt, "complete", fake)
+    return seen
+
+
+def test_repair_round_uses_the_real_sandbox_error(run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _plant(rt, monkeypatch, [MISSPELT, FIXED])
+    a = rt.ask("Ages of active users?", db=_db(run))
+    with Executor(_db(run)) as ex:
+        real = ex.run(MISSPELT).error
+    assert real is not None and 'Referenced column "agee" not found' in real.message
+    assert len(seen) == 2
+    assert "Broken SQL: " + MISSPELT in seen[1].text and "Error: " + tidy_error(real.message) in seen[1].text
+    assert (a.ok, a.repaired, a.sql, a.first_sql, a.refused) == (True, True, FIXED, MISSPELT, False)
+    assert a.columns == ["age"] and a.rows is not None and a.error is None
+
+
+def test_repair_without_db_uses_duckdb_wording(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _plant(rt, monkeypatch, [MISSPELT, MISSPELT])
+    a = rt.ask("Ages of active users?")
+    assert 'Error: Binder Error: Referenced column "agee" not found in FROM clause!' in seen[1].text
+    assert (a.ok, a.repaired, a.sql) == (False, False, MISSPELT) and "agee" in (a.error or "")
+    seen = _plant(rt, monkeypatch, ["SELECT COUNT(*) FROM ecommerce.session;", "SELECT COUNT(*) FROM ecommerce.sessions;"])
+    a = rt.ask("How many sessions are there?")
+    assert "Catalog Error: Table with name ecommerce.session does not exist!" in seen[1].text
+    assert a.ok and a.repaired
+
+
+@pytest.mark.parametrize("planted", ["DROP TABLE ecommerce.users;", "SELECT 1; DROP TABLE ecommerce.users;",
+                                     "INSERT INTO ecommerce.users VALUES (1, 'x', 1, 2);"])
+def test_non_read_only_output_is_refused(run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch,
+                                         planted: str) -> None:
+    for db in (None, _db(run)):
+        seen = _plant(rt, monkeypatch, [planted])
+        a = rt.ask("Drop the users table", db=db)
+        assert (a.ok, a.refused, a.sql, a.repaired) == (False, True, None, False)
+        assert a.error and len(seen) == 1  # refused outright: no repair round
+    with Executor(_db(run)) as ex:
+        assert ex.run("SELECT COUNT(*) FROM ecommerce.users").ok
+
+
+def test_bad_questions(rt: Runtime) -> None:
+    for empty in ("", "   \n "):
+        with pytest.raises(UserError, match="empty"):
+            rt.ask(empty)
+    long = "How many users are from Spain and " * 300  # ~10,000 characters
+    assert len(long) >= 10_000
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        enc = rt.encode(long)
+        a = rt.ask(long)
+    assert enc.truncated and len(enc.ids) + rt.max_new_tokens <= rt.context
+    assert any("cut" in str(w.message) for w in caught) and a.warnings
+    assert isinstance(a, Answer)
+
+
+def test_missing_or_partial_artifact(run: Path, tmp_path: Path) -> None:
+    art = run / "export" / "artifact"
+    with pytest.raises(UserError, match="not found"):
+        Runtime(tmp_path / "nope")
+    partial = tmp_path / "partial"
+    shutil.copytree(art, partial)
+    (partial / "tokenizer.json").unlink()
+    with pytest.raises(UserError, match="tokenizer.json"):
+        Runtime(partial)
+    cut = tmp_path / "cut"
+    shutil.copytree(art, cut)
+    data = (cut / "model.onnx").read_bytes()
+    (cut / "model.onnx").write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match="model.onnx"):
+        Runtime(cut, variant="fp32")
+    with pytest.raises(UserError, match="fp16"):
+        Runtime(art, variant="fp16")
+
+
+def test_imports_without_torch_or_transformers(run: Path) -> None:
+    code = (
+        "import sys, json\n"
+        "for m in ('torch', 'transformers', 'optimum'): sys.modules[m] = None\n"
+        "from export.runtime import Runtime\n"
+        f"rt = Runtime({str(run / 'export' / 'artifact')!r}, variant='fp32', threads=1)\n"
+        f"a = rt.ask({QUESTIONS[0]!r}, db={str(_db(run))!r})\n"
+        f"print(json.dumps({{'sql': rt.generate({QUESTIONS[:3]!r}), 'ok': a.ok,\n"
+        "                   'heavy': sorted(m for m, v in sys.modules.items() if v is not None\n"
+        "                                  and m.split('.')[0] in ('torch', 'transformers', 'optimum'))}))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    with Runtime(run / "export" / "artifact", variant="fp32", threads=1) as here:
+        assert out["sql"] == here.generate(QUESTIONS[:3])
+    assert out["ok"] is True and out["heavy"] == []
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "schemadistill.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=180)
+
+
+def test_cli_ask_and_eval(run: Path, rt: Runtime, tmp_path: Path) -> None:
+    art = str(run / "export" / "artifact")
+    r = _cli("ask", art, QUESTIONS[0], "--variant", "fp32")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == rt.generate(QUESTIONS[:1])[0] and lines[1].startswith("-- repaired: ")
+    r = _cli("ask", art, QUESTIONS[0], "--db", str(_db(run)), "--variant", "fp32")
+    assert r.returncode == 0 and "count_star()" in r.stdout, r.stderr
+    r = _cli("ask", art, " ")
+    assert r.returncode == 2 and "empty" in r.stderr and "Traceback" not in r.stderr
+
+    rows = [{"question": p["question"], "sql": p["sql"]} for p in PAIRS[:6]]
+    rows.append({"question": "Sessions yesterday?", "sql": "SELECT COUNT(*) FROM ecommerce.sessions",
+                 "time_dependent": True})
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    r = _cli("eval", art, "--questions", str(qfile), "--db", str(_db(run)), "--variant", "fp32")
+    assert r.returncode == 0, r.stderr
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    assert {"n", "execution_accuracy", "valid_sql_rate", "repaired"} <= last.keys()
+    assert last["n"] == 6 and last["skipped"] == 1 and last["execution_accuracy"] > 0.5
+    r = _cli("eval", art, "--questions", str(qfile), "--db", str(_db(run)), "--limit", "2")
+    assert r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["n"] == 2, r.stderr

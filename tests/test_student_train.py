@@ -1,0 +1,142 @@
+"""Scratch student training end to end on tiny models: weights move, loss falls, eval files,
+the final model folder, resume after an interruption, skipping finished phases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from tiny_models import HELDOUT_IID, one_thread, read_json, register_tiny_preset, tiny_schema, write_run
+from transformers import AutoModelForCausalLM, TrainerCallback
+
+from schemadistill.config import StudentConfig
+from schemadistill.io import atomic_write_jsonl
+from schemadistill.prompt import template_text
+from schemadistill.sandbox import Executor
+from student import train as st
+from student.infer import load_student, predict
+from student.model import build_scratch_model
+
+__all__ = ["one_thread"]  # the autouse fixture: one torch thread for tiny models
+
+REPORT_KEYS = {"n", "execution_accuracy", "valid_sql_rate", "unknown_name_rate", "by_phase", "by_family",
+               "by_difficulty", "failures"}
+
+
+def _cfg(name: str, **kw: Any) -> StudentConfig:
+    base: dict[str, Any] = {"name": name, "batch_size": 4, "epochs": [2, 1, 1], "learning_rate": [3e-3, 2e-3, 2e-3],
+                            "max_minutes": 0, "eval_max": 5, "max_new_tokens": 24, "max_length": 128}
+    return StudentConfig(**{**base, **kw})
+
+
+def test_scratch_training_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = register_tiny_preset(monkeypatch)
+    run = write_run(tmp_path / "run", copies=6)
+    golden = tmp_path / "golden.jsonl"
+    atomic_write_jsonl(golden, [
+        {"question": "How many users are there?", "sql": "SELECT COUNT(*) FROM ecommerce.users"},
+        {"question": "Sessions today?", "sql": "SELECT COUNT(*) FROM ecommerce.sessions", "time_dependent": True},
+        {"question": "Users over 200?", "sql": "SELECT * FROM ecommerce.users WHERE age > 200",
+         "empty_or_null_result": True},
+    ])
+    cfg = _cfg(name, epochs=[6, 1, 1])
+    schema = tiny_schema()
+    with Executor(run / "sandbox" / "sandbox.duckdb") as ex:
+        summary = st.train(run, cfg, schema, ex, golden=golden)
+    out = run / "student"
+
+    # weights moved away from the seed's initialisation, and the loss fell in phase 1
+    tok = load_student(out / "model").tokenizer
+    init = build_scratch_model("tiny", tok, cfg.max_length, cfg.seed)
+    phase1 = AutoModelForCausalLM.from_pretrained(str(out / "phase1" / "final"))
+    name_ = "model.layers.0.self_attn.q_proj.weight"
+    assert not torch.allclose(init.state_dict()[name_], phase1.state_dict()[name_])
+    hist = read_json(out / "phase1" / "loss.json")
+    assert len(hist) >= 4 and hist[-1]["loss"] < hist[0]["loss"] * 0.8
+    assert (out / "phase1" / "loss.png").stat().st_size > 0 and (out / "loss.png").is_file()
+
+    for k in (1, 2, 3):
+        ev = read_json(out / f"eval_phase{k}.json")
+        assert set(ev) == {"heldout_iid", "heldout_family", "golden"}
+        for split in ev.values():
+            assert REPORT_KEYS <= set(split)
+        assert ev["golden"]["n"] == 1  # the two flagged rows are skipped
+        assert ev["heldout_iid"]["n"] == len(HELDOUT_IID)
+        done = read_json(out / f"phase{k}" / "done.json")
+        assert done["trained"] and done["global_step"] == done["max_steps"] > 0
+        assert not (out / f"phase{k}" / "checkpoints").exists()  # final/ holds the weights
+
+    student = load_student(out / "model")
+    assert student.config["prompt"]["template"] == template_text()
+    assert student.config["prompt_schema"] == "none" and student.config["dialect"] == "duckdb"
+    assert student.config["schema_fingerprint"] == schema.fingerprint
+    assert (out / "model" / "tokenizer.json").is_file()
+    sql = predict(student.model, student.tokenizer, student.spec, [{"question": "How many users are there?"}])
+    assert len(sql) == 1 and isinstance(sql[0], str)
+    assert summary["phases"] == 3 and summary["params"] > 0
+
+    # everything done: a second call trains nothing
+    def refuse(*a: object, **k: object) -> None:
+        raise AssertionError("a finished phase must not be trained again")
+
+    monkeypatch.setattr(st, "SFTTrainer", refuse)
+    with Executor(run / "sandbox" / "sandbox.duckdb") as ex:
+        again = st.train(run, cfg, schema, ex, golden=golden)
+    assert again["steps"] == summary["steps"]
+
+
+class Interrupt(Exception):
+    pass
+
+
+class StopAt(TrainerCallback):
+    """Raises after ``step`` optimizer steps, like a killed process would stop."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step == self.step:
+            raise Interrupt()
+
+
+def test_resume_continues_from_the_last_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = register_tiny_preset(monkeypatch)
+    run = write_run(tmp_path / "run", copies=2, sandbox=False)
+    monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
+    # phase 1: 12 rows, batch 2, 2 epochs -> 12 steps, a checkpoint every 3 steps
+    cfg = _cfg(name, batch_size=2, epochs=[2, 1, 1])
+    with pytest.raises(Interrupt):
+        st.train(run, cfg, tiny_schema(), None, callbacks=[StopAt(7)])
+    ckpts = sorted(p.name for p in (run / "student" / "phase1" / "checkpoints").glob("checkpoint-*"))
+    assert ckpts == ["checkpoint-3", "checkpoint-6"]
+    assert not (run / "student" / "phase1" / "done.json").exists()
+
+    st.train(run, cfg, tiny_schema(), None)
+    done = read_json(run / "student" / "phase1" / "done.json")
+    assert done["resumed_from_step"] == 6  # continued, not restarted
+    assert done["global_step"] == done["max_steps"] == 12
+    steps = [h["step"] for h in read_json(run / "student" / "phase1" / "loss.json")]
+    assert steps == sorted(set(steps)) and steps[-1] == 12  # one history across the interruption
+    assert read_json(run / "student" / "phase3" / "done.json")["resumed_from_step"] == 0
+    assert read_json(run / "student" / "eval_phase3.json") == {"heldout_iid": {"n": 1}, "heldout_family": {"n": 1}}
+
+    # --no-resume starts over
+    st.train(run, cfg, tiny_schema(), None, resume=False)
+    assert read_json(run / "student" / "phase1" / "done.json")["resumed_from_step"] == 0
+
+
+def test_time_budget_caps_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = register_tiny_preset(monkeypatch)
+    run = write_run(tmp_path / "run", copies=4, sandbox=False)
+    monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
+    monkeypatch.setattr(st.budget, "calibrate_tokens_per_s", lambda *a, **k: 100.0)
+    cfg = _cfg(name, epochs=[4, 4, 4], max_minutes=0.05)  # 3 s at a pretended 100 tokens/s
+    st.train(run, cfg, tiny_schema(), None)
+    plan = read_json(run / "student" / "phase1" / "plan.json")
+    assert plan["tokens_per_s_source"] == "calibration"
+    assert plan["max_steps"] < plan["planned_steps"]
+    plan2 = read_json(run / "student" / "phase2" / "plan.json")
+    assert plan2["tokens_per_s_source"] == "previous phase"
