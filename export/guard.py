@@ -22,8 +22,11 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot.errors import SqlglotError
 
-from schemadistill.sandbox.executor import ExecResult, Executor
-from schemadistill.sandbox.executor import _not_a_query as not_a_query  # the executor's fence, reused
+from schemadistill.sandbox.executor import (
+    ExecResult,
+    Executor,
+    not_a_query,  # the executor's fence, reused
+)
 from schemadistill.schema.model import Schema
 from schemadistill.sqlcheck import SQLParseError, check_names, parse_sql
 

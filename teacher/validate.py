@@ -43,6 +43,7 @@ from sqlglot import exp
 
 from schemadistill.config import TeacherConfig
 from schemadistill.sandbox import ExecResult, Executor
+from schemadistill.sandbox.executor import QUERY_ROOTS, not_a_query
 from schemadistill.schema.model import Schema
 from schemadistill.sqlcheck import SQLParseError, check_names, difficulty, masked_template, parse_sql
 from teacher.pair import Candidate, Pair, Reject, stable_id
@@ -52,9 +53,6 @@ _VOLATILE = {"random", "rand", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "s
 # Aggregates whose value depends on the order rows arrive in.
 _ORDER_SENSITIVE = {"first", "last", "any_value", "arbitrary", "arg_max", "arg_min", "max_by", "min_by",
                     "array_agg", "list", "string_agg", "group_concat", "listagg", "first_value", "last_value"}
-_WRITE_NODES = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
-                exp.Command, exp.Copy, exp.Set, exp.Pragma, exp.Use, exp.Describe)
-_QUERY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
 
 
 @dataclass
@@ -238,7 +236,7 @@ class Validator:
         if not names.ok:
             return _fail(info, "unknown_name", "; ".join(names.unknown))
         info.tables, info.columns = sorted(names.tables), sorted(names.columns)
-        why = _not_read_only(tree)
+        why = not_a_query([tree])  # the sandbox's own read-only rule, one definition
         if why:
             return _fail(info, "not_read_only", why)
         res = self.run(sql)
@@ -270,7 +268,7 @@ class Validator:
             name = (fn.name if isinstance(fn, exp.Anonymous) else fn.sql_name()).lower()
             if name in _VOLATILE or isinstance(fn, (exp.Rand, exp.Uuid)):
                 return f"uses {name}(), which changes between runs"
-        for node in tree.find_all(*_QUERY_ROOTS):
+        for node in tree.find_all(*QUERY_ROOTS):
             if node.args.get("limit") is not None and node.args.get("order") is None:
                 return "LIMIT without ORDER BY returns an arbitrary subset"
         if _may_vary(tree):
@@ -395,20 +393,6 @@ def _bare(node: exp.Expr) -> str:
     return node.sql().lower()
 
 
-def _not_read_only(tree: exp.Expr) -> str | None:
-    root = tree
-    while isinstance(root, exp.Subquery):
-        root = root.this
-    if not isinstance(root, _QUERY_ROOTS):
-        return f"only SELECT queries are allowed; this is {type(root).__name__.upper()}"
-    if root.args.get("into") is not None:
-        return "SELECT ... INTO writes a table"
-    bad = root.find(*_WRITE_NODES)
-    if bad is not None:
-        return f"the query contains a {type(bad).__name__.upper()} statement"
-    return None
-
-
 def _int_literal(node: exp.Expr | None) -> int | None:
     if isinstance(node, exp.Literal) and not node.is_string:
         try:
@@ -420,7 +404,7 @@ def _int_literal(node: exp.Expr | None) -> int | None:
 
 def key_positions(tree: exp.Expr, keys: list[exp.Expr]) -> list[int] | None:
     """Output column index of each ORDER BY key, or None when one is not an output column."""
-    projections = tree.selects if isinstance(tree, _QUERY_ROOTS) else []
+    projections = tree.selects if isinstance(tree, QUERY_ROOTS) else []
     if not projections:
         return None
     by_alias = {p.alias_or_name.lower(): i for i, p in enumerate(projections) if p.alias_or_name}

@@ -43,7 +43,7 @@ from schemadistill.errors import UserError
 ErrorKind = Literal["refused", "parse", "catalog", "binder", "timeout", "runtime"]
 
 CATALOG = "sandbox_db"  # the alias the sandbox file is attached under
-_QUERY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
+QUERY_ROOTS = (exp.Select, exp.Union, exp.Intersect, exp.Except)
 _NOT_IN_QUERY = (exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Create, exp.Drop, exp.Alter,
                  exp.Command, exp.Copy, exp.Set, exp.Pragma, exp.Use, exp.Describe)
 _KINDS: list[tuple[type[Exception], ErrorKind]] = [
@@ -212,7 +212,7 @@ class Executor:
                 return res
             trees = None  # sqlglot lags DuckDB's grammar: let DuckDB's parser decide
         if trees is not None:
-            why = _not_a_query(trees)
+            why = not_a_query(trees)
             if why:
                 res.error = ExecError("refused", "Refused", why)
                 return res
@@ -267,7 +267,7 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _not_a_query(trees: Sequence[Any]) -> str | None:
+def not_a_query(trees: Sequence[Any]) -> str | None:
     """Why sqlglot's parse is not exactly one read-only query (None when it is)."""
     trees = [t for t in trees if t is not None]
     if len(trees) != 1:
@@ -275,7 +275,7 @@ def _not_a_query(trees: Sequence[Any]) -> str | None:
     root = trees[0]
     while isinstance(root, exp.Subquery):
         root = root.this
-    if not isinstance(root, _QUERY_ROOTS):
+    if not isinstance(root, QUERY_ROOTS):
         return f"only SELECT queries may run; this is {type(root).__name__.upper()}"
     if root.args.get("into") is not None:
         return "SELECT ... INTO creates a table; only plain SELECT may run"
