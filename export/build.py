@@ -32,12 +32,12 @@ from export import artifact as art
 from export.artifact import FORMAT, PROVIDERS, VARIANT_FILES
 from export.parity import ExportGateError, check_parity, parity_rows, torch_predictions
 from export.quantize import graph_files
+from schemadistill.config import EXPORT_VARIANTS, ExportConfig
 from schemadistill.errors import UserError
 from schemadistill.io import atomic_write_json, atomic_write_text, sha256_file
 
-VARIANTS = ("fp32", "int8", "fp16")
+VARIANTS = EXPORT_VARIANTS  # every variant there is; which ones a run builds is export.variants
 INT8_PROBE = 32  # held-out sequences on which int8 per-channel and per-tensor scales are compared
-PARITY_MAX = 200  # held-out questions the parity gate decodes (a seeded sample when there are more)
 PACKAGES = ("torch", "transformers", "optimum", "optimum-onnx", "onnx", "onnxruntime", "onnxruntime-gpu",
             "tokenizers")
 _MARK = "\u0000PROMPT\u0000"
@@ -122,6 +122,8 @@ def generation_settings(model_dir: Path, student: dict[str, Any],
         "clean_up_tokenization_spaces": bool(getattr(tok, "clean_up_tokenization_spaces", False)),
         "prompt_mode": prompt.get("mode", student.get("prompt_schema", "none")),
         "schema_text": prompt.get("schema_text", ""),
+        # long numbers of the question travel as slots #1, #2, ... (schemadistill/prompt.py)
+        "number_slots": int(prompt.get("number_slots", 0)),
         "chat": chat, "chat_prefix": "", "chat_suffix": "",
         "dialect": student.get("dialect", "duckdb"),
         "max_positions": max_positions,
@@ -137,7 +139,7 @@ def _sequences(run_dir: Path, model_dir: Path, student: dict[str, Any], limit: i
     """Token ids of held-out prompt + gold SQL, as the student reads them (int8 scale choice)."""
     from transformers import AutoTokenizer
 
-    from schemadistill.prompt import completion_text
+    from schemadistill.prompt import completion_text, slot_values
     from student.data import PromptSpec
     from student.infer import prompt_texts
 
@@ -147,7 +149,8 @@ def _sequences(run_dir: Path, model_dir: Path, student: dict[str, Any], limit: i
         return []  # no held-out questions: per channel, unmeasured
     tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     spec = PromptSpec.from_json(student["prompt"])
-    texts = [t + completion_text(r["sql"]) for t, r in zip(prompt_texts(tok, spec, rows), rows, strict=True)]
+    texts = [t + completion_text(slot_values(r["sql"], spec.slots(r)[1]))
+             for t, r in zip(prompt_texts(tok, spec, rows), rows, strict=True)]
     return [tok(t, add_special_tokens=not spec.chat)["input_ids"] for t in texts]
 
 
@@ -186,14 +189,18 @@ def _schema(run_dir: Path, student: dict[str, Any]) -> Any:
     return schema
 
 
-def export_run(run_dir: str | Path, out: str | Path | None = None, variants: str | Sequence[str] = VARIANTS,
-               parity_max: int = PARITY_MAX, *, skip_parity: bool = False, opset: int | None = None,
+def export_run(run_dir: str | Path, out: str | Path | None = None, variants: str | Sequence[str] | None = None,
+               parity_max: int | None = None, *, skip_parity: bool = False, opset: int | None = None,
                fp16_on_cpu: bool = False) -> dict[str, Any]:
     """Build, check and install the artifact of ``run_dir``; returns the stage's figures.
 
-    ``out`` defaults to ``RUN/export/artifact``; ``parity_max`` caps the held-out questions the
-    gate decodes; ``fp16_on_cpu`` checks fp16 on CPU kernels when there is no CUDA provider.
+    ``out`` defaults to ``RUN/export/artifact``; ``variants`` and ``parity_max`` (the most
+    held-out questions the gate decodes) default to the ``export`` config section's defaults;
+    ``fp16_on_cpu`` checks fp16 on CPU kernels when there is no CUDA provider.
     """
+    defaults = ExportConfig()
+    variants = defaults.variants if variants is None else variants
+    parity_max = defaults.parity_max if parity_max is None else parity_max
     run_dir = Path(run_dir)
     model_dir = run_dir / "student" / "model"
     wanted = parse_variants(variants)

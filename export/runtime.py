@@ -53,7 +53,7 @@ from tokenizers import Tokenizer
 from export.artifact import ArtifactInfo, load_artifact
 from export.guard import Verdict, check_sql
 from schemadistill.errors import UserError
-from schemadistill.prompt import cut_at_stop, render_prompt
+from schemadistill.prompt import cut_at_stop, fill_slots, render_prompt, slot_numbers, slot_values
 from schemadistill.sandbox.executor import Executor
 from schemadistill.schema.model import Schema
 
@@ -73,6 +73,7 @@ class Encoded:
     text: str  # the rendered prompt (chat prefix/suffix included)
     ids: list[int]
     truncated: bool = False  # the question was cut to fit the context
+    slots: list[str] = field(default_factory=list)  # the numbers behind #1, #2, ... in the prompt
 
 
 @dataclass
@@ -101,6 +102,9 @@ def _clean_up_spaces(text: str) -> str:
 def prompt_text(art: ArtifactInfo, question: str, broken_sql: str | None = None, error: str | None = None) -> str:
     """The model's input text: the artifact's template, schema text, chat prefix/suffix."""
     g = art.generation
+    question, slots = slot_numbers(question, int(g.get("number_slots") or 0))  # idempotent
+    if slots and broken_sql is not None:
+        broken_sql, error = slot_values(broken_sql, slots), slot_values(error or "", slots)
     prompt = render_prompt(question, g.get("schema_text") or None, broken_sql, error, template=art.template)
     return (g.get("chat_prefix") or "") + prompt + (g.get("chat_suffix") or "") if g.get("chat") else prompt
 
@@ -203,10 +207,13 @@ class Runtime:
         question = " ".join(str(question or "").split())
         if not question:
             raise UserError("the question is empty", hint='ask something, e.g. "How many users are there?"')
+        question, slots = slot_numbers(question, int(self.generation.get("number_slots") or 0))
+        if slots and broken_sql is not None:
+            broken_sql, error = slot_values(broken_sql, slots), slot_values(error or "", slots)
         text = self._render(question, broken_sql, error)
         ids = self._ids(text)
         if not self.context or len(ids) + self.max_new_tokens <= self.context:
-            return Encoded(text, ids)
+            return Encoded(text, ids, slots=slots)
         budget = self.context - self.max_new_tokens
         q = self.tokenizer.encode(question, add_special_tokens=False)
         keep = len(q.ids)
@@ -221,7 +228,7 @@ class Runtime:
             ids = self._ids(text)
         warnings.warn(f"the question was cut to {keep} tokens to fit the model's context of {self.context}",
                       UserWarning, stacklevel=2)
-        return Encoded(text, ids, truncated=True)
+        return Encoded(text, ids, truncated=True, slots=slots)
 
     # -- generation ---------------------------------------------------------------------------
     def generate(self, questions: Sequence[str], max_new_tokens: int | None = None,
@@ -232,7 +239,8 @@ class Runtime:
     def complete(self, prompts: Sequence[Encoded], max_new_tokens: int | None = None,
                  on_step: StepHook | None = None) -> list[str]:
         """Greedy completions of encoded prompts as text, in input order, cut after the first ";"."""
-        return [self._text(t) for t in self.decode_ids([p.ids for p in prompts], max_new_tokens, on_step)]
+        new = self.decode_ids([p.ids for p in prompts], max_new_tokens, on_step)
+        return [fill_slots(self._text(t), p.slots) for t, p in zip(new, prompts, strict=True)]
 
     def decode_ids(self, seqs: Sequence[Sequence[int]], max_new_tokens: int | None = None,
                    on_step: StepHook | None = None) -> list[list[int]]:

@@ -8,6 +8,7 @@
     schemadistill export runs/ecommerce [--out DIR] [--variants fp32,int8,fp16] [--skip-parity]
     schemadistill ask runs/ecommerce/export/artifact "How many users?" [--db FILE.duckdb]
     schemadistill eval runs/ecommerce/export/artifact --questions FILE.jsonl --db FILE.duckdb [--limit N]
+    schemadistill report runs/ecommerce                 # reports/index.md + self-contained index.html
     schemadistill config              # every setting, its default and what it does
 
 Bad input ends in one clear message (file:line, what to do) and exit code 2, never a traceback.
@@ -389,6 +390,20 @@ def eval_cmd(
             "gold_errors", "failure_counts")
     sys.stdout.write(json.dumps({**{k: report[k] for k in keys}, **counts, "variant": used,
                                  "seconds": round(seconds, 2)}) + "\n")
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="Run folder (the OUT of `distill`).")],
+) -> None:
+    """Write the run report: RUN_DIR/reports/index.md and a self-contained index.html.
+
+    `distill` writes it after every run; this rewrites it (e.g. after `train` or `export` on their own).
+    """
+    from schemadistill.reports import write_report
+
+    md = write_report(run_dir)
+    out_console.print(f"wrote {md} and {md.with_name('index.html')}", highlight=False, soft_wrap=True)
 
 
 @app.command("config")

@@ -75,6 +75,10 @@ class CurriculumConfig:
 class StudentConfig:
     name: str = _f("scratch", "scratch[:xs|:s|:m] | a Hugging Face id or local path (<= 3B parameters, LoRA).")
     prompt_schema: str = _f("none", "compact: a compact schema rendering in the prompt; none: the question only.")
+    number_slots: int = _f(3, "Numbers of at least this many digits in a question become slots #1, #2, ... in "
+                              "prompt and SQL, filled back after generation (0: off).")
+    schedule: str = _f("phases", "phases: one training run per curriculum phase; shuffled: the same pairs and "
+                                 "steps as one shuffled run (the comparison baseline).")
     epochs: list = _f([2.0, 2.0, 2.0], "Epochs per phase (phase 1, 2, 3).")
     learning_rate: list = _f([1e-3, 7e-4, 5e-4], "Peak learning rate per phase (cosine schedule, warm-up).")
     batch_size: int = _f(32, "Per-device batch size.")
@@ -87,6 +91,61 @@ class StudentConfig:
     eval_max: int = _f(400, "Most held-out questions evaluated after each phase (per split).")
     max_new_tokens: int = _f(160, "Longest SQL the student may write.")
     seed: int = _f(0, "Seed of model init and data order.")
+
+
+EXPORT_VARIANTS = ("fp32", "int8", "fp16")
+# The backend names export/bench.py can time; which of them apply depends on the artifact and the machine.
+BENCH_BACKENDS = ("pytorch", "optimum", "runtime-fp32", "runtime-int8", "pytorch-cuda", "runtime-fp16-cuda",
+                  "runtime-fp32-cuda")
+
+
+@dataclass
+class ExportConfig:
+    variants: list = _f(list(EXPORT_VARIANTS), "ONNX variants in the artifact: fp32, int8, fp16 "
+                                               "(int8 and fp16 are made from fp32, which ships only if listed).")
+    parity_max: int = _f(200, "Most held-out questions the parity gate decodes (a seeded sample when there are "
+                              "more); each is decoded by PyTorch and by every variant.")
+
+    def check(self) -> None:
+        bad = [v for v in self.variants if v not in EXPORT_VARIANTS]
+        if bad or not self.variants:
+            raise UserError(f"export.variants: unknown variant(s) {', '.join(map(str, bad)) or '(none given)'}",
+                            hint=f"choose from {', '.join(EXPORT_VARIANTS)}, e.g. export.variants=fp32,int8")
+        if self.parity_max < 1:
+            raise UserError(f"export.parity_max={self.parity_max} must be at least 1",
+                            hint="the gate needs questions; `schemadistill export --skip-parity` skips it")
+
+
+@dataclass
+class BenchConfig:
+    # The bench's work is backends x batch sizes x questions x max_new_tokens decoding steps (plus a
+    # warm-up): a model that never stops writes max_new_tokens for every question, so these numbers,
+    # not the model, bound its cost. The defaults keep the stage at ~1 min for the default scratch
+    # student on 2 cores; raise them for a report whose tails (p95/p99) mean something.
+    questions: int = _f(16, "Questions timed per backend and batch size (the run's held-out ones, cycled "
+                            "when fewer).")
+    batch_sizes: list = _f([1, 4, 8], "Batch sizes timed (one pass over the questions each).")
+    max_new_tokens: int = _f(64, "Most tokens decoded per question (at most the artifact's own limit).")
+    backends: list = _f([], "Backends to time; empty: every one that applies here (pytorch, optimum, "
+                            "runtime-fp32, runtime-int8; on CUDA also pytorch-cuda, runtime-fp16-cuda).")
+    timeout_s: float = _f(300.0, "Seconds one backend may take; past that it is recorded as failed and the "
+                                 "next one runs.")
+
+    def check(self) -> None:
+        if self.questions < 1:
+            raise UserError(f"bench.questions={self.questions} must be at least 1")
+        if not self.batch_sizes or not all(isinstance(b, int) and not isinstance(b, bool) and b >= 1
+                                           for b in self.batch_sizes):
+            raise UserError(f"bench.batch_sizes={self.batch_sizes!r} is not a list of positive integers",
+                            hint="e.g. bench.batch_sizes=1,4,8")
+        if self.max_new_tokens < 1:
+            raise UserError(f"bench.max_new_tokens={self.max_new_tokens} must be at least 1")
+        bad = [b for b in self.backends if b not in BENCH_BACKENDS]
+        if bad:
+            raise UserError(f"bench.backends: unknown backend(s) {', '.join(map(str, bad))}",
+                            hint=f"choose from {', '.join(BENCH_BACKENDS)}, or leave it empty for all")
+        if self.timeout_s <= 0:
+            raise UserError(f"bench.timeout_s={self.timeout_s} must be positive")
 
 
 @dataclass
@@ -102,6 +161,8 @@ class RunConfig:
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    bench: BenchConfig = field(default_factory=BenchConfig)
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -129,6 +190,8 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if tp is list and isinstance(value, str):
             # "1,2,2" or "[1, 2, 2]" from the command line; YAML types each item
             text = value.strip()
+            if not text:
+                return []  # `--set bench.backends=`: the empty list, not [None]
             items = yaml.safe_load(text) if text.startswith("[") else [yaml.safe_load(v) for v in text.split(",")]
             if not isinstance(items, list):
                 raise ValueError(value)

@@ -266,6 +266,9 @@ def run_pipeline(cfg: RunConfig, until: str | None = None) -> list[StageOutcome]
             "figures": figures, "seconds": seconds, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
         })
         outcomes.append(StageOutcome(stage.name, "ran", seconds, figures))
+    from schemadistill.reports import write_report
+
+    write_report(out)  # OUT/reports/index.md + index.html, also after --until
     for name, why in PLANNED:
         outcomes.append(StageOutcome(name, "missing", note=why))
     return outcomes

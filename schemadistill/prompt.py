@@ -86,6 +86,53 @@ def cut_at_stop(text: str) -> str:
     return text[:i + 1] if i >= 0 else text
 
 
+# -- number slots ---------------------------------------------------------------------------
+# A small model copies a long number (an id, a year, a threshold) digit by digit and often gets
+# one wrong: that was most of a prototype's held-out misses. With slots, each number of at least
+# ``min_digits`` digits in the question becomes ``#1``, ``#2``, ... in the prompt, the model writes
+# the slot, and the caller puts the number back: copying becomes one token. Short numbers (limits,
+# ages, months, quarters) stay: the SQL often transforms them (Q4 -> month 10).
+SLOT_MARK = "#"
+_NUMBER = re.compile(r"(?<![\w.#])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\w]|\.\d)")
+_SLOT = re.compile(r"#(\d+)(?!\d)")
+
+
+def slot_numbers(text: str, min_digits: int) -> tuple[str, list[str]]:
+    """(text with its long numbers replaced by slots, the numbers in slot order, commas dropped).
+
+    The same number twice gets the same slot. ``min_digits <= 0`` leaves the text alone.
+    """
+    values: list[str] = []
+    if min_digits <= 0:
+        return text, values
+
+    def slot(m: re.Match[str]) -> str:
+        value = m.group(0).replace(",", "")
+        if sum(ch.isdigit() for ch in value) < min_digits:
+            return m.group(0)
+        if value not in values:
+            values.append(value)
+        return f"{SLOT_MARK}{values.index(value) + 1}"
+
+    return _NUMBER.sub(slot, text), values
+
+
+def slot_values(text: str, values: list[str]) -> str:
+    """``text`` (SQL, an error) with each of ``values`` written as its slot, where it stands alone
+    as a number (also inside a date string: '2024-12-01' -> '#1-12-01')."""
+    for i, value in sorted(enumerate(values, 1), key=lambda iv: -len(iv[1])):
+        text = re.sub(rf"(?<![\w.#]){re.escape(value)}(?![\w]|\.\d)", f"{SLOT_MARK}{i}", text)
+    return text
+
+
+def fill_slots(text: str, values: list[str]) -> str:
+    """The model's SQL with its slots replaced by the question's numbers (unknown slots stay)."""
+    if not values:
+        return text
+    return _SLOT.sub(lambda m: values[int(m.group(1)) - 1] if 0 < int(m.group(1)) <= len(values)
+                     else m.group(0), text)
+
+
 def render_schema_compact(schema: Any) -> str:
     """One short line per table: ``ecommerce.sessions(user_id→ecommerce.users, action_date date, ...)``.
 

@@ -14,7 +14,15 @@ from typing import Any
 
 from schemadistill.errors import UserError
 from schemadistill.io import read_jsonl
-from schemadistill.prompt import PROMPT_MODES, completion_text, render_prompt, template_text
+from schemadistill.prompt import (
+    PROMPT_MODES,
+    completion_text,
+    fill_slots,
+    render_prompt,
+    slot_numbers,
+    slot_values,
+    template_text,
+)
 
 PHASES = (1, 2, 3)
 HELDOUT_SPLITS = ("heldout_iid", "heldout_family")
@@ -29,34 +37,47 @@ class PromptSpec:
     schema_text: str  # the compact schema when mode == "compact", else ""
     chat: bool  # pretrained chat model: prompt = user turn, SQL = assistant turn
     template: str  # the jinja2 source of templates/student_prompt.j2 at training time
+    number_slots: int = 0  # numbers of >= this many digits become #1, #2, ... (0: off); see prompt.py
 
     @classmethod
-    def create(cls, mode: str, schema_text: str, chat: bool) -> PromptSpec:
+    def create(cls, mode: str, schema_text: str, chat: bool, number_slots: int = 0) -> PromptSpec:
         if mode not in PROMPT_MODES:
             raise UserError(f"unknown student.prompt_schema '{mode}'", hint=f"use one of: {', '.join(PROMPT_MODES)}")
-        return cls(mode, schema_text if mode == "compact" else "", chat, template_text())
+        return cls(mode, schema_text if mode == "compact" else "", chat, template_text(), max(0, number_slots))
+
+    def slots(self, row: dict[str, Any]) -> tuple[str, list[str]]:
+        """(the question as the model sees it, the numbers its slots stand for)."""
+        return slot_numbers(row["question"], self.number_slots)
 
     def prompt(self, row: dict[str, Any]) -> str:
         """The rendered prompt text (the user message for chat models)."""
+        question, values = self.slots(row)
         repair = row.get("kind") == "repair" and row.get("broken_sql")
-        return render_prompt(row["question"], self.schema_text or None,
-                             row.get("broken_sql") if repair else None,
-                             row.get("error") if repair else None, template=self.template)
+        return render_prompt(question, self.schema_text or None,
+                             slot_values(row["broken_sql"], values) if repair else None,
+                             slot_values(row.get("error") or "", values) if repair else None,
+                             template=self.template)
 
     def example(self, row: dict[str, Any]) -> dict[str, Any]:
         """A TRL prompt-completion example; TRL appends EOS (plain) or the chat template does."""
         prompt = self.prompt(row)
+        sql = completion_text(slot_values(row["sql"], self.slots(row)[1]))
         if self.chat:
             return {"prompt": [{"role": "user", "content": prompt}],
-                    "completion": [{"role": "assistant", "content": completion_text(row["sql"]).strip()}]}
-        return {"prompt": prompt, "completion": completion_text(row["sql"])}
+                    "completion": [{"role": "assistant", "content": sql.strip()}]}
+        return {"prompt": prompt, "completion": sql}
+
+    def finish(self, row: dict[str, Any], generated: str) -> str:
+        """The model's output for ``row`` as SQL: its slots filled with the question's numbers."""
+        return fill_slots(generated, self.slots(row)[1])
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> PromptSpec:
-        return cls(d["mode"], d.get("schema_text", ""), bool(d.get("chat")), d["template"])
+        return cls(d["mode"], d.get("schema_text", ""), bool(d.get("chat")), d["template"],
+                   int(d.get("number_slots", 0)))
 
 
 def example_length(tokenizer: Any, example: dict[str, Any]) -> int:

@@ -123,5 +123,6 @@ def generate_sql(model: Any, tokenizer: Any, texts: Sequence[str], *, chat: bool
 def predict(model: Any, tokenizer: Any, spec: PromptSpec, rows: Sequence[dict[str, Any]], *,
             max_new_tokens: int = 160, batch_size: int = 32) -> list[str]:
     """SQL for each row (``question``, and ``broken_sql``/``error`` with ``kind: repair``)."""
-    return generate_sql(model, tokenizer, prompt_texts(tokenizer, spec, rows), chat=spec.chat,
-                        max_new_tokens=max_new_tokens, batch_size=batch_size)
+    raw = generate_sql(model, tokenizer, prompt_texts(tokenizer, spec, rows), chat=spec.chat,
+                       max_new_tokens=max_new_tokens, batch_size=batch_size)
+    return [spec.finish(r, sql) for r, sql in zip(rows, raw, strict=True)]

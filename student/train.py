@@ -87,8 +87,8 @@ CHECKPOINTS_PER_PHASE = 5  # a checkpoint every max_steps/5 steps: at most a fif
 SAVE_TOTAL_LIMIT = 2
 GROUP_BY_LENGTH = True
 INFER_BATCH = 32
-TRAIN_KEYS = ("name", "prompt_schema", "batch_size", "max_length", "max_minutes", "lora_r", "lora_alpha",
-              "lora_targets", "seed")  # settings that change the weights (eval settings do not)
+TRAIN_KEYS = ("name", "prompt_schema", "number_slots", "schedule", "batch_size", "max_length", "max_minutes",
+              "lora_r", "lora_alpha", "lora_targets", "seed")  # settings that change the weights (eval settings do not)
 
 
 def score_items(items: list[dict[str, Any]], executor: Any, schema: Any, dialect: str) -> dict[str, Any]:
@@ -129,6 +129,17 @@ def _per_phase(values: list[Any], what: str) -> list[float]:
     if not vals:
         raise UserError(f"student.{what} is empty", hint=f"give one value per phase, e.g. {what}=2,2,2")
     return (vals + [vals[-1]] * len(PHASES))[:len(PHASES)]  # a short list repeats its last value
+
+
+def _as_one_run(phase_rows: dict[int, list[dict[str, Any]]], epochs: list[float],
+                lrs: list[float]) -> tuple[dict[int, list[dict[str, Any]]], list[float], list[float]]:
+    """The phases' pairs as one shuffled phase with as many example-passes (so as many steps) as
+    the phases would take together, at the peak learning rate of the largest phase."""
+    rows = [r for k in PHASES for r in phase_rows[k]]
+    passes = sum(len(phase_rows[k]) * epochs[i] for i, k in enumerate(PHASES))
+    biggest = max(range(len(PHASES)), key=lambda i: len(phase_rows[PHASES[i]]))
+    merged = {k: (rows if k == PHASES[0] else []) for k in PHASES}
+    return merged, [passes / max(1, len(rows))] + epochs[1:], [lrs[biggest]] + lrs[1:]
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -227,12 +238,14 @@ def _student_and_tokenizer(out: Path, cfg: StudentConfig, kind: str, ref: str, s
     """(prompt spec, tokenizer, a hash naming the tokenizer) for a scratch or pretrained student."""
     schema_text = render_schema_compact(schema)
     if kind == "scratch":
-        spec = PromptSpec.create(cfg.prompt_schema, schema_text, chat=False)
+        spec = PromptSpec.create(cfg.prompt_schema, schema_text, chat=False, number_slots=cfg.number_slots)
         tokenizer = _scratch_tokenizer(out, rows, spec, schema, cfg, state)
         return spec, tokenizer, sha256_json(tokenizer.get_vocab())
     check_size(ref, load_config_only(ref))  # refuse > 3B before anything heavy
     tokenizer = load_pretrained_tokenizer(ref)
-    return PromptSpec.create(cfg.prompt_schema, schema_text, chat=uses_chat_template(tokenizer)), tokenizer, ref
+    spec = PromptSpec.create(cfg.prompt_schema, schema_text, chat=uses_chat_template(tokenizer),
+                             number_slots=cfg.number_slots)
+    return spec, tokenizer, ref
 
 
 def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden: Path | None = None,
@@ -252,6 +265,10 @@ def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden:
     kind, ref = parse_student(cfg.name)
     epochs, lrs = _per_phase(cfg.epochs, "epochs"), _per_phase(cfg.learning_rate, "learning_rate")
     phase_rows = {k: read_phase(run_dir, k) for k in PHASES}
+    if cfg.schedule == "shuffled":
+        phase_rows, epochs, lrs = _as_one_run(phase_rows, epochs, lrs)
+    elif cfg.schedule != "phases":
+        raise UserError(f"unknown student.schedule '{cfg.schedule}'", hint="use phases or shuffled")
     splits = {s: sample_rows(read_heldout(run_dir, s), cfg.eval_max, cfg.seed) for s in HELDOUT_SPLITS}
     if golden is not None:
         splits["golden"] = read_golden(Path(golden))

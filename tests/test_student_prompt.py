@@ -10,8 +10,11 @@ from tiny_models import ROOT, tiny_schema
 from schemadistill.prompt import (
     completion_text,
     cut_at_stop,
+    fill_slots,
     render_prompt,
     render_schema_compact,
+    slot_numbers,
+    slot_values,
     template_text,
     tidy_error,
 )
@@ -77,6 +80,38 @@ def test_prompt_spec_plain_chat_and_repair() -> None:
     assert ex["prompt"] == [{"role": "user", "content": "Schema:\nt(a, b)\nQuestion: Ages?\nSQL:"}]
     assert ex["completion"] == [{"role": "assistant", "content": "SELECT age FROM ecommerce.users;"}]
     assert PromptSpec.from_json(chat.to_json()) == chat
+
+
+def test_number_slots_replace_long_numbers_and_fill_back() -> None:
+    q = "Revenue of user 1000152 in Dec 2024, sessions over 1,500 s, top 10, Q4, again 1000152?"
+    masked, values = slot_numbers(q, 3)
+    assert masked == "Revenue of user #1 in Dec #2, sessions over #3 s, top 10, Q4, again #1?"
+    assert values == ["1000152", "2024", "1500"]
+    sql = ("SELECT SUM(revenue) FROM s WHERE user_id = 1000152 AND action_date >= '2024-12-01' "
+           "AND d > 1500 AND x = 10500 LIMIT 10")
+    slotted = slot_values(sql, values)
+    # whole numbers only: 10500 holds "1500" but is another number; short numbers stay
+    assert slotted == ("SELECT SUM(revenue) FROM s WHERE user_id = #1 AND action_date >= '#2-12-01' "
+                       "AND d > #3 AND x = 10500 LIMIT 10")
+    assert fill_slots(slotted, values) == sql
+    assert fill_slots("WHERE a = #7", values) == "WHERE a = #7"  # a slot the question lacks stays
+    assert slot_numbers(masked, 3) == (masked, [])  # idempotent: the runtime may apply it twice
+    assert slot_numbers(q, 0) == (q, [])
+
+
+def test_prompt_spec_with_slots_masks_prompt_sql_and_repair_and_fills_output() -> None:
+    spec = PromptSpec.create("none", "", chat=False, number_slots=3)
+    row = {"question": "Country of user 1000152?", "sql": "SELECT country FROM u WHERE user_id = 1000152",
+           "kind": "repair", "broken_sql": "SELECT contry FROM u WHERE user_id = 1000152",
+           "error": 'Referenced column "contry" not found'}
+    ex = spec.example(row)
+    assert "1000152" not in ex["prompt"] + ex["completion"]
+    assert "Question: Country of user #1?" in ex["prompt"] and "WHERE user_id = #1" in ex["prompt"]
+    assert ex["completion"] == " SELECT country FROM u WHERE user_id = #1;"
+    assert spec.finish(row, "SELECT country FROM u WHERE user_id = #1;") == row["sql"] + ";"
+    assert PromptSpec.from_json(spec.to_json()) == spec
+    old = {k: v for k, v in spec.to_json().items() if k != "number_slots"}  # a model saved before slots
+    assert PromptSpec.from_json(old).number_slots == 0
 
 
 def test_prompt_module_imports_without_torch() -> None:

@@ -140,3 +140,21 @@ def test_time_budget_caps_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert plan["max_steps"] < plan["planned_steps"]
     plan2 = read_json(run / "student" / "phase2" / "plan.json")
     assert plan2["tokens_per_s_source"] == "previous phase"
+
+
+def test_shuffled_schedule_is_one_run_of_the_same_pairs_and_steps(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = {1: [{"q": i} for i in range(10)], 2: [{"q": i} for i in range(30)], 3: [{"q": i} for i in range(20)]}
+    merged, epochs, lrs = st._as_one_run(rows, [3.0, 2.0, 1.0], [3e-3, 2e-3, 1e-3])
+    assert len(merged[1]) == 60 and merged[2] == merged[3] == []
+    assert epochs[0] * 60 == 10 * 3 + 30 * 2 + 20 * 1  # as many example-passes as the phases
+    assert lrs[0] == 2e-3  # the largest phase's rate
+
+    name = register_tiny_preset(monkeypatch)
+    run = write_run(tmp_path / "run", copies=2)
+    with Executor(run / "sandbox" / "sandbox.duckdb") as ex:
+        summary = st.train(run, _cfg(name, schedule="shuffled", epochs=[1, 1, 1]), tiny_schema(), ex)
+    out = run / "student"
+    assert summary["phases"] == 1 and (out / "eval_phase1.json").is_file()
+    assert not read_json(out / "phase2" / "done.json")["trained"]
+    assert (out / "model" / "config.json").is_file()
