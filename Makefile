@@ -63,12 +63,13 @@ lint: $(STAMP)
 	$(BIN)/mypy schemadistill
 
 # Without ARTIFACT: the benchmarks of the stages that exist (one JSON line each).
-# With ARTIFACT: the latency benchmark of an exported artifact.
+# With ARTIFACT: the latency benchmark of an exported artifact; its size (questions, batch sizes,
+# max new tokens, backends) is the config's bench section, as in the pipeline (CONFIG=run.yaml).
 bench: $(STAMP)
 ifeq ($(ARTIFACT),)
 	$(BIN)/python -m schemadistill.bench_sandbox
 else
-	$(BIN)/python -m export.bench --artifact "$(ARTIFACT)"
+	$(BIN)/python -m export.bench --artifact "$(ARTIFACT)" $(call opt,--config,$(CONFIG))
 endif
 
 clean:

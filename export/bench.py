@@ -1,8 +1,12 @@
 """Latency benchmark of an exported artifact: PyTorch generate vs optimum vs our lean runtime.
 
-    python -m export.bench --artifact runs/ecommerce/export/artifact [--n 50] [--batch-sizes 1,4,8]
-    make bench ARTIFACT=runs/ecommerce/export/artifact
+    python -m export.bench --artifact runs/ecommerce/export/artifact [--n 16] [--batch-sizes 1,4,8]
+    make bench ARTIFACT=runs/ecommerce/export/artifact [CONFIG=run.yaml]
     python -m export.bench --random-qwen05b --out /tmp/qwen05b     # GPU machine: a 0.5B-sized model
+
+How much work it does (questions, batch sizes, max new tokens, backends, a timeout per backend)
+comes from the ``bench`` section of the run config (``schemadistill config``), as in the
+pipeline's bench stage; the flags override it.
 
 Backends, each timed in its own subprocess (its own block of runs, its own memory, no thread
 pool of another framework spinning beside it), all on the same questions with the same greedy
@@ -393,7 +397,11 @@ def _bandwidth(art: ArtifactInfo, results: dict[str, dict[str, Any]], gpu: str |
 def bench(artifact: Path, model_dir: Path | None = None, questions: Path | None = None, n: int = 50,
           batch_sizes: tuple[int, ...] = (1, 4, 8), out: Path | None = None, threads: int | None = None,
           max_new_tokens: int | None = None, only: tuple[str, ...] = (), timeout_s: float = 1800) -> dict[str, Any]:
-    """Run every backend that applies; write latency.json/.md/.png; return the summary line."""
+    """Run every backend that applies; write latency.json/.md/.png; return the summary line.
+
+    ``max_new_tokens`` caps the tokens decoded per question at most at the artifact's own limit
+    (None: the artifact's limit); past it the runtime's context arithmetic would not hold.
+    """
     from export.runtime import _default_threads, prompt_text
 
     art = load_artifact(artifact)
@@ -412,7 +420,8 @@ def bench(artifact: Path, model_dir: Path | None = None, questions: Path | None 
         "texts": {q: prompt_text(art, q) for q in dict.fromkeys(qs)}, "chat": bool(art.generation.get("chat")),
         "eos_token_id": art.generation["eos_token_id"], "batch_sizes": list(batch_sizes),
         "threads": threads or _default_threads(),
-        "max_new_tokens": int(max_new_tokens or art.generation["max_new_tokens"]),
+        "max_new_tokens": min(int(max_new_tokens or art.generation["max_new_tokens"]),
+                              int(art.generation["max_new_tokens"])),
     }
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="sd-bench-") as tmp:
@@ -603,12 +612,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--artifact", type=Path)
     ap.add_argument("--model", type=Path, help="HF model folder (default RUN/student/model)")
     ap.add_argument("--questions", type=Path, help="JSONL with a question per line (default: the run's held-out)")
-    ap.add_argument("--n", type=int, default=50)
-    ap.add_argument("--batch-sizes", default="1,4,8")
+    # the defaults are the pipeline's (the bench section of the config): `make bench` costs what the stage does
+    ap.add_argument("--config", type=Path, help="YAML run config whose bench section gives the defaults below")
+    ap.add_argument("--n", type=int, help="questions per backend and batch size (bench.questions)")
+    ap.add_argument("--batch-sizes", help="comma-separated (bench.batch_sizes)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--threads", type=int)
-    ap.add_argument("--max-new-tokens", type=int)
-    ap.add_argument("--backends", default="", help="comma-separated subset, e.g. pytorch,runtime-int8")
+    ap.add_argument("--max-new-tokens", type=int, help="at most the artifact's limit (bench.max_new_tokens)")
+    ap.add_argument("--backends", help="comma-separated subset, e.g. pytorch,runtime-int8 (bench.backends)")
+    ap.add_argument("--timeout-s", type=float, help="seconds per backend (bench.timeout_s)")
     ap.add_argument("--random-qwen05b", action="store_true", help="export and bench a random Qwen2.5-0.5B-shaped model")
     ap.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
@@ -620,25 +632,36 @@ def main(argv: list[str] | None = None) -> int:
                 sys.modules[mod] = None  # type: ignore[assignment]
         atomic_write_json(a.worker_out, run_worker(job["plan"], job["spec"]))
         return 0
+    from schemadistill.config import load_config
+
+    cfg = load_config(a.config).bench
     try:
-        sizes = tuple(int(x) for x in a.batch_sizes.split(",") if x.strip())
+        sizes = tuple(int(x) for x in a.batch_sizes.split(",") if x.strip()) if a.batch_sizes else cfg.batch_sizes
         if not sizes or min(sizes) < 1:
             raise ValueError
     except ValueError:
         raise UserError(f"--batch-sizes {a.batch_sizes!r} is not a list of positive integers",
                         hint="e.g. --batch-sizes 1,4,8") from None
+    cfg.batch_sizes = list(sizes)
+    for key, value in (("questions", a.n), ("max_new_tokens", a.max_new_tokens), ("timeout_s", a.timeout_s)):
+        if value is not None:
+            setattr(cfg, key, value)
+    if a.backends is not None:
+        cfg.backends = [x.strip() for x in a.backends.split(",") if x.strip()]
+    cfg.check()
     if a.random_qwen05b:
         out = a.out or Path("runs") / "bench-qwen05b"
-        artifact = random_qwen05b(out, a.max_new_tokens or 64)
+        artifact = random_qwen05b(out, cfg.max_new_tokens)
         model = artifact.parent.parent / "student" / "model"
     elif a.artifact is None:
         raise UserError("no artifact given", hint="python -m export.bench --artifact RUN/export/artifact")
     else:
         artifact, model, out = a.artifact, a.model, a.out
-    only = tuple(x.strip() for x in a.backends.split(",") if x.strip())
+    only = tuple(cfg.backends)
     if a.random_qwen05b and not only and _cuda_available():  # 0.5B on CPU backends takes long: GPU only
         only = ("pytorch-cuda", "runtime-fp16-cuda")
-    summary = bench(artifact, model, a.questions, a.n, sizes, out, a.threads, a.max_new_tokens, only)
+    summary = bench(artifact, model, a.questions, cfg.questions, tuple(cfg.batch_sizes), out, a.threads,
+                    cfg.max_new_tokens, only, cfg.timeout_s)
     sys.stdout.write(json.dumps(summary) + "\n")
     return 0
 

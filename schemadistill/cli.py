@@ -171,16 +171,26 @@ def distill(
         cfg.resume = False
     outcomes = run_pipeline(cfg, until=until)
     tab = RichTable(title=f"schemadistill run: {default_out(cfg)}", title_justify="left")
-    for col in ("stage", "status", "seconds", "figures"):
-        tab.add_column(col)
+    for col in ("stage", "status", "seconds", "peak MB", "figures"):
+        tab.add_column(col, justify="right" if col in ("seconds", "peak MB") else "left",
+                       no_wrap=col != "figures")
+    memory_keys = ("peak_rss_mb", "peak_rss_tree_mb", "peak_rss_child_mb")
     for o in outcomes:
-        figs = ", ".join(f"{k}={v}" for k, v in (o.figures or {}).items()
-                         if not isinstance(v, (dict, list)))
+        all_figs = o.figures or {}
+        figs = ", ".join(f"{k}={v}" for k, v in all_figs.items()
+                         if not isinstance(v, (dict, list)) and k not in memory_keys)
+        peak = all_figs.get("peak_rss_mb")
+        tree = all_figs.get("peak_rss_tree_mb")
+        # the pipeline process's peak; "/ N" adds the process tree's when the stage spawned workers (the bench)
+        mem = "" if peak is None else f"{peak:.0f}" + (f" / {tree:.0f}" if tree else "")
         style = {"ran": "green", "skipped": "dim", "missing": "yellow"}[o.status]
         status = "not run" if o.status == "missing" else o.status
-        tab.add_row(o.name, f"[{style}]{status}[/{style}]", f"{o.seconds:.2f}" if o.seconds else "",
+        tab.add_row(o.name, f"[{style}]{status}[/{style}]", f"{o.seconds:.2f}" if o.seconds else "", mem,
                     figs if o.status != "missing" else o.note)
     out_console.print(tab)
+    if any((o.figures or {}).get("peak_rss_tree_mb") for o in outcomes):
+        out_console.print("[dim]peak MB: peak resident memory of the pipeline process during the stage; "
+                          "A / B: B with the stage's worker processes[/dim]")
     missing = [o.name for o in outcomes if o.status == "missing"]
     if missing:
         out_console.print(f"[yellow]Stages not run: {', '.join(missing)}.[/yellow]")

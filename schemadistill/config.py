@@ -46,10 +46,12 @@ class SandboxConfig:
 @dataclass
 class TeacherConfig:
     name: str = _f("offline", "offline | openai:MODEL (OPENAI_BASE_URL / OPENAI_API_KEY).")
-    n: int = _f(6000, "Target number of validated pairs (before error-repair pairs are added).")
+    # Many instances with one phrasing each beat few instances with many phrasings: the student
+    # generalises over values and compositions, not over wordings of one SQL (docs/DESIGN.md).
+    n: int = _f(12000, "Target number of validated pairs (before error-repair pairs are added).")
     seed: int = _f(0, "Seed of sampling and offline paraphrasing: same seed, same pairs.")
-    phrasings_per_instance: int = _f(3, "Question phrasings rendered per template instance.")
-    paraphrases_per_question: int = _f(2, "Extra paraphrases per rendered question (offline rules or LLM).")
+    phrasings_per_instance: int = _f(1, "Question phrasings rendered per template instance.")
+    paraphrases_per_question: int = _f(1, "Extra paraphrases per rendered question (offline rules or LLM).")
     repair_share: float = _f(0.15, "Error-repair pairs as a share of the validated generate pairs.")
     typo_rate: float = _f(0.05, "Share of offline paraphrases that get a light typo.")
     row_cap: int = _f(1000, "Pairs whose SQL returns more rows than this are rejected.")
@@ -79,16 +81,16 @@ class StudentConfig:
                               "prompt and SQL, filled back after generation (0: off).")
     schedule: str = _f("phases", "phases: one training run per curriculum phase; shuffled: the same pairs and "
                                  "steps as one shuffled run (the comparison baseline).")
-    epochs: list = _f([2.0, 2.0, 2.0], "Epochs per phase (phase 1, 2, 3).")
-    learning_rate: list = _f([1e-3, 7e-4, 5e-4], "Peak learning rate per phase (cosine schedule, warm-up).")
-    batch_size: int = _f(32, "Per-device batch size.")
+    epochs: list = _f([3.0, 3.0, 3.0], "Epochs per phase (phase 1, 2, 3); the time budget may cap them.")
+    learning_rate: list = _f([3e-3, 2e-3, 1.5e-3], "Peak learning rate per phase (cosine schedule, warm-up).")
+    batch_size: int = _f(16, "Per-device batch size (small: more updates per token for a small model).")
     max_length: int = _f(256, "Longest training sequence in tokens (prompt + SQL).")
     max_minutes: float = _f(20.0, "Training time budget in minutes across the three phases (CPU default).")
     lora_r: int = _f(16, "LoRA rank (pretrained students).")
     lora_alpha: int = _f(32, "LoRA alpha (pretrained students).")
     lora_targets: list = _f(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
                             "Modules LoRA adapts (pretrained students).")
-    eval_max: int = _f(400, "Most held-out questions evaluated after each phase (per split).")
+    eval_max: int = _f(200, "Most held-out questions evaluated after each phase (per split).")
     max_new_tokens: int = _f(160, "Longest SQL the student may write.")
     seed: int = _f(0, "Seed of model init and data order.")
 
@@ -120,15 +122,17 @@ class ExportConfig:
 class BenchConfig:
     # The bench's work is backends x batch sizes x questions x max_new_tokens decoding steps (plus a
     # warm-up): a model that never stops writes max_new_tokens for every question, so these numbers,
-    # not the model, bound its cost. The defaults keep the stage at ~1 min for the default scratch
-    # student on 2 cores; raise them for a report whose tails (p95/p99) mean something.
+    # not the model, bound its cost, and timeout_s x backends bounds its time. Measured with the
+    # default scratch student (12.9M parameters) untrained, so every answer ran to the limit: 1 min
+    # 49 s for all four CPU backends on 2 cores shared with a training job (one thread per backend).
+    # Raise them for a report whose tails (p95/p99) mean something.
     questions: int = _f(16, "Questions timed per backend and batch size (the run's held-out ones, cycled "
                             "when fewer).")
     batch_sizes: list = _f([1, 4, 8], "Batch sizes timed (one pass over the questions each).")
     max_new_tokens: int = _f(64, "Most tokens decoded per question (at most the artifact's own limit).")
     backends: list = _f([], "Backends to time; empty: every one that applies here (pytorch, optimum, "
                             "runtime-fp32, runtime-int8; on CUDA also pytorch-cuda, runtime-fp16-cuda).")
-    timeout_s: float = _f(300.0, "Seconds one backend may take; past that it is recorded as failed and the "
+    timeout_s: float = _f(120.0, "Seconds one backend may take; past that it is recorded as failed and the "
                                  "next one runs.")
 
     def check(self) -> None:

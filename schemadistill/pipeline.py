@@ -11,6 +11,7 @@ changed upstream output) reruns that stage and everything after it.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -60,8 +61,6 @@ def _upstream(out: Path, name: str) -> str | None:
 
 
 def read_manifest(stage_dir: Path) -> dict[str, Any] | None:
-    import json
-
     p = stage_dir / MANIFEST
     if not p.is_file():
         return None
@@ -69,6 +68,89 @@ def read_manifest(stage_dir: Path) -> dict[str, Any] | None:
         return json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None  # a torn manifest means the stage did not finish
+
+
+# -- peak memory ----------------------------------------------------------------------------
+
+
+def _maxrss_mb(who: int) -> float:
+    import resource
+    import sys
+
+    kb = resource.getrusage(who).ru_maxrss
+    return kb / 2**20 if sys.platform == "darwin" else kb / 2**10  # bytes on macOS, KiB on Linux
+
+
+class StageMemory:
+    """Peak resident memory (MB) while one stage runs: ``with StageMemory() as m: ...; m.figures()``.
+
+    Neither source alone is right per stage. ``getrusage``'s ru_maxrss is exact but is the peak of
+    the whole process lifetime, so a stage after a hungrier one would be credited with the earlier
+    peak. A sampling thread sees each stage on its own but can miss a spike shorter than its
+    interval. Combined: if ru_maxrss rose during the stage, the stage set a new lifetime high and
+    ru_maxrss is its exact peak; if not, its peak lies below the earlier high and the samples give
+    it (exact up to spikes shorter than ``INTERVAL_S``). Child processes (the bench's workers) have
+    their own memory: the thread also samples this process plus all its descendants, summed, which
+    is what the machine had to hold (shared library pages are counted once per process, so it
+    errs high); for the largest single child, RUSAGE_CHILDREN is exact in the same way.
+    """
+
+    INTERVAL_S = 0.05
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self._proc = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="stage-memory", daemon=True)
+        self.sampled = self.tree = self.child = 0.0
+        self.children_seen = False
+
+    def _sample(self) -> None:
+        import psutil
+
+        own = self._proc.memory_info().rss / 2**20
+        kids = 0.0
+        for c in self._proc.children(recursive=True):
+            try:
+                rss = c.memory_info().rss / 2**20
+            except psutil.Error:  # ended between listing and reading
+                continue
+            kids += rss
+            self.child = max(self.child, rss)
+            self.children_seen = True
+        self.sampled, self.tree = max(self.sampled, own), max(self.tree, own + kids)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.INTERVAL_S):
+            self._sample()
+
+    def __enter__(self) -> StageMemory:
+        import resource
+
+        self._self0, self._kids0 = _maxrss_mb(resource.RUSAGE_SELF), _maxrss_mb(resource.RUSAGE_CHILDREN)
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def figures(self) -> dict[str, float]:
+        import resource
+
+        self_now, kids_now = _maxrss_mb(resource.RUSAGE_SELF), _maxrss_mb(resource.RUSAGE_CHILDREN)
+        peak = self_now if self_now > self._self0 else self.sampled
+        out = {"peak_rss_mb": round(peak, 1)}
+        child = kids_now if kids_now > self._kids0 else self.child
+        if self.children_seen or kids_now > self._kids0:
+            out["peak_rss_child_mb"] = round(child, 1)
+            out["peak_rss_tree_mb"] = round(max(self.tree, peak, child), 1)
+        return out
 
 
 # -- stages ---------------------------------------------------------------------------------
@@ -104,8 +186,6 @@ def _schema_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
 
 def load_run_schema(out: Path) -> Any:
     """The schema the ``schema`` stage wrote (later stages read this, not the DDL)."""
-    import json
-
     from schemadistill.schema.model import Schema
 
     return Schema.from_dict(json.loads((out / "schema" / "schema.json").read_text(encoding="utf-8")))
@@ -180,33 +260,36 @@ def _student_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
 
 
 def _export_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
-    from export.build import PARITY_MAX, VARIANTS
-
     # the model's own hash too: a retrained student with unchanged settings is a new model
     return {"student": _upstream(out, "student"), "model": _file_hash(str(out / "student" / "model")),
-            "variants": list(VARIANTS), "parity_max": PARITY_MAX}
+            "variants": list(cfg.export.variants), "parity_max": cfg.export.parity_max}
 
 
 def _export_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
-    from export.build import PARITY_MAX, VARIANTS, export_run
+    from export.build import export_run
 
     # ONNX artifact in OUT/export/artifact, installed only if it passes the parity gate
-    return export_run(out, variants=VARIANTS, parity_max=PARITY_MAX)
-
-
-BENCH_N, BENCH_BATCH_SIZES = 50, (1, 4, 8)
+    return export_run(out, variants=cfg.export.variants, parity_max=cfg.export.parity_max)
 
 
 def _bench_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
-    return {"export": _upstream(out, "export"), "n": BENCH_N, "batch_sizes": list(BENCH_BATCH_SIZES)}
+    return {"export": _upstream(out, "export"), **asdict(cfg.bench)}
 
 
 def _bench_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
     from export.bench import bench
 
+    b = cfg.bench
+    t0 = time.perf_counter()
     # latency.json/.md/.png in OUT/reports: PyTorch generate vs optimum vs the lean runtime
-    summary = bench(out / "export" / "artifact", n=BENCH_N, batch_sizes=BENCH_BATCH_SIZES, out=out / "reports")
-    return {k: v for k, v in summary.items() if v is not None}
+    summary = bench(out / "export" / "artifact", n=b.questions, batch_sizes=tuple(b.batch_sizes),
+                    out=out / "reports", max_new_tokens=b.max_new_tokens, only=tuple(b.backends),
+                    timeout_s=b.timeout_s)
+    report = json.loads(Path(summary["latency_json"]).read_text(encoding="utf-8"))
+    # what the work was and what it cost, next to the results: a slow bench says why at a glance
+    return {"bench_seconds": round(time.perf_counter() - t0, 1), "questions": b.questions,
+            "batch_sizes": ",".join(map(str, b.batch_sizes)), "max_new_tokens": report["max_new_tokens"],
+            "backends": ",".join(report["backends"]), **{k: v for k, v in summary.items() if v is not None}}
 
 
 STAGES: list[Stage] = [
@@ -240,6 +323,8 @@ def run_pipeline(cfg: RunConfig, until: str | None = None) -> list[StageOutcome]
     names = [s.name for s in STAGES]
     if until is not None and until not in names:
         raise UserError(f"unknown stage '{until}'", hint=f"stages: {', '.join(names)}")
+    cfg.export.check()  # a bad setting of a late stage fails now, not after an hour of training
+    cfg.bench.check()
     out = default_out(cfg)
     out.mkdir(parents=True, exist_ok=True)
     outcomes: list[StageOutcome] = []
@@ -259,8 +344,10 @@ def run_pipeline(cfg: RunConfig, until: str | None = None) -> list[StageOutcome]
         stage_dir.mkdir(parents=True, exist_ok=True)
         (stage_dir / MANIFEST).unlink(missing_ok=True)  # stale until this stage finishes
         t0 = time.perf_counter()
-        figures = stage.run(cfg, out, stage_dir)
+        with StageMemory() as mem:
+            figures = stage.run(cfg, out, stage_dir)
         seconds = round(time.perf_counter() - t0, 3)
+        figures = {**figures, **mem.figures()}
         atomic_write_json(stage_dir / MANIFEST, {
             "stage": stage.name, "inputs_hash": inputs_hash, "inputs": inputs,
             "figures": figures, "seconds": seconds, "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),

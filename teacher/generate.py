@@ -136,6 +136,12 @@ class _Run:
             raise UserError(f"teacher.reference_date {cfg.reference_date!r} is not a date",
                             hint="write it as YYYY-MM-DD, e.g. --set teacher.reference_date=2024-12-31") from None
         self.view = SchemaView(schema, executor, self.lexicon, reference_date=ref)
+        if self.view.problems:  # loud: these starve whole families of pairs
+            import warnings
+
+            warnings.warn(f"{len(self.view.problems)} profiling queries of the sandbox failed, so families "
+                          f"over those columns are skipped; first: {self.view.problems[0]}", UserWarning,
+                          stacklevel=2)
         self.validator = Validator(schema, executor, dialect, cfg)
         self.collector = Collector(self.validator)
         self.llm: Any = None
@@ -387,6 +393,8 @@ class _Run:
             "pairs_per_source": dict(Counter(p.source for p in kept).most_common()),
             "pairs_per_phase": {str(k): v for k, v in sorted(Counter(p.phase for p in kept).items())},
             "skipped_families": skipped,
+            # profiling that failed (a timeout on a big table): the families above it lost
+            "profiling_problems": list(self.view.problems),
             "all_rejected_families": sorted(f for f in tried if f not in {p.family for p in kept}),
             "duplicate_questions": sum(c - 1 for c in questions.values()),
             "distinct_sql": len({p.sql for p in gen}), "instances": len({p.instance for p in gen}),

@@ -44,6 +44,9 @@ MAX_GROUPS = 200  # a dimension with more distinct values is not grouped by (res
 
 # -- SQL text helpers ----------------------------------------------------------------------------
 
+PROFILE_TIMEOUT_S = 120.0  # seconds for one profiling query (whole-table statistics)
+
+
 def qident(name: str) -> str:
     """One identifier as DuckDB wants it: quoted when reserved, mixed-case or non-ASCII."""
     ident = exp.to_identifier(name)
@@ -241,6 +244,7 @@ class SchemaView:
     def __init__(self, schema: Schema, executor: Executor, lexicon: Lexicon,
                  reference_date: dt.date | None = None, check: bool = True) -> None:
         self.schema, self.executor, self.lexicon = schema, executor, lexicon
+        self.problems: list[str] = []  # profiling queries that failed: the families they starve
         self.dialect = schema.dialect or "duckdb"
         self.check = check  # generate_candidates executes each instance and drops failures
         self.tables: list[TableInfo] = []
@@ -358,15 +362,33 @@ class SchemaView:
     def cached(self, sql: str) -> list[tuple[Any, ...]]:
         """``query`` memoised: binds ask the same distribution questions many times."""
         if sql not in self._cache:
-            self._cache[sql] = self.query(sql)
+            self._cache[sql] = self._profile_query(sql)
         return self._cache[sql]
 
     # -- building ----------------------------------------------------------------------------------
+    def _profile_query(self, sql: str) -> list[tuple[Any, ...]]:
+        """A profiling query: our own SQL over whole tables, so it gets ``PROFILE_TIMEOUT_S`` rather
+        than the per-pair timeout. A big real table on a loaded machine once timed out here and
+        silently starved every family of that table; a failure is now recorded in ``problems``."""
+        inner = getattr(self.executor, "inner", self.executor)  # past CachedExecutor: run once
+        old = getattr(inner, "timeout_s", None)
+        if old is not None:
+            inner.timeout_s = max(old, PROFILE_TIMEOUT_S)
+        try:
+            res = inner.run(sql, dialect="duckdb")
+        finally:
+            if old is not None:
+                inner.timeout_s = old
+        if not res.ok:
+            self.problems.append(f"{' '.join(sql.split())[:120]}: {res.error}")
+            return []
+        return list(res.rows)
+
     def _profile(self, ti: TableInfo) -> None:
         t = ti.table
         plain = [c for c in t.columns if c.type in _PLAIN_TYPES or c.type == "uuid"]
         parts = ["COUNT(*)"] + [f"COUNT({qident(c.name)}), COUNT(DISTINCT {qident(c.name)})" for c in plain]
-        row = self.query(f"SELECT {', '.join(parts)} FROM {ti.q}")
+        row = self._profile_query(f"SELECT {', '.join(parts)} FROM {ti.q}")
         if not row:
             return
         counts = row[0]
@@ -393,30 +415,30 @@ class SchemaView:
     def _profile_column(self, ti: TableInfo, ci: ColumnInfo) -> None:
         q, tq = ci.q, ti.q
         if ci.role == "time" and ci.type in TEMPORAL_TYPES:
-            r = self.query(f"SELECT MIN({q}), MAX({q}) FROM {tq}")
+            r = self._profile_query(f"SELECT MIN({q}), MAX({q}) FROM {tq}")
             ci.vmin, ci.vmax = r[0] if r else (None, None)
-            ci.months = [(d, int(n)) for m, n in self.query(
+            ci.months = [(d, int(n)) for m, n in self._profile_query(
                 f"SELECT DATE_TRUNC('month', {q}) AS m, COUNT(*) FROM {tq} WHERE {q} IS NOT NULL "
                 f"GROUP BY 1 ORDER BY 1") if (d := _as_date(m)) is not None]
-            ci.days = [(d, int(n)) for x, n in self.query(
+            ci.days = [(d, int(n)) for x, n in self._profile_query(
                 f"SELECT CAST({q} AS DATE) AS d, COUNT(*) FROM {tq} WHERE {q} IS NOT NULL "
                 f"GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 40") if (d := _as_date(x)) is not None]
-            ci.month_ends = [d for (x,) in self.query(
+            ci.month_ends = [d for (x,) in self._profile_query(
                 f"SELECT DISTINCT CAST({q} AS DATE) AS d FROM {tq} "
                 f"WHERE CAST({q} AS DATE) = LAST_DAY(CAST({q} AS DATE)) ORDER BY 1") if (d := _as_date(x)) is not None]
             return
         if ci.role == "measure" and ci.type in NUMERIC_TYPES:
-            r = self.query(f"SELECT MIN({q}), MAX({q}), QUANTILE_DISC({q}, [0.1, 0.25, 0.5, 0.75, 0.9]) "
+            r = self._profile_query(f"SELECT MIN({q}), MAX({q}), QUANTILE_DISC({q}, [0.1, 0.25, 0.5, 0.75, 0.9]) "
                            f"FROM {tq}")
             if r:
                 ci.vmin, ci.vmax, qs = r[0]
                 ci.quantiles = list(qs or [])
         if ci.role == "id":
-            ci.ids = [v for (v,) in self.query(
+            ci.ids = [v for (v,) in self._profile_query(
                 f"SELECT {q} FROM {tq} WHERE {q} IS NOT NULL GROUP BY {q} ORDER BY HASH({q}), {q} LIMIT 30")]
             return
         if ci.n_distinct <= 2 * MAX_GROUPS or ci.role in ("dimension", "flag", "text"):
-            ci.top = [(v, int(n)) for v, n in self.query(
+            ci.top = [(v, int(n)) for v, n in self._profile_query(
                 f"SELECT {q}, COUNT(*) FROM {tq} WHERE {q} IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 25")]
 
     def _edges(self) -> list[Edge]:

@@ -59,3 +59,53 @@ def test_list_override():
     cfg = load_config(None, ["student.epochs=1,2.5,3", "student.lora_targets=[q_proj, v_proj]"])
     assert cfg.student.epochs == [1, 2.5, 3]
     assert cfg.student.lora_targets == ["q_proj", "v_proj"]
+
+
+def test_export_and_bench_sections():
+    cfg = load_config(None, ["export.variants=fp32,int8", "export.parity_max=50", "bench.questions=8",
+                             "bench.batch_sizes=1,2", "bench.max_new_tokens=32", "bench.backends=runtime-int8",
+                             "bench.timeout_s=60"])
+    assert cfg.export.variants == ["fp32", "int8"] and cfg.export.parity_max == 50
+    assert (cfg.bench.questions, cfg.bench.batch_sizes, cfg.bench.max_new_tokens) == (8, [1, 2], 32)
+    assert cfg.bench.backends == ["runtime-int8"] and cfg.bench.timeout_s == 60.0
+    cfg.export.check()
+    cfg.bench.check()
+    assert load_config(None, ["bench.backends="]).bench.backends == []  # empty: every backend that applies
+    keys = {k for k, _, _ in field_help()}
+    assert {"export.variants", "export.parity_max", "bench.questions", "bench.batch_sizes",
+            "bench.max_new_tokens", "bench.backends", "bench.timeout_s"} <= keys
+
+
+def test_bench_defaults_are_bounded():
+    # the stage's cost grows with questions x batch sizes x max_new_tokens: the defaults stay small
+    b = load_config().bench
+    assert b.questions <= 32 and b.max_new_tokens <= 64 and max(b.batch_sizes) <= 8
+    assert b.timeout_s <= 600
+
+
+@pytest.mark.parametrize("override, needle", [
+    ("export.variants=fp32,int4", "int4"),
+    ("export.variants=", "none given"),
+    ("export.parity_max=0", "export.parity_max"),
+    ("bench.questions=0", "bench.questions"),
+    ("bench.batch_sizes=1,x", "bench.batch_sizes"),
+    ("bench.batch_sizes=0", "bench.batch_sizes"),
+    ("bench.max_new_tokens=0", "bench.max_new_tokens"),
+    ("bench.backends=pytorch,tensorflow", "tensorflow"),
+    ("bench.timeout_s=0", "bench.timeout_s"),
+])
+def test_bad_export_and_bench_values(override, needle):
+    cfg = load_config(None, [override])
+    with pytest.raises(UserError, match=needle):
+        cfg.export.check()
+        cfg.bench.check()
+
+
+def test_pipeline_refuses_bad_late_settings_before_running(tmp_path):
+    from schemadistill.pipeline import run_pipeline
+
+    cfg = load_config(None, {"schema.path": "examples/ecommerce/schema.sql", "out": str(tmp_path / "run"),
+                             "bench.batch_sizes": "0"})
+    with pytest.raises(UserError, match="bench.batch_sizes"):
+        run_pipeline(cfg)
+    assert not (tmp_path / "run").exists()  # nothing ran

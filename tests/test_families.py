@@ -178,3 +178,28 @@ def test_retail_writes_postgres(bound: dict[str, Bound]) -> None:
     assert transpiled, "postgres SQL should differ from the DuckDB source somewhere"
     assert any("EXTRACT(" in c.sql or "PERCENTILE_CONT" in c.sql for c in cands)
     assert not any("QUALIFY" in c.sql for c in cands)  # PostgreSQL has no QUALIFY
+
+
+def test_profiling_outlives_the_pair_timeout_and_reports_failures(tmp_path: Path) -> None:
+    """Profiling is our own whole-table SQL: a pair timeout too short for it (a big real table on
+    a loaded machine) must not silently starve the families of that table."""
+    from schemadistill.sandbox.executor import ExecError, ExecResult
+    from teacher import slots
+
+    schema = load_schema(ROOT / "examples" / "ecommerce" / "schema.sql")
+    db = tmp_path / "sb.duckdb"
+    build_sandbox(schema, db, rows=300, seed=0, progress=False)
+    with Executor(db, timeout_s=1e-9, row_cap=1000) as ex:  # every pair query would time out
+        view = SchemaView(schema, ex, Lexicon(schema, seed=0))
+        assert ex.timeout_s == 1e-9  # restored after profiling
+    assert not view.problems
+    assert all(ti.columns for ti in view.tables) and any(ti.time is not None for ti in view.tables)
+
+    class Failing(Executor):
+        def run(self, sql: str, dialect: str = "duckdb") -> ExecResult:
+            return ExecResult(False, error=ExecError("timeout", "InterruptException", "query timed out"))
+
+    with Failing(db) as ex:
+        view = SchemaView(schema, ex, Lexicon(schema, seed=0))
+    assert view.problems and "timed out" in view.problems[0]
+    assert slots.PROFILE_TIMEOUT_S >= 60

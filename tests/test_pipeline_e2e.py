@@ -1,0 +1,235 @@
+"""The whole pipeline as a user runs it: `schemadistill distill` on examples/ecommerce at the tiny
+size of tests/fixtures/tiny.yaml, in a subprocess; the artifact is then judged by executing its
+SQL (`schemadistill eval` / `ask` on the run's sandbox), a second call must skip every stage, and
+a run killed in the middle of training must resume and end where an uninterrupted one does.
+
+    .venv/bin/python -m pytest -q tests/test_pipeline_e2e.py            # ~5 min on 2 cores
+
+One uninterrupted reference run (module fixture) serves every test; the kill-and-resume test
+makes a second run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from schemadistill.config import load_config
+from schemadistill.io import read_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+ECOM = ROOT / "examples" / "ecommerce" / "schema.sql"
+TINY = ROOT / "tests" / "fixtures" / "tiny.yaml"
+STAGES = ("schema", "sandbox", "teacher", "curriculum", "student", "export", "bench")
+# Tiny models gain nothing from a second torch thread and lose a lot when the 2 cores are shared
+# (tests/tiny_models.one_thread does the same in-process); onnxruntime keeps its own setting.
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+# Execution accuracy of the tiny student on EVAL_QUESTIONS questions it was trained on: measured
+# 0.80 (16 of 20, int8 through the runtime) with tiny.yaml; the floor sits well below it. An
+# untrained or broken student scores ~0 (0.05 when phase 3 wiped phase 2 out, see tiny.yaml).
+EVAL_QUESTIONS = 20
+ACCURACY_FLOOR = 0.4
+
+
+def cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "schemadistill.cli", *args], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def distill_args(out: Path) -> list[str]:
+    return ["-m", "schemadistill.cli", "distill", str(ECOM), "--out", str(out), "--config", str(TINY)]
+
+
+def last_json(stdout: str) -> dict[str, Any]:
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def manifest(out: Path, stage: str) -> dict[str, Any]:
+    return json.loads((out / stage / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    out = tmp_path_factory.mktemp("e2e") / "run"
+    r = subprocess.run([sys.executable, *distill_args(out)], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                       timeout=900)
+    assert r.returncode == 0, r.stderr[-4000:]
+    return out, r
+
+
+def trained_questions(out: Path, n: int) -> list[dict[str, Any]]:
+    """A seeded sample of the plain (not repair) questions the student trained on, with their gold SQL."""
+    import random
+
+    gold: dict[str, str] = {}
+    for k in (1, 2, 3):
+        for r in read_jsonl(out / "curriculum" / f"train_phase{k}.jsonl"):
+            if r["kind"] == "generate":
+                gold.setdefault(r["question"], r["sql"])
+    picked = random.Random(0).sample(sorted(gold), min(n, len(gold)))
+    return [{"question": q, "sql": gold[q]} for q in picked]
+
+
+@pytest.mark.slow
+def test_distill_runs_every_stage(reference: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, r = reference
+    for stage in STAGES:
+        m = manifest(out, stage)
+        assert m["stage"] == stage and m["inputs_hash"] and m["seconds"] > 0
+        assert m["figures"]["peak_rss_mb"] > 50, stage  # a Python process with duckdb/torch loaded
+    # the summary table: every stage ran, with its peak memory
+    table = r.stdout
+    assert "schemadistill run:" in table and "peak MB" in table and "not run" not in table
+    for stage in STAGES:
+        assert stage in table
+    artifact = out / "export" / "artifact"
+    assert (artifact / "model.onnx").is_file() and (artifact / "model.int8.onnx").is_file()
+    assert manifest(out, "export")["figures"]["fp32_parity"] == "pass"
+    # the bench did the work tiny.yaml's bench section asks for, and says what it cost
+    want = load_config(TINY).bench
+    bench = manifest(out, "bench")
+    assert bench["inputs"]["questions"] == want.questions and bench["inputs"]["batch_sizes"] == want.batch_sizes
+    figs = bench["figures"]
+    assert 0 < figs["bench_seconds"] <= bench["seconds"] and figs["max_new_tokens"] == want.max_new_tokens
+    assert figs["backends"] == ",".join(want.backends)
+    assert figs["peak_rss_tree_mb"] >= figs["peak_rss_mb"]  # the bench's workers are child processes
+    latency = json.loads((out / "reports" / "latency.json").read_text(encoding="utf-8"))
+    assert latency["questions"]["n"] == want.questions and list(latency["backends"]) == want.backends
+    assert "errors" not in latency["summary"]
+
+
+@pytest.mark.slow
+def test_artifact_answers_trained_questions_by_execution(
+        reference: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path) -> None:
+    out, _ = reference
+    artifact, db = out / "export" / "artifact", out / "sandbox" / "sandbox.duckdb"
+    questions = trained_questions(out, EVAL_QUESTIONS)
+    assert len(questions) == EVAL_QUESTIONS
+    qfile = tmp_path / "trained.jsonl"
+    qfile.write_text("".join(json.dumps(q) + "\n" for q in questions), encoding="utf-8")
+    r = cli("eval", str(artifact), "--questions", str(qfile), "--db", str(db))
+    assert r.returncode == 0, r.stderr
+    report = last_json(r.stdout)
+    assert report["n"] == EVAL_QUESTIONS and report["gold_errors"] == 0
+    assert report["valid_sql_rate"] > 0
+    assert report["execution_accuracy"] >= ACCURACY_FLOOR, report
+
+    # `ask` on the same database: the first answer that is right executes to the gold rows
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        for q in questions[:5]:
+            a = cli("ask", str(artifact), q["question"], "--db", str(db))
+            if a.returncode != 0:
+                continue
+            sql, marker, _ = a.stdout.partition("\n-- repaired: ")
+            assert marker and sql.lstrip().upper().startswith(("SELECT", "WITH")), a.stdout
+            if sorted(map(repr, con.execute(sql.rstrip(";")).fetchall())) == \
+                    sorted(map(repr, con.execute(q["sql"]).fetchall())):
+                break
+        else:
+            pytest.fail("none of 5 trained questions was answered with the gold rows through `ask`")
+    finally:
+        con.close()
+
+
+@pytest.mark.slow
+def test_second_distill_skips_every_stage(reference: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    out, _ = reference
+    before = {s: (out / s / "manifest.json").read_bytes() for s in STAGES}
+    r = subprocess.run([sys.executable, *distill_args(out)], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    for stage in STAGES:
+        assert f"{stage}: up to date, skipped" in r.stderr
+        assert (out / stage / "manifest.json").read_bytes() == before[stage]
+    assert "ran" not in r.stdout.split()  # every row of the table says skipped
+
+
+def _complete_checkpoint(phase_dir: Path) -> Path | None:
+    """A checkpoint the Trainer finished writing (trainer_state.json is its last file)."""
+    ckpts = sorted(phase_dir.glob("checkpoints/checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+    return ckpts[-1] if ckpts and (ckpts[-1] / "trainer_state.json").is_file() else None
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_to_the_same_result(reference: tuple[Path, subprocess.CompletedProcess[str]],
+                                               tmp_path: Path) -> None:
+    ref, _ = reference
+    out = tmp_path / "run"
+    # phase 2 (not 1): the resumed run must then skip a finished phase and continue a begun one
+    phase = out / "student" / "phase2"
+    proc = subprocess.Popen([sys.executable, *distill_args(out)], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while _complete_checkpoint(phase) is None:
+            assert proc.poll() is None, "the run ended before phase 2 wrote a checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint in phase 2 after 10 minutes"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)  # no handler, no cleanup: what a crash or OOM kill does
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    assert not (out / "student" / "manifest.json").exists() and not (phase / "done.json").exists()
+    killed_at = int(_complete_checkpoint(phase).name.rsplit("-", 1)[1])  # type: ignore[union-attr]
+
+    r = subprocess.run([sys.executable, *distill_args(out)], cwd=ROOT, env=ENV, capture_output=True, text=True,
+                       timeout=900)
+    assert r.returncode == 0, r.stderr[-4000:]
+    for stage in ("schema", "sandbox", "teacher", "curriculum"):
+        assert f"{stage}: up to date, skipped" in r.stderr
+    assert "phase 1: done, skipped" in r.stderr
+    assert "resuming phase 2 from checkpoint-" in r.stderr
+    done = json.loads((phase / "done.json").read_text(encoding="utf-8"))
+    assert done["resumed_from_step"] >= killed_at > 0 and done["global_step"] == done["max_steps"]
+
+    # the same data, byte for byte, as the uninterrupted run
+    for rel in ("teacher/pairs.jsonl", "teacher/rejects.jsonl", *(
+            f"curriculum/{p.name}" for p in sorted((ref / "curriculum").glob("*.jsonl")))):
+        assert (out / rel).read_bytes() == (ref / rel).read_bytes(), rel
+    # and a finished student, artifact and bench
+    for stage in ("student", "export", "bench"):
+        assert manifest(out, stage)["stage"] == stage
+    assert (out / "export" / "artifact" / "model.onnx").is_file()
+    assert not (phase / "checkpoints").exists()  # removed once the phase is done
+
+
+def test_stage_memory_is_per_stage() -> None:
+    """A stage's peak is its own, not the process's lifetime peak (which getrusage alone gives)."""
+    from schemadistill.pipeline import StageMemory
+
+    with StageMemory() as m:
+        big = bytearray(300 * 2**20)
+        big[:: 4096] = b"x" * len(big[:: 4096])  # touch every page: resident, not just reserved
+        time.sleep(0.2)
+        del big
+    first = m.figures()["peak_rss_mb"]
+    with StageMemory() as m:
+        small = bytearray(20 * 2**20)
+        small[:: 4096] = b"x" * len(small[:: 4096])
+        time.sleep(0.2)
+        del small
+    second = m.figures()["peak_rss_mb"]
+    assert first >= 300 and second < first - 200
+    assert "peak_rss_tree_mb" not in m.figures()  # no child processes
+
+
+def test_stage_memory_counts_child_processes() -> None:
+    from schemadistill.pipeline import StageMemory
+
+    code = "b = bytearray(200 * 2**20); b[::4096] = b'x' * len(b[::4096]); import time; time.sleep(0.5)"
+    with StageMemory() as m:
+        subprocess.run([sys.executable, "-c", code], check=True)
+    figs = m.figures()
+    assert figs["peak_rss_child_mb"] >= 200 and figs["peak_rss_tree_mb"] >= figs["peak_rss_mb"] + 200
