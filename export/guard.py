@@ -28,7 +28,7 @@ from schemadistill.sandbox.executor import (
     not_a_query,  # the executor's fence, reused
 )
 from schemadistill.schema.model import Schema
-from schemadistill.sqlcheck import SQLParseError, check_names, parse_sql
+from schemadistill.sqlcheck import MAX_NESTING, SQLParseError, check_names, paren_depth, parse_sql
 
 
 @dataclass
@@ -67,6 +67,8 @@ def refusal(sql: str, dialect: str) -> str | None:
     round may fix (the executor, when there is one, still refuses what DuckDB types as not
     SELECT).
     """
+    if paren_depth(sql) > MAX_NESTING:
+        return None  # sqlglot would overflow the stack; the parse step calls it a parse error
     try:
         trees = sqlglot.parse(sql, read=dialect)
     except SqlglotError:

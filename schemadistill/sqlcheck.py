@@ -21,12 +21,36 @@ class SQLParseError(ValueError):
     """The SQL does not parse in the given dialect (message from sqlglot)."""
 
 
+MAX_NESTING = 64  # no real query nests deeper; a degenerate model output can ("((((((...")
+
+
+def paren_depth(sql: str) -> int:
+    """Deepest parenthesis nesting outside quoted strings."""
+    depth = deepest = 0
+    quote = ""
+    for ch in sql:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch == ")":
+            depth = max(0, depth - 1)
+    return deepest
+
+
 def parse_sql(sql: str, dialect: str = "duckdb") -> exp.Expr:
     """Exactly one statement, parsed; raises SQLParseError otherwise."""
+    if paren_depth(sql) > MAX_NESTING:  # sqlglot's recursive parser and walkers would overflow
+        raise SQLParseError(f"the statement nests parentheses more than {MAX_NESTING} deep")
     try:
         statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     except (ParseError, SqlglotError) as e:
         raise SQLParseError(str(e).splitlines()[0]) from None
+    except RecursionError:
+        raise SQLParseError("the statement is too deeply nested to parse") from None
     if len(statements) != 1:
         raise SQLParseError(f"expected one statement, found {len(statements)}")
     return statements[0]

@@ -338,6 +338,7 @@ def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden:
         raise UserError("no phase had training pairs", hint="check RUN/curriculum/train_phase*.jsonl")
     summary: dict[str, Any] = {}
     if state.is_main_process:
+        _score_new_splits(run, max(r["phase"] for r in records if r.get("trained")), prev)
         summary = _finish(out, kind, ref, prev, tokenizer, spec, schema, cfg, records, histories)
     state.wait_for_everyone()
     return summary
@@ -377,6 +378,22 @@ def _train_phase(run: _Run, k: int, model: Any, examples: list[dict[str, Any]], 
     del trainer, model
     gc.collect()
     return done, history
+
+
+def _score_new_splits(run: _Run, k: int, weights: Path) -> None:
+    """A split asked for after the last phase was trained (``GOLDEN=`` added to a finished run):
+    score the final weights on it now, instead of leaving it silently out of eval_phase{k}.json."""
+    path = run.out / f"eval_phase{k}.json"
+    evals = _read_json(path) or {}
+    missing = {s: rows for s, rows in run.splits.items() if s not in evals}
+    if not missing:
+        return
+    console.print(f"  scoring the phase {k} weights on {', '.join(missing)} (not asked for when it was trained)")
+    model = _make_model(run.kind, run.ref, run.tokenizer, weights, run.cfg)
+    evals.update(_evaluate(model, run.tokenizer, run.spec, missing, run.executor, run.schema, run.cfg))
+    atomic_write_json(path, evals)
+    del model
+    gc.collect()
 
 
 def _plan(model: Any, cfg: StudentConfig, tokenizer: Any, lengths: list[int], n: int, epochs: float,

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from schemadistill.errors import UserError
+from schemadistill.sqlcheck import parse_sql
 from schemadistill.evaluate import (
     difficulty_bucket,
     evaluate,
@@ -255,3 +256,17 @@ def test_evaluate_file(ex: Executor, schema: Schema, tmp_path: Path) -> None:
     (tmp_path / "bad.jsonl").write_text('{"question": "no sql"}\n')
     with pytest.raises(UserError):
         evaluate_file(tmp_path / "bad.jsonl", ["SELECT 1"], ex, schema)
+
+
+def test_degenerate_deeply_nested_prediction_is_invalid_not_a_crash(ex: Executor, schema: Schema) -> None:
+    """A badly trained student can write "SELECT ((((((...": sqlglot's recursive parser would
+    overflow the stack; it is an invalid prediction like any other."""
+    from export.guard import check_sql
+
+    deep = "SELECT " + "(" * 600 + "1" + ")" * 600
+    rep = evaluate([item("SELECT name FROM shop.users", deep)], ex, schema)
+    assert rep["failure_counts"] == {"invalid_sql": 1}
+    assert "nests parentheses" in rep["failures"][0]["detail"]
+    verdict = check_sql(deep, schema, "duckdb", ex)
+    assert not verdict.ok and not verdict.refused and "nests parentheses" in (verdict.error or "")
+    assert parse_sql("SELECT '((((((' AS x, (1 + (2))").sql() == "SELECT '((((((' AS x, (1 + (2))"

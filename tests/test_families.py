@@ -203,3 +203,21 @@ def test_profiling_outlives_the_pair_timeout_and_reports_failures(tmp_path: Path
         view = SchemaView(schema, ex, Lexicon(schema, seed=0))
     assert view.problems and "timed out" in view.problems[0]
     assert slots.PROFILE_TIMEOUT_S >= 60
+
+
+def test_top_k_rows_on_composite_key_tables_parses(bound: dict[str, Bound]) -> None:
+    """examples/large has composite-key tables whose only shown column can be the measure: no key and
+    no other column to break ties on once wrote `ORDER BY quantity DESC, LIMIT 3`."""
+    b = bound["large"]
+    weights = {f: (1.0 if f == "top_k_rows" else 0.0) for f in FAMILIES}
+    cands = generate_candidates(b.view, 120, random.Random("top_k_rows:composite"), weights, phrasings=1)
+    assert len(cands) >= 60
+    bad = []
+    for c in cands:
+        try:
+            parse_sql(c.sql, b.schema.dialect)
+        except ValueError as e:
+            bad.append(f"{e}: {c.sql}")
+    assert not bad, "\n".join(bad[:5])
+    assert not any(", LIMIT" in c.sql for c in cands)
+

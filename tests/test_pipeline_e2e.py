@@ -84,7 +84,9 @@ def test_distill_runs_every_stage(reference: tuple[Path, subprocess.CompletedPro
     for stage in STAGES:
         m = manifest(out, stage)
         assert m["stage"] == stage and m["inputs_hash"] and m["seconds"] > 0
-        assert m["figures"]["peak_rss_mb"] > 50, stage  # a Python process with duckdb/torch loaded
+        assert m["figures"]["peak_rss_mb"] > 20, stage  # at least a Python interpreter
+    # training holds torch, a model, its optimizer and data: far more than parsing the schema
+    assert manifest(out, "student")["figures"]["peak_rss_mb"] > 2 * manifest(out, "schema")["figures"]["peak_rss_mb"]
     # the summary table: every stage ran, with its peak memory
     table = r.stdout
     assert "schemadistill run:" in table and "peak MB" in table and "not run" not in table
@@ -98,7 +100,7 @@ def test_distill_runs_every_stage(reference: tuple[Path, subprocess.CompletedPro
     bench = manifest(out, "bench")
     assert bench["inputs"]["questions"] == want.questions and bench["inputs"]["batch_sizes"] == want.batch_sizes
     figs = bench["figures"]
-    assert 0 < figs["bench_seconds"] <= bench["seconds"] and figs["max_new_tokens"] == want.max_new_tokens
+    assert 0 < figs["bench_seconds"] <= bench["seconds"] + 0.1 and figs["max_new_tokens"] == want.max_new_tokens
     assert figs["backends"] == ",".join(want.backends)
     assert figs["peak_rss_tree_mb"] >= figs["peak_rss_mb"]  # the bench's workers are child processes
     latency = json.loads((out / "reports" / "latency.json").read_text(encoding="utf-8"))
@@ -201,8 +203,12 @@ def test_killed_run_resumes_to_the_same_result(reference: tuple[Path, subprocess
     # and a finished student, artifact and bench
     for stage in ("student", "export", "bench"):
         assert manifest(out, stage)["stage"] == stage
-    assert (out / "export" / "artifact" / "model.onnx").is_file()
     assert not (phase / "checkpoints").exists()  # removed once the phase is done
+    # The same weights, too: the Trainer's checkpoint holds optimizer, scheduler, RNG states and
+    # the data position, and with one thread CPU training is deterministic, so a resumed phase
+    # ends bit for bit where an uninterrupted one does (measured: it does), and so does the export.
+    for rel in ("student/model/model.safetensors", "export/artifact/model.onnx", "export/artifact/model.int8.onnx"):
+        assert (out / rel).read_bytes() == (ref / rel).read_bytes(), rel
 
 
 def test_stage_memory_is_per_stage() -> None:

@@ -334,6 +334,25 @@ def test_links_resolve() -> None:
         assert f"docs/howto/{howto.name}" in readme, f"README does not link {howto.name}"
 
 
+def _same(doc_value: str, code_repr: str) -> bool:
+    """A default as the docs write it (``3e-3,2e-3``, ``0.0``, ``offline``) vs field_help's repr."""
+    def norm_value(v: Any) -> Any:
+        if isinstance(v, (list, tuple)):
+            return [norm_value(x) for x in v]
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return str(v).strip("'")
+    import ast
+
+    try:
+        code = ast.literal_eval(code_repr)
+    except (ValueError, SyntaxError):
+        code = code_repr
+    doc: Any = doc_value.split(",") if "," in doc_value or isinstance(code, list) else doc_value
+    return norm_value(doc) == norm_value(code)
+
+
 def test_settings_named_in_the_docs_exist() -> None:
     from schemadistill.config import field_help
 
@@ -348,6 +367,18 @@ def test_settings_named_in_the_docs_exist() -> None:
             named |= {f"{section}.{k}" for row in re.findall(r"^\| `([^|]+)` \|", table_keys, re.M)
                       for k in re.findall(r"[a-z_]+", row)}
     unknown = sorted(n for n in named if n not in keys)
+    # the settings tables of the how-tos give defaults: they must be the code's
+    current = {k: d for k, d, _ in field_help()}
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        for section, table in re.findall(r"All under `([a-z_]+)\.`.*?\n\n(\|.*?)\n\n", text, re.S):
+            for names, default in re.findall(r"^\| `([^|]+)` \| ([^|]+) \|", table, re.M):
+                value = default.strip().strip("`")
+                if " " in value:
+                    continue  # described in words ("all attention and MLP projections")
+                for name in re.findall(r"[a-z_]+", names):
+                    assert _same(value, current[f"{section}.{name}"]), \
+                        f"{doc.name}: {section}.{name} default {value}, the code says {current[f'{section}.{name}']}"
     # the README gives the later stages' settings with their defaults: they must be the defaults
     from schemadistill.config import load_config
 

@@ -3,6 +3,7 @@ the final model folder, resume after an interruption, skipping finished phases."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +83,15 @@ def test_scratch_training_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
         raise AssertionError("a finished phase must not be trained again")
 
     monkeypatch.setattr(st, "SFTTrainer", refuse)
+    # a golden file given only now (GOLDEN= added to a finished run) is scored without training
+    ev3 = read_json(out / "eval_phase3.json")
+    del ev3["golden"]
+    (out / "eval_phase3.json").write_text(json.dumps(ev3), encoding="utf-8")
     with Executor(run / "sandbox" / "sandbox.duckdb") as ex:
         again = st.train(run, cfg, schema, ex, golden=golden)
     assert again["steps"] == summary["steps"]
+    assert read_json(out / "eval_phase3.json")["golden"]["n"] == 1
+    assert "golden_execution_accuracy" in again
 
 
 class Interrupt(Exception):

@@ -203,7 +203,13 @@ class Executor:
         return d
 
     def _prepare(self, sql: str, dialect: str) -> ExecResult:
+        from schemadistill.sqlcheck import MAX_NESTING, paren_depth
+
         res = ExecResult(ok=False, executed_sql=sql)
+        if paren_depth(sql) > MAX_NESTING:  # sqlglot's recursive parser would overflow the stack
+            res.error = ExecError("parse", "ParserError",
+                                  f"the statement nests parentheses more than {MAX_NESTING} deep")
+            return res
         try:
             trees = sqlglot.parse(sql, read=dialect)
         except SqlglotError as e:

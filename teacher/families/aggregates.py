@@ -267,8 +267,12 @@ def top_k_rows(view: SchemaView, rng: random.Random) -> Slots | None:
         return None
     cols = [c for c in out["cols"] if c.info is not m.info] + [m]
     key = out["key"]
-    order = f"{m.ref} {'DESC' if (desc := rng.random() < 0.7) else 'ASC'}, " + (
-        key.ref if key else ", ".join(c.ref for c in cols if c is not m))
+    desc = rng.random() < 0.7
+    # Ties break on the key, else on the other shown columns. A table with a composite key whose
+    # only shown column is the measure (examples/large: cart_items, inventory, exchange_rates) has
+    # neither: the measure alone then orders, and the validator drops a LIMIT that cuts a tie.
+    ties = [key.ref] if key else [c.ref for c in cols if c is not m]
+    order = ", ".join([f"{m.ref} {'DESC' if desc else 'ASC'}", *ties])
     return {**out, "cols": cols, "m": m, "desc": desc, "order": order, "k": view.number(rng.choice([1, 3, 5, 10])),
             "nn": f"{m.ref} IS NOT NULL" if m.info.n_null else ""}
 
