@@ -122,9 +122,11 @@ class ExportConfig:
 class BenchConfig:
     # The bench's work is backends x batch sizes x questions x max_new_tokens decoding steps (plus a
     # warm-up): a model that never stops writes max_new_tokens for every question, so these numbers,
-    # not the model, bound its cost, and timeout_s x backends bounds its time. Measured with the
-    # default scratch student (12.9M parameters) untrained, so every answer ran to the limit: 1 min
-    # 49 s for all four CPU backends on 2 cores shared with a training job (one thread per backend).
+    # not the model, bound its cost, and timeout_s x backends bounds its time. Measured with these
+    # defaults on 2 cores, students under-trained so that every answer ran to the limit: scratch:xs
+    # (the default, 2.9M parameters, examples/large) 27 s for the four CPU backends; scratch:s
+    # (12.9M) 1 min 49 s with one thread per backend while a training job shared the cores (with
+    # two threads there, PyTorch's own thread pool fought the job's and its backend hit the timeout).
     # Raise them for a report whose tails (p95/p99) mean something.
     questions: int = _f(16, "Questions timed per backend and batch size (the run's held-out ones, cycled "
                             "when fewer).")

@@ -158,7 +158,12 @@ def test_second_distill_skips_every_stage(reference: tuple[Path, subprocess.Comp
 
 
 def _complete_checkpoint(phase_dir: Path) -> Path | None:
-    """A checkpoint the Trainer finished writing (trainer_state.json is its last file)."""
+    """The newest checkpoint, once the Trainer finished writing it (trainer_state.json is its last file).
+
+    Killing mid-save is left out on purpose: the Trainer writes a checkpoint in place, and a torn
+    one (no trainer_state.json) makes every later resume fail until it is deleted by hand
+    (student/train.py takes the newest checkpoint as it is).
+    """
     ckpts = sorted(phase_dir.glob("checkpoints/checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
     return ckpts[-1] if ckpts and (ckpts[-1] / "trainer_state.json").is_file() else None
 
