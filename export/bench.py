@@ -237,7 +237,7 @@ def _hf_loader(plan: dict[str, Any], spec: dict[str, Any], clock: _Clock) -> Any
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
 
     def generate(questions: list[str]) -> list[str]:
-        from schemadistill.prompt import cut_at_stop
+        from schemadistill.prompt import cut_at_stop, fill_slots, slot_numbers
 
         enc = [tok(texts_of[q], add_special_tokens=not chat)["input_ids"] for q in questions]
         width = max(map(len, enc))
@@ -253,7 +253,9 @@ def _hf_loader(plan: dict[str, Any], spec: dict[str, Any], clock: _Clock) -> Any
                                  temperature=None, top_p=None, top_k=None)
         if plan["device"] == "cuda":
             torch.cuda.synchronize()
-        return [cut_at_stop(tok.decode(g[width:], skip_special_tokens=True)) for g in gen]
+        # the numbers go back into the SQL as the runtime does, so the outputs compare
+        return [fill_slots(cut_at_stop(tok.decode(g[width:], skip_special_tokens=True)),
+                           slot_numbers(q, spec.get("number_slots", 0))[1]) for g, q in zip(gen, questions, strict=True)]
 
     return generate
 
@@ -418,6 +420,7 @@ def bench(artifact: Path, model_dir: Path | None = None, questions: Path | None 
     spec: dict[str, Any] = {
         "artifact": str(artifact), "model_dir": str(model_dir) if model_dir else None, "questions": qs,
         "texts": {q: prompt_text(art, q) for q in dict.fromkeys(qs)}, "chat": bool(art.generation.get("chat")),
+        "number_slots": int(art.generation.get("number_slots") or 0),
         "eos_token_id": art.generation["eos_token_id"], "batch_sizes": list(batch_sizes),
         "threads": threads or _default_threads(),
         "max_new_tokens": min(int(max_new_tokens or art.generation["max_new_tokens"]),
