@@ -50,9 +50,11 @@ PRESETS: dict[str, dict[str, int]] = {
 # `scratch` alone is xs. Measured training throughput on the 2-core CPU machine (student/bench.py):
 # xs ~6,300, s ~1,650, m ~570 tokens/s. The default data (examples/ecommerce, 12k pairs: ~1.8M
 # tokens a pass over the three phase mixes) gives xs ~3 epochs in the default 20 minutes, s less
-# than one. Measured on that data (xs, 2 epochs a phase, batch 16, number slots): held-out
-# execution accuracy 54% (same families) / 28% (unseen families) after phase 2; with 6.9k pairs
-# of few distinct instances xs memorised them and reached 20%. s and m need a GPU or more time.
+# than one. Measured with real data (xs, batch 16, number slots, 2 epochs a phase): 55% held-out
+# accuracy on same-family questions with ~4k distinct phase-2 instances (a teacher run that a
+# profiling timeout had skewed to one table), 20% with 6.9k pairs of ~600 instances, which xs
+# memorised. The default run on a shared machine: 14.5% (see the student issue's notes). s and
+# m need a GPU or more time.
 DEFAULT_PRESET = "xs"
 
 StudentKind = Literal["scratch", "pretrained"]
