@@ -12,7 +12,6 @@ import duckdb
 import pytest
 
 from schemadistill.errors import UserError
-from schemadistill.sqlcheck import parse_sql
 from schemadistill.evaluate import (
     difficulty_bucket,
     evaluate,
@@ -23,6 +22,7 @@ from schemadistill.evaluate import (
 from schemadistill.sandbox import ExecResult, Executor
 from schemadistill.schema import load_schema
 from schemadistill.schema.model import Schema
+from schemadistill.sqlcheck import parse_sql
 
 
 @pytest.fixture(scope="module")
