@@ -139,7 +139,6 @@ def _sequences(run_dir: Path, model_dir: Path, student: dict[str, Any], limit: i
     """Token ids of held-out prompt + gold SQL, as the student reads them (int8 scale choice)."""
     from transformers import AutoTokenizer
 
-    from schemadistill.prompt import completion_text, slot_values
     from student.data import PromptSpec
     from student.infer import prompt_texts
 
@@ -149,8 +148,7 @@ def _sequences(run_dir: Path, model_dir: Path, student: dict[str, Any], limit: i
         return []  # no held-out questions: per channel, unmeasured
     tok = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
     spec = PromptSpec.from_json(student["prompt"])
-    texts = [t + completion_text(slot_values(r["sql"], spec.slots(r)[1]))
-             for t, r in zip(prompt_texts(tok, spec, rows), rows, strict=True)]
+    texts = [t + spec.completion(r) for t, r in zip(prompt_texts(tok, spec, rows), rows, strict=True)]
     return [tok(t, add_special_tokens=not spec.chat)["input_ids"] for t in texts]
 
 

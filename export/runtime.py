@@ -102,7 +102,7 @@ def _clean_up_spaces(text: str) -> str:
 def prompt_text(art: ArtifactInfo, question: str, broken_sql: str | None = None, error: str | None = None) -> str:
     """The model's input text: the artifact's template, schema text, chat prefix/suffix."""
     g = art.generation
-    question, slots = slot_numbers(question, int(g.get("number_slots") or 0))  # idempotent
+    question, slots = slot_numbers(question, int(g.get("number_slots") or 0))
     if slots and broken_sql is not None:
         broken_sql, error = slot_values(broken_sql, slots), slot_values(error or "", slots)
     prompt = render_prompt(question, g.get("schema_text") or None, broken_sql, error, template=art.template)
@@ -207,9 +207,9 @@ class Runtime:
         question = " ".join(str(question or "").split())
         if not question:
             raise UserError("the question is empty", hint='ask something, e.g. "How many users are there?"')
-        question, slots = slot_numbers(question, int(self.generation.get("number_slots") or 0))
-        if slots and broken_sql is not None:
-            broken_sql, error = slot_values(broken_sql, slots), slot_values(error or "", slots)
+        # prompt_text writes the slots into the prompt; these are the numbers to fill back (a cut
+        # question keeps a prefix of them, in the same order)
+        slots = slot_numbers(question, int(self.generation.get("number_slots") or 0))[1]
         text = self._render(question, broken_sql, error)
         ids = self._ids(text)
         if not self.context or len(ids) + self.max_new_tokens <= self.context:

@@ -60,12 +60,15 @@ class PromptSpec:
 
     def example(self, row: dict[str, Any]) -> dict[str, Any]:
         """A TRL prompt-completion example; TRL appends EOS (plain) or the chat template does."""
-        prompt = self.prompt(row)
-        sql = completion_text(slot_values(row["sql"], self.slots(row)[1]))
+        prompt, sql = self.prompt(row), self.completion(row)
         if self.chat:
             return {"prompt": [{"role": "user", "content": prompt}],
                     "completion": [{"role": "assistant", "content": sql.strip()}]}
         return {"prompt": prompt, "completion": sql}
+
+    def completion(self, row: dict[str, Any]) -> str:
+        """The gold SQL as the model writes it: slots for the question's numbers, ``;`` at the end."""
+        return completion_text(slot_values(row["sql"], self.slots(row)[1]))
 
     def finish(self, row: dict[str, Any], generated: str) -> str:
         """The model's output for ``row`` as SQL: its slots filled with the question's numbers."""
