@@ -3,6 +3,10 @@
 #   make test                                          # the test suite (what CI runs)
 # The first target that needs it creates .venv and installs the pinned set (CPU).
 
+# A make run from another make (a CI wrapper, a test) would print 'Entering directory' lines
+# after the one JSON line the benchmarks promise to end with.
+MAKEFLAGS += --no-print-directory
+
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin

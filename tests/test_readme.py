@@ -530,7 +530,8 @@ def hf_home(work: Path) -> Path:
 
 
 def env_for(ctx: Ctx) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "HF_"))}
+    # MAKE*: `make test` runs these commands as a sub-make would otherwise see them (MAKELEVEL=1).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "HF_", "MAKE", "MFLAGS"))}
     env.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1", COLUMNS="200")
     if ctx.hf_home is not None:
         env["HF_HOME"] = str(ctx.hf_home)
