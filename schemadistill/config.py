@@ -52,6 +52,8 @@ class TeacherConfig:
     seed: int = _f(0, "Seed of sampling and offline paraphrasing: same seed, same pairs.")
     phrasings_per_instance: int = _f(1, "Question phrasings rendered per template instance.")
     paraphrases_per_question: int = _f(1, "Extra paraphrases per rendered question (offline rules or LLM).")
+    sql_style: str = _f("auto", "SQL form of calendar filters (\"in December 2024\"): trunc | cast | range | "
+                                "extract | varied (a mix); auto: the form EXAMPLES use most, else trunc.")
     repair_share: float = _f(0.15, "Error-repair pairs as a share of the validated generate pairs.")
     typo_rate: float = _f(0.05, "Share of offline paraphrases that get a light typo.")
     row_cap: int = _f(1000, "Pairs whose SQL returns more rows than this are rejected.")

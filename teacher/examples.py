@@ -300,6 +300,25 @@ class PatternStats:
         }
 
 
+_TIME_FORM_RES = (  # first match wins: CAST(DATE_TRUNC(...)) also contains DATE_TRUNC
+    ("cast", re.compile(r"CAST\s*\(\s*DATE_TRUNC\s*\(", re.I)),
+    ("trunc", re.compile(r"DATE_TRUNC\s*\(", re.I)),
+    ("extract", re.compile(r"EXTRACT\s*\(\s*(YEAR|MONTH)\b|\b(YEAR|MONTH)\s*\(", re.I)),
+)
+
+
+def mine_time_style(sqls: Iterable[str]) -> str | None:
+    """The calendar-filter form (``teacher.sql_style``) most of ``sqls`` use, or None when none
+    uses one: the team's convention becomes the form the student learns."""
+    seen: Counter[str] = Counter()
+    for sql in sqls:
+        for style, rx in _TIME_FORM_RES:
+            if rx.search(sql):
+                seen[style] += 1
+                break
+    return seen.most_common(1)[0][0] if seen else None
+
+
 def mine_patterns(sqls: Iterable[str], dialect: str) -> PatternStats:
     """Count the patterns of ``sqls`` (parsed in ``dialect``; unparsable ones only counted)."""
     stats = PatternStats()

@@ -118,6 +118,19 @@ def _load(src: str | Path | Schema) -> Schema:
     return load_schema(src)
 
 
+def resolve_sql_style(setting: str, mined: str | None) -> str:
+    """``teacher.sql_style`` as the run uses it: ``auto`` is the examples' form, else trunc."""
+    from teacher.families.compose import TIME_STYLES
+
+    choices = ("auto", "varied", *TIME_STYLES)
+    if setting not in choices:
+        raise UserError(f"teacher.sql_style={setting!r} is not a style",
+                        hint=f"choose from {', '.join(choices)}, e.g. --set teacher.sql_style=trunc")
+    if setting == "auto":
+        return mined or "trunc"
+    return setting
+
+
 class _Run:
     """One teacher run: the candidate stream, the validator, the collector and the partial files."""
 
@@ -153,14 +166,18 @@ class _Run:
         self.examples: list[Candidate] = []
         self.shots: list[tuple[str, str]] = []
         self.weights: dict[str, float] | None = None
+        mined_style: str | None = None
         if examples is not None:
-            from teacher.examples import load_examples, mine_patterns
+            from teacher.examples import load_examples, mine_patterns, mine_time_style
 
             loaded = load_examples(Path(examples), schema)
             self.examples = [c for c in loaded if c.question.strip()]
             self.shots = [(c.question, c.sql) for c in loaded]  # log queries too: few-shot material
             if loaded:
                 self.weights = mine_patterns([c.sql for c in loaded], dialect).family_weights()
+                mined_style = mine_time_style(c.sql for c in loaded)
+        self.time_style = resolve_sql_style(cfg.sql_style, mined_style)
+        self.view.time_style = None if self.time_style == "varied" else self.time_style
         self.family_stats: dict[str, Any] = {}
         self.rounds: list[int] = []  # template candidates asked for in each round
         self.round_kept: list[int] = []  # generate pairs kept by the end of each round
@@ -382,6 +399,7 @@ class _Run:
         usage = self.llm.usage() if self.llm is not None else {}
         return {
             "teacher": self.cfg.name, "seed": self.cfg.seed, "dialect": self.dialect,
+            "sql_style": self.time_style,
             "fingerprint": self.schema.fingerprint, "n_target": self.cfg.n,
             "pairs": len(kept), "generate_pairs": len(gen), "repair_pairs": len(rep),
             "repair_share": round(len(rep) / len(gen), 4) if gen else 0.0,
@@ -417,7 +435,7 @@ def _stream_key(cfg: TeacherConfig, sandbox_db: Path, examples: Path | None) -> 
     from schemadistill.sandbox import info_path
 
     keys = ("name", "n", "seed", "phrasings_per_instance", "paraphrases_per_question", "repair_share",
-            "typo_rate", "row_cap", "timeout_s", "reference_date", "llm_pairs")
+            "typo_rate", "row_cap", "timeout_s", "reference_date", "llm_pairs", "sql_style")
     info = info_path(sandbox_db)
     parts = [[getattr(cfg, k) for k in keys],
              sha256_file(info) if info.is_file() else [sandbox_db.stat().st_size, sandbox_db.stat().st_mtime],

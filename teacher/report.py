@@ -90,7 +90,8 @@ def render_report(pairs: list[Pair], rejects: list[Reject], schema: Schema, summ
     total = len(pairs)
     lines = [f"# Teacher data report: {Path(schema.source).name or 'schema'}", ""]
     lines += [f"Teacher `{summary.get('teacher', 'offline')}`, seed {summary.get('seed', 0)}, "
-              f"dialect `{summary.get('dialect', schema.dialect)}`, schema {schema.fingerprint}.", ""]
+              f"dialect `{summary.get('dialect', schema.dialect)}`, schema {schema.fingerprint}, "
+              f"calendar filters in the `{summary.get('sql_style', 'varied')}` form.", ""]
 
     lines += ["## Totals", ""]
     lines += _table(["measure", "value"], [

@@ -247,6 +247,7 @@ class SchemaView:
         self.problems: list[str] = []  # profiling queries that failed: the families they starve
         self.dialect = schema.dialect or "duckdb"
         self.check = check  # generate_candidates executes each instance and drops failures
+        self.time_style: str | None = "trunc"  # SQL form of calendar filters; None: a mix (compose.styled_form)
         self.tables: list[TableInfo] = []
         used_alias: set[str] = set()
         for t in schema.tables:

@@ -221,3 +221,50 @@ def test_top_k_rows_on_composite_key_tables_parses(bound: dict[str, Bound]) -> N
     assert not bad, "\n".join(bad[:5])
     assert not any(", LIMIT" in c.sql for c in cands)
 
+
+
+@pytest.mark.parametrize("style", ["trunc", "cast", "range", "extract", None])
+def test_calendar_filters_take_the_runs_sql_style(bound: dict[str, Bound], style: str | None) -> None:
+    """One form per unit under a style (the student sees one answer to "in December 2024"); the
+    mix (None, style ``varied``) still has several. Every form runs and returns rows."""
+    import re
+
+    b = bound["ecommerce"]
+    b.view.time_style = style
+    try:
+        weights = {f: (1.0 if f == "agg_in_period" else 0.0) for f in FAMILIES}
+        cands = generate_candidates(b.view, 60, random.Random(f"style:{style}"), weights, phrasings=1)
+    finally:
+        b.view.time_style = "trunc"
+    assert len(cands) >= 30
+    forms = Counter()
+    for c in cands:
+        res = b.executor.run(c.sql, b.schema.dialect)
+        assert res.ok and res.rows, f"{c.sql}: {res.error}"
+        sql = c.sql.upper()
+        forms["cast" if "CAST(DATE_TRUNC" in sql else "trunc" if "DATE_TRUNC(" in sql
+              else "extract" if re.search(r"EXTRACT\(|YEAR\(", sql) else "range" if " < DATE '" in sql
+              else "other"] += 1
+    months_or_years = {k: v for k, v in forms.items() if k != "other"}  # "other": single days
+    if style is None:
+        assert len(months_or_years) >= 3, forms
+    else:
+        expected = {style} | ({"trunc"} if style == "extract" else set())  # quarters have no EXTRACT form
+        assert set(months_or_years) <= expected and months_or_years.get(style), forms
+
+
+def test_sql_style_comes_from_the_examples_or_defaults_to_trunc() -> None:
+    from schemadistill.errors import UserError
+    from teacher.examples import mine_time_style
+    from teacher.generate import resolve_sql_style
+
+    sqls = ["SELECT COUNT(*) FROM t WHERE CAST(DATE_TRUNC('MONTH', d) AS DATE) = '2024-12-01'",
+            "SELECT SUM(x) FROM t WHERE CAST(DATE_TRUNC('YEAR', d) AS DATE) = '2023-01-01'",
+            "SELECT COUNT(*) FROM t WHERE EXTRACT(YEAR FROM d) = 2024", "SELECT 1"]
+    assert mine_time_style(sqls) == "cast"
+    assert mine_time_style(["SELECT 1", "SELECT a FROM t WHERE d >= DATE '2024-01-01'"]) is None
+    assert resolve_sql_style("auto", "cast") == "cast"
+    assert resolve_sql_style("auto", None) == "trunc"
+    assert resolve_sql_style("range", "cast") == "range"
+    with pytest.raises(UserError, match="sql_style"):
+        resolve_sql_style("fancy", None)

@@ -485,6 +485,26 @@ TIME_FORMS = ("month_trunc", "month_cast", "month_range", "month_extract", "year
 _TIME_WEIGHTS = (8, 4, 5, 1, 4, 3, 3, 2, 2, 2, 1, 2, 2)
 
 
+# One SQL form per calendar unit (``teacher.sql_style``): the question says "in December 2024"
+# and nothing about the form, so a mix of forms teaches the student a coin toss; and the range
+# form makes it compute the next month (its most common date error in a measured run).
+TIME_STYLES = ("trunc", "cast", "range", "extract")
+_STYLED = {
+    "trunc": {"month": "month_trunc", "year": "year_trunc", "quarter": "quarter_trunc"},
+    "cast": {"month": "month_cast", "year": "year_cast", "quarter": "quarter_cast"},
+    "range": {"month": "month_range", "year": "year_range", "quarter": "quarter_range"},
+    "extract": {"month": "month_extract", "year": "year_extract", "quarter": "quarter_trunc"},
+}
+
+
+def styled_form(form: str, style: str | None) -> str:
+    """``form`` in the run's style; ``None`` (style ``varied``) keeps it."""
+    unit = form.split("_", 1)[0]
+    if style is None or unit not in ("month", "year", "quarter"):
+        return form
+    return _STYLED[style][unit]
+
+
 def _trunc_eq(unit: str, ref: str, d: dt.date, cast: bool) -> str:
     if cast:
         return f"CAST(DATE_TRUNC('{unit}', {ref}) AS DATE) = '{d.isoformat()}'"
@@ -505,7 +525,7 @@ def time_filter(view: SchemaView, rng: random.Random, q: Query, t: TRef | None, 
     ci = col or t.info.time
     if ci is None or not ci.months:
         return None
-    form = form or weighted(rng, TIME_FORMS, _TIME_WEIGHTS)
+    form = styled_form(form or weighted(rng, TIME_FORMS, _TIME_WEIGHTS), getattr(view, "time_style", None))
     c = view.cref(t, ci)
     ts = ci.is_timestamp
     if form.startswith("month"):
@@ -527,6 +547,8 @@ def time_filter(view: SchemaView, rng: random.Random, q: Query, t: TRef | None, 
             sql = ((lambda: f"EXTRACT(YEAR FROM {c.ref}) = {y}") if rng.random() < 0.5
                    else (lambda: f"YEAR({c.ref}) = {y}"))
             feats: tuple[str, ...] = ("date_part",)
+        elif form == "year_extract":
+            sql, feats = (lambda: f"EXTRACT(YEAR FROM {c.ref}) = {y}"), ("date_part",)
         elif form in ("year_trunc", "year_cast"):
             sql = lambda: _trunc_eq("year", c.ref, dt.date(y, 1, 1), form == "year_cast")  # noqa: E731
             feats = ("date_trunc",)
