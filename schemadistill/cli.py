@@ -38,6 +38,17 @@ DialectOpt = Annotated[str | None, typer.Option("--dialect", help="SQL dialect o
 SidecarOpt = Annotated[Path | None, typer.Option("--sidecar", help="schema.yaml (default: next to the schema).")]
 
 
+def parse_sets(items: list[str] | None, example: str) -> dict[str, str]:
+    """``--set KEY=VALUE`` options as config overrides (later ones win)."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set {item!r} is not KEY=VALUE", hint=f"e.g. --set {example}")
+        out[key.strip()] = value
+    return out
+
+
 @app.command()
 def schema(
     path: Annotated[Path, typer.Argument(help="DDL file, DuckDB or SQLite database.")],
@@ -161,12 +172,7 @@ def distill(
         "schema.dialect": dialect, "examples": str(examples) if examples else None,
         "golden": str(golden) if golden else None,
     }
-    for item in set_ or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set {item!r} is not KEY=VALUE", hint="e.g. --set sandbox.rows=5000")
-        overrides[key.strip()] = value
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, {**overrides, **parse_sets(set_, "sandbox.rows=5000")})
     if fresh:
         cfg.resume = False
     outcomes = run_pipeline(cfg, until=until)
@@ -256,13 +262,7 @@ def train(
     if not (run_dir / "schema" / "schema.json").is_file():
         raise UserError("not a run folder (no schema/schema.json)", file=run_dir,
                         hint="make one first: schemadistill distill SCHEMA --out RUN_DIR")
-    overrides: dict[str, object] = {"student.name": student}
-    for item in set_ or []:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--set {item!r} is not KEY=VALUE", hint="e.g. --set student.max_minutes=5")
-        overrides[key.strip()] = value
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, {"student.name": student, **parse_sets(set_, "student.max_minutes=5")})
     with Executor(run_dir / "sandbox" / "sandbox.duckdb", timeout_s=cfg.sandbox.timeout_s,
                   row_cap=cfg.sandbox.row_cap) as ex:
         s = train_student(run_dir, cfg.student, load_run_schema(run_dir), ex, golden=golden, resume=resume)
@@ -274,17 +274,25 @@ def train(
 def export_cmd(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="Run folder with a trained student/model.")],
     out: Annotated[Path | None, typer.Option("--out", help="Artifact folder (default RUN_DIR/export/artifact).")] = None,
-    variants: Annotated[str, typer.Option("--variants", help="Comma-separated: fp32, int8, fp16.")] = "fp32,int8,fp16",
+    variants: Annotated[str | None, typer.Option("--variants", help="Comma-separated: fp32, int8, fp16 "
+                                                                    "(default: the config's export.variants).")] = None,
     skip_parity: Annotated[bool, typer.Option("--skip-parity", help="Install without the parity gate.")] = False,
-    parity_max: Annotated[int, typer.Option("--parity-max", help="Most held-out questions the gate decodes.")] = 200,
+    parity_max: Annotated[int | None, typer.Option("--parity-max", help="Most held-out questions the gate decodes "
+                                                                        "(default: export.parity_max).")] = None,
+    config: Annotated[Path | None, typer.Option(help="YAML file of settings (see `schemadistill config`).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a setting: export.KEY=VALUE.")] = None,
 ) -> None:
     """ONNX artifact of the trained student, checked against PyTorch (the export stage on its own)."""
     from export.build import export_run
+    from schemadistill.config import load_config
 
+    cfg = load_config(config, {"export.variants": variants, "export.parity_max": parity_max,
+                               **parse_sets(set_, "export.parity_max=50")}).export
+    cfg.check()
     if out is None:
         # the artifact in the run may now differ from what the pipeline recorded: let it redo the stage
         (run_dir / "export" / "manifest.json").unlink(missing_ok=True)
-    figs = export_run(run_dir, out, variants, parity_max, skip_parity=skip_parity)
+    figs = export_run(run_dir, out, cfg.variants, cfg.parity_max, skip_parity=skip_parity)
     sizes = ", ".join(f"{v} {figs[f'{v}_mb']:.2f} MB" for v in figs["variants"].split(","))
     gate = "skipped" if skip_parity else ", ".join(f"{v} {figs.get(f'{v}_parity')}" for v in figs["variants"].split(","))
     err_console.print(f"wrote {figs['artifact']} ({sizes}); parity gate: {gate}", highlight=False,

@@ -344,6 +344,24 @@ def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden:
     return summary
 
 
+def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest checkpoint the Trainer finished writing, or None.
+
+    ``trainer_state.json`` is the last file a checkpoint save writes, so a kill mid-save leaves a
+    folder without it; transformers' ``get_last_checkpoint`` would pick that torn folder and every
+    later resume would fail. Torn folders are removed (they hold nothing a resume can use).
+    """
+    if not ckpt_dir.is_dir():
+        return None
+    while (last := get_last_checkpoint(str(ckpt_dir))) is not None:
+        if (Path(last) / "trainer_state.json").is_file():
+            return last
+        console.print(f"  [yellow]checkpoint {Path(last).name} was cut off mid-save: removed, resuming from the "
+                      "one before it[/yellow]")
+        shutil.rmtree(last)
+    return None
+
+
 def _train_phase(run: _Run, k: int, model: Any, examples: list[dict[str, Any]], lr: float,
                  plan: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """One SFTTrainer run (resumed from its last checkpoint when there is one), saved and evaluated."""
@@ -351,7 +369,7 @@ def _train_phase(run: _Run, k: int, model: Any, examples: list[dict[str, Any]], 
     ckpt_dir = phase_dir / "checkpoints"
     limit = budget.TimeLimit(plan.get("budget_s") if run.state.num_processes == 1 else None)
     start, speed = _StartStep(), budget.Throughput()
-    last = get_last_checkpoint(str(ckpt_dir)) if run.resume and ckpt_dir.is_dir() else None
+    last = last_complete_checkpoint(ckpt_dir) if run.resume else None
     if last:
         console.print(f"  resuming phase {k} from {Path(last).name}")
     with quiet_training():

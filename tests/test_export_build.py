@@ -59,6 +59,13 @@ def test_cli_export(chat: dict[str, Any], tmp_path: Path) -> None:
     figs = json.loads(r.stdout.strip().splitlines()[-1])
     assert figs["artifact"] == str(out) and figs["parity"] == "skipped" and (out / "model.onnx").is_file()
     assert "parity gate: skipped" in r.stderr
+    # the settings can come from the config like every other stage's
+    out2 = tmp_path / "art2"
+    r = cli("export", str(chat["run"]), "--out", str(out2), "--set", "export.variants=fp32", "--skip-parity")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["variants"] == "fp32"
+    r = cli("export", str(chat["run"]), "--set", "export.variants=fp64")
+    assert r.returncode == 2 and "unknown variant" in " ".join(r.stderr.split())
     r = cli("export", str(tmp_path))
     err = " ".join(r.stderr.split())  # rich wraps the message at the terminal width
     assert r.returncode == 2 and "no trained student to export" in err and "Traceback" not in err

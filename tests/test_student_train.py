@@ -120,10 +120,14 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path, monkeypatch: 
     ckpts = sorted(p.name for p in (run / "student" / "phase1" / "checkpoints").glob("checkpoint-*"))
     assert ckpts == ["checkpoint-3", "checkpoint-6"]
     assert not (run / "student" / "phase1" / "done.json").exists()
+    # a kill in the middle of saving a later checkpoint: its folder lacks trainer_state.json
+    torn = run / "student" / "phase1" / "checkpoints" / "checkpoint-9"
+    torn.mkdir()
+    (torn / "model.safetensors").write_bytes(b"cut off")
 
     st.train(run, cfg, tiny_schema(), None)
     done = read_json(run / "student" / "phase1" / "done.json")
-    assert done["resumed_from_step"] == 6  # continued, not restarted
+    assert done["resumed_from_step"] == 6  # continued from the last whole checkpoint, not restarted
     assert done["global_step"] == done["max_steps"] == 12
     steps = [h["step"] for h in read_json(run / "student" / "phase1" / "loss.json")]
     assert steps == sorted(set(steps)) and steps[-1] == 12  # one history across the interruption
