@@ -167,6 +167,7 @@ class _Run:
         self.shots: list[tuple[str, str]] = []
         self.weights: dict[str, float] | None = None
         mined_style: str | None = None
+        self.mined_metrics: list[Any] = []  # the user's metric definitions read off EXAMPLES
         if examples is not None:
             from teacher.examples import load_examples, mine_patterns, mine_time_style
 
@@ -176,6 +177,10 @@ class _Run:
             if loaded:
                 self.weights = mine_patterns([c.sql for c in loaded], dialect).family_weights()
                 mined_style = mine_time_style(c.sql for c in loaded)
+                from teacher.mined_metrics import mine_metrics
+
+                self.mined_metrics = mine_metrics([(c.question, c.sql) for c in loaded], schema)
+                self.view.add_metrics(self.mined_metrics)
         self.time_style = resolve_sql_style(cfg.sql_style, mined_style)
         self.view.time_style = None if self.time_style == "varied" else self.time_style
         self.family_stats: dict[str, Any] = {}
@@ -400,6 +405,7 @@ class _Run:
         return {
             "teacher": self.cfg.name, "seed": self.cfg.seed, "dialect": self.dialect,
             "sql_style": self.time_style,
+            "mined_metrics": {m.name: m.sql for m in self.mined_metrics},
             "fingerprint": self.schema.fingerprint, "n_target": self.cfg.n,
             "pairs": len(kept), "generate_pairs": len(gen), "repair_pairs": len(rep),
             "repair_share": round(len(rep) / len(gen), 4) if gen else 0.0,

@@ -92,6 +92,10 @@ def render_report(pairs: list[Pair], rejects: list[Reject], schema: Schema, summ
     lines += [f"Teacher `{summary.get('teacher', 'offline')}`, seed {summary.get('seed', 0)}, "
               f"dialect `{summary.get('dialect', schema.dialect)}`, schema {schema.fingerprint}, "
               f"calendar filters in the `{summary.get('sql_style', 'varied')}` form.", ""]
+    mined = summary.get("mined_metrics") or {}
+    if mined:
+        lines += ["Metrics read off EXAMPLES (the team's own definitions, used like sidecar metrics): "
+                  + "; ".join(f"`{name}` = `{sql}`" for name, sql in mined.items()), ""]
 
     lines += ["## Totals", ""]
     lines += _table(["measure", "value"], [

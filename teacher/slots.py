@@ -265,6 +265,18 @@ class SchemaView:
         self.family_stats: dict[str, Any] = {}  # filled by generate_candidates: per-family counts
         self._cache: dict[str, list[tuple[Any, ...]]] = {}
 
+    def add_metrics(self, metrics: list[Metric]) -> None:
+        """Metrics from outside the sidecar (mined from EXAMPLES): one with a sidecar metric's name
+        replaces it. A schema with no sidecar dimensions gets its dimension columns as dimensions,
+        so the metric families can slice the new metrics."""
+        for m in metrics:
+            if self.table(m.table) is None:
+                continue
+            self.metrics = [x for x in self.metrics if x.name != m.name] + [m]
+        if self.metrics and not self.dimensions:
+            self.dimensions = [Dimension(name=c.name, sql=c.name, table=ti.name) for ti in self.tables
+                               for c in ti.dims if c.role == "dimension"]
+
     # -- lookups ---------------------------------------------------------------------------
     def table(self, name: str) -> TableInfo | None:
         ti = self._by_name.get(name.lower())

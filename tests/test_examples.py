@@ -220,3 +220,53 @@ def test_mine_patterns_other_dialects() -> None:
     assert stats.date_grains == {"month": 1}
     assert stats.date_parts == {"year": 1, "dow": 1}
     assert stats.filters == {"LIKE": 1} and stats.literals[("x", "ILIKE", "%a%")] == 1
+
+
+# -- metric definitions -------------------------------------------------------------------------
+
+USERS_FRAUD = "100 * COUNT(DISTINCT CASE WHEN is_fraud = 1 THEN user_id END) / COUNT(DISTINCT user_id)"
+SESSIONS_FRAUD = "100 * COUNT(CASE WHEN is_fraud = 1 THEN session_id END) / COUNT(session_id)"
+
+
+def test_mine_metrics_takes_standalone_definitions(schema: Schema) -> None:
+    import dataclasses
+
+    from teacher.mined_metrics import mine_metrics
+
+    bare = dataclasses.replace(schema, metrics=[], dimensions=[])
+    month = "CAST(DATE_TRUNC('MONTH', action_date) AS DATE) = '2024-12-01'"
+    got = mine_metrics([
+        ("fraud by os", f"SELECT os, {SESSIONS_FRAUD} AS fraud_rate FROM ecommerce.sessions GROUP BY os"),
+        ("fraud 2023", f"SELECT {USERS_FRAUD} AS fraud_rate FROM ecommerce.sessions WHERE {month}"),
+        ("monthly fraud", f"SELECT DATE_TRUNC('MONTH', action_date) AS m, {USERS_FRAUD} AS fraud_rate "
+                          "FROM ecommerce.sessions GROUP BY m"),
+        # the filter carries the meaning ("customers who bought"): not a definition of "customers"
+        ("buyers", f"SELECT COUNT(DISTINCT user_id) AS customers FROM ecommerce.sessions WHERE {month} AND revenue > 0"),
+        ("customers", f"SELECT COUNT(DISTINCT s.user_id) AS customers FROM ecommerce.sessions AS s WHERE {month}"),
+        ("rows", "SELECT COUNT(*) AS sessions FROM ecommerce.sessions"),  # a bare row count names nothing
+        ("generic", "SELECT SUM(revenue) AS total FROM ecommerce.sessions"),  # neither does "total"
+        ("two tables", "SELECT AVG(u.age + s.session_duration) AS mix FROM ecommerce.sessions AS s "
+                       "JOIN ecommerce.users AS u ON s.user_id = u.user_id"),
+        ("broken", "SELEC nothing"),
+    ], bare)
+    by_name = {m.name: m for m in got}
+    assert set(by_name) == {"fraud_rate", "customers"}
+    # two examples define fraud_rate over users, one over sessions: the majority is the definition
+    assert by_name["fraud_rate"].sql == USERS_FRAUD and by_name["fraud_rate"].unit == "percent"
+    assert by_name["fraud_rate"].table == "ecommerce.sessions"
+    assert by_name["customers"].sql == "COUNT(DISTINCT user_id)"  # the s. qualifier dropped
+    assert "number of customers" in by_name["customers"].synonyms
+
+
+def test_mine_metrics_adds_words_to_a_sidecar_metric(schema: Schema) -> None:
+    import dataclasses
+
+    from schemadistill.schema.model import Metric
+    from teacher.mined_metrics import mine_metrics
+
+    side = Metric("unique_users", "COUNT(DISTINCT user_id)", "ecommerce.sessions", synonyms=["visitors"])
+    other = Metric("user_count", "COUNT(DISTINCT user_id)", "ecommerce.users")  # same SQL, other table
+    with_sidecar = dataclasses.replace(schema, metrics=[other, side])
+    got = mine_metrics([("q", "SELECT COUNT(DISTINCT user_id) AS shoppers FROM ecommerce.sessions")], with_sidecar)
+    assert [m.name for m in got] == ["unique_users"]
+    assert got[0].synonyms[:2] == ["visitors", "shoppers"] and side.synonyms == ["visitors"]  # a copy

@@ -176,6 +176,30 @@ def test_examples_become_pairs_and_weights(schema: Schema, sandbox: Path, tmp_pa
 
 
 @pytest.mark.slow
+def test_examples_define_metrics_on_a_schema_without_sidecar(schema: Schema, sandbox: Path, tmp_path: Path) -> None:
+    """The team's fraud rate (over users) becomes a metric the metric families compose, and the
+    calendar filters take the examples' form."""
+    import dataclasses
+
+    from teacher.generate import generate
+
+    fraud = "100 * COUNT(DISTINCT CASE WHEN is_fraud = 1 THEN user_id END) / COUNT(DISTINCT user_id)"
+    ex = tmp_path / "examples.jsonl"
+    ex.write_text("\n".join(json.dumps(r) for r in [
+        {"question": "What was the fraud rate in 2023?",
+         "sql": f"SELECT {fraud} AS fraud_rate FROM ecommerce.sessions "
+                "WHERE CAST(DATE_TRUNC('YEAR', action_date) AS DATE) = '2023-01-01'"},
+    ]) + "\n")
+    bare = dataclasses.replace(schema, metrics=[], dimensions=[])
+    summary = generate(bare, sandbox, tmp_path / "out", _cfg(n=400), examples=ex, progress=False)
+    assert summary["mined_metrics"] == {"fraud_rate": fraud} and summary["sql_style"] == "cast"
+    metric_pairs = [p for p in _pairs(tmp_path / "out") if p.family.startswith("metric_")]
+    assert metric_pairs and all(p.sql.count("COUNT(DISTINCT CASE WHEN") == 1 for p in metric_pairs)
+    assert any("fraud rate" in p.question.lower() for p in metric_pairs)
+    assert "fraud_rate" in (tmp_path / "out" / "data_report.md").read_text()
+
+
+@pytest.mark.slow
 def test_cli_generate(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
