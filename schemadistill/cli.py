@@ -243,7 +243,7 @@ def curriculum(
 @app.command()
 def train(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="Run folder with curriculum/ and sandbox/.")],
-    student: Annotated[str | None, typer.Option(help="scratch[:xs|:s|:m] | HF id or local path")] = None,
+    student: Annotated[str | None, typer.Option(help="scratch[:xs|:sm|:s|:m] | HF id or local path")] = None,
     golden: Annotated[Path | None, typer.Option(help="JSONL question + gold sql to report accuracy on.")] = None,
     config: Annotated[Path | None, typer.Option(help="YAML file of settings (see `schemadistill config`).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a setting: student.KEY=VALUE.")] = None,

@@ -103,7 +103,7 @@ def measure(model: Any, tokenizer: Any, pairs: list[dict[str, str]], batch_size:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Training tokens/s of a student (one JSON line).")
-    ap.add_argument("--model", default="scratch", help="scratch | scratch:xs|s|m")
+    ap.add_argument("--model", default="scratch", help="scratch | scratch:xs|sm|s|m")
     ap.add_argument("--qwen05b-lora", action="store_true", help="random Qwen2.5-0.5B-shaped model with LoRA")
     ap.add_argument("--batch-size", type=int, default=None, help="default 32 (scratch), 8 (qwen05b on CPU)")
     ap.add_argument("--steps", type=int, default=None, help="timed steps after 2 warm-up steps")

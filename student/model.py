@@ -42,6 +42,8 @@ DEFAULT_VOCAB = 3000
 PRESETS: dict[str, dict[str, int]] = {
     "xs": {"hidden_size": 192, "num_hidden_layers": 6, "num_attention_heads": 6,
            "num_key_value_heads": 2, "intermediate_size": 512},
+    "sm": {"hidden_size": 256, "num_hidden_layers": 8, "num_attention_heads": 8,
+           "num_key_value_heads": 2, "intermediate_size": 768},
     "s": {"hidden_size": 384, "num_hidden_layers": 8, "num_attention_heads": 6,
           "num_key_value_heads": 2, "intermediate_size": 1024},
     "m": {"hidden_size": 576, "num_hidden_layers": 12, "num_attention_heads": 9,
@@ -61,7 +63,7 @@ StudentKind = Literal["scratch", "pretrained"]
 
 
 def parse_student(name: str) -> tuple[StudentKind, str]:
-    """``scratch`` / ``scratch:xs|s|m`` -> ("scratch", preset); anything else -> ("pretrained", name)."""
+    """``scratch`` / ``scratch:xs|sm|s|m`` -> ("scratch", preset); anything else -> ("pretrained", name)."""
     name = name.strip()
     if name == "scratch" or name.startswith("scratch:"):
         preset = name.partition(":")[2] or DEFAULT_PRESET

@@ -65,7 +65,15 @@ _NUMBER_WORDS = frozenset({"one", "two", "three", "four", "five", "six", "seven"
 # Imperative openers. "list"/"what are" are left out of the count form ("List the number of").
 _SHOW = ["Show", "Give me", "Display", "Find", "Get", "Return", "Show me", "Tell me", "Fetch",
          "Pull up", "Retrieve", "List"]
-_SHOW_RE = r"(?:show me|show|list|give me|display|find|get me|get|return|retrieve|fetch|pull up|provide|tell me)"
+_SHOW_RE = r"(?:show me|show|list|give me|give|display|find|get me|get|return|retrieve|fetch|pull up|provide|tell me)"
+# Sentence openers that are not a noun phrase: taking "Give the p25 of x" or "Considering only
+# x, what is y" for one once produced "What is Give the p25 of x?".
+_NOT_NP_FIRST = frozenset("""
+give show list count compute calculate find tell provide return display get fetch retrieve pull sum
+rank compare break split group sort order name identify report determine work figure check look
+considering excluding including ignoring counting using taking looking restricting limiting among
+only for in on during between from within across per over after before since until by with without
+""".split())
 # Prefixes that take a wh-clause ("I'd like to know how many ...") / a noun phrase.
 _EMBED_PREFIX = ["I'd like to know", "I want to know", "I need to know", "Can you tell me",
                  "Could you tell me", "I was wondering", "Help me figure out", "Please tell me",
@@ -495,7 +503,9 @@ class OfflineParaphraser:
                 if self._inverted(q):
                     return _Parsed("other", style="question")
                 return _Parsed("embedded", x=_lower_first(q), style="question")
-        first = low.split()[0] if low.split() else ""
+        first = low.split()[0].strip(",:") if low.split() else ""
+        if first in _NOT_NP_FIRST or first.endswith("ing") or re.search(r",\s*(?:what|how|which|who)\b", low):
+            return _Parsed("other", style="question")
         if first and first not in ("is", "are", "do", "does", "did", "can", "could", "would",
                                    "will", "has", "have", "was", "were", "should", "why",
                                    "how", "when", "where", "i", "we", "you", "if"):

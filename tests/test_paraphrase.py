@@ -252,3 +252,16 @@ def test_word_swaps_use_the_lexicon(para: OfflineParaphraser) -> None:
                      outs)
     assert re.search(r"\b(operating system|platform|session length|time spent)\b", outs)
     assert "In 2024," in outs or "in 2024," in outs  # time clause fronted somewhere
+
+
+@pytest.mark.parametrize("q", ["Give the p25 of duration across site visits.",
+                               "Considering only sessions whose action_date is the last day of its month, "
+                               "what is average revenue?",
+                               "For users in France, what is the average age?"])
+def test_no_question_word_glued_onto_a_sentence_that_is_not_a_noun_phrase(para: OfflineParaphraser, q: str) -> None:
+    """Once: "What is Give the p25 of ...?" and "What are Considering only ...?"."""
+    for out in para.paraphrase(q, 12):
+        low = out.lower()
+        assert not low.startswith(("what is give", "what are give", "what are considering", "what is considering",
+                                   "what is for", "what are for", "what's give", "what's considering")), out
+    assert para.restyle("Considering only paid orders, what is the total?", "question") is None
