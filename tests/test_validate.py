@@ -117,6 +117,29 @@ def test_timeout(tiny: tuple[Schema, Executor]) -> None:
         assert reason(v, sql) == "timeout"
 
 
+def test_a_timeout_gets_one_longer_run(tiny: tuple[Schema, Executor]) -> None:
+    """A pair that ran past the limit because the machine was busy is kept when a second run
+    with a longer limit finishes; the limit is restored afterwards."""
+    from schemadistill.sandbox.executor import ExecError, ExecResult
+    from teacher import validate
+
+    schema, ex = tiny
+    limits: list[float] = []
+
+    class Busy(Executor):
+        def run(self, sql: str, dialect: str = "duckdb") -> ExecResult:
+            limits.append(self.timeout_s)
+            if self.timeout_s < 1.0:
+                return ExecResult(False, error=ExecError("timeout", "InterruptException", "query timed out"))
+            return super().run(sql, dialect)
+
+    with Busy(ex.db, timeout_s=0.5) as busy:
+        v = Validator(schema, busy, "duckdb", TeacherConfig())
+        assert not isinstance(v.check(cand("SELECT count(*) AS n FROM shop.users")), Reject)
+        assert limits == [0.5, 0.5 * validate.TIMEOUT_RETRY_FACTOR] and busy.timeout_s == 0.5
+        assert v.stats.timeout_retries == 1
+
+
 def test_empty_result_no_rows_nulls_and_zero(validator: Validator) -> None:
     assert reason(validator, "SELECT user_id FROM shop.users WHERE age > 1000") == "empty_result"
     assert reason(validator, "SELECT max(age) FROM shop.users WHERE age > 1000") == "empty_result"
