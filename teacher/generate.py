@@ -170,6 +170,7 @@ class _Run:
         self.mined_metrics: list[Any] = []  # the user's metric definitions read off EXAMPLES
         if examples is not None:
             from teacher.examples import load_examples, mine_patterns, mine_time_style
+            from teacher.mined_metrics import mine_metrics
 
             loaded = load_examples(Path(examples), schema)
             self.examples = [c for c in loaded if c.question.strip()]
@@ -177,8 +178,6 @@ class _Run:
             if loaded:
                 self.weights = mine_patterns([c.sql for c in loaded], dialect).family_weights()
                 mined_style = mine_time_style(c.sql for c in loaded)
-                from teacher.mined_metrics import mine_metrics
-
                 self.mined_metrics = mine_metrics([(c.question, c.sql) for c in loaded], schema)
                 self.view.add_metrics(self.mined_metrics)
         self.time_style = resolve_sql_style(cfg.sql_style, mined_style)
