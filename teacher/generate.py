@@ -401,10 +401,14 @@ class _Run:
         present = sorted({p.family for p in gen if p.family in FAMILIES})  # template families only
         tried = {r.family for r in rejects} | {p.family for p in kept}
         usage = self.llm.usage() if self.llm is not None else {}
+        sidecar = {m.name: m for m in self.schema.metrics}
         return {
             "teacher": self.cfg.name, "seed": self.cfg.seed, "dialect": self.dialect,
             "sql_style": self.time_style,
-            "mined_metrics": {m.name: m.sql for m in self.mined_metrics},
+            # new metrics, and sidecar metrics the examples gave more words for
+            "mined_metrics": {m.name: m.sql for m in self.mined_metrics if m.name not in sidecar},
+            "metric_words_from_examples": {m.name: m.synonyms[len(sidecar[m.name].synonyms):]
+                                           for m in self.mined_metrics if m.name in sidecar},
             "fingerprint": self.schema.fingerprint, "n_target": self.cfg.n,
             "pairs": len(kept), "generate_pairs": len(gen), "repair_pairs": len(rep),
             "repair_share": round(len(rep) / len(gen), 4) if gen else 0.0,

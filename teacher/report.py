@@ -96,6 +96,10 @@ def render_report(pairs: list[Pair], rejects: list[Reject], schema: Schema, summ
     if mined:
         lines += ["Metrics read off EXAMPLES (the team's own definitions, used like sidecar metrics): "
                   + "; ".join(f"`{name}` = `{sql}`" for name, sql in mined.items()), ""]
+    words = summary.get("metric_words_from_examples") or {}
+    if words:
+        lines += ["Sidecar metrics named differently in EXAMPLES (synonyms added): "
+                  + "; ".join(f"`{name}`: {', '.join(w)}" for name, w in words.items()), ""]
 
     lines += ["## Totals", ""]
     lines += _table(["measure", "value"], [
