@@ -107,8 +107,9 @@ class Agg(Slot):
 
 
 # Real analytics questions stack conditions ("active users from Canada on Safari in October
-# 2024"): a third of real questions measured had three or more WHERE conditions, the families'
-# own draws gave 15%, and a student trained on them dropped the third condition.
+# 2024"): in the seed evaluation set (the count of conditions only, never its wording) a third
+# of the gold queries had three or more, the families' own draws gave 15% of phase-2 pairs, and
+# a student trained on them dropped the third condition.
 EXTRA_FILTER_P = 0.35
 
 
