@@ -1,4 +1,4 @@
-"""Phase-by-phase student training with TRL, evaluated by execution match after each phase.
+"""Student training with TRL, saved and evaluated by execution match at each of three points.
 
     schemadistill train runs/ecommerce [--student scratch:s] [--golden golden.jsonl] [--no-resume]
     accelerate launch -m schemadistill.cli train runs/ecommerce     # several GPUs, same code
@@ -7,23 +7,30 @@ Reads ``RUN/curriculum/train_phase{1,2,3}.jsonl`` (and the held-out splits), wri
 ``RUN/student/``::
 
     tokenizer/                 scratch students: byte-level BPE trained on the training pairs
-    phase{k}/checkpoints/      Trainer checkpoints while the phase runs (removed once it is done)
-    phase{k}/final/            the phase's weights (full model, or the LoRA adapter)
-    phase{k}/plan.json         step count and time budget (kept so a resume keeps its schedule)
+    phase{k}/final/            weights after phase k (full model, or the LoRA adapter)
     phase{k}/loss.json, .png   loss history and curve;  phase{k}/done.json: the phase's record
     eval_phase{k}.json         {"heldout_iid": {...}, "heldout_family": {...}, "golden": {...}}
+    phase{k}/plan.json, phase{k}/checkpoints/          schedule=phases: the phase's step plan and
+    shuffled/plan.json, shuffled/checkpoints/          checkpoints; schedule=shuffled: the run's
     model/                     final plain HF model (LoRA merged) + tokenizer + student_config.json
     loss.png, summary.json
 
-One ``SFTTrainer`` run per phase, each starting from the previous phase's weights, on
-prompt-completion examples with the loss on the completion only. A finished phase (its
+``student.schedule`` picks how the phases' pairs are trained (docs/DESIGN.md has the comparison):
+
+* ``shuffled`` (default): every phase's pairs in one shuffled ``SFTTrainer`` run with one
+  learning-rate schedule, cut into three segments of equal steps; "phase k" is the k-th segment,
+  saved and evaluated like a phase (:func:`_train_shuffled`).
+* ``phases``: one ``SFTTrainer`` run per curriculum phase (with its replay of earlier phases),
+  each starting from the previous phase's weights (:func:`_train_phases`).
+
+Prompt-completion examples with the loss on the completion only. A finished phase (its
 ``done.json`` records a hash of its data, settings and the phase before) is skipped on the
-next call; an interrupted one continues from its last checkpoint. Packing stays off and
-examples are grouped by length instead (measured in student/bench.py's docstring: packing was
-~3x slower per token on CPU). Examples are shuffled inside a phase: the curriculum's easy-to-hard
-order within a mix is not kept (docs/DESIGN.md: ordering alone does not beat shuffling; the
-separate phases with replay carry the curriculum). The time budget is explained in
-student/budget.py; it covers the training steps, not the evaluations after each phase.
+next call; an interrupted one continues from its last checkpoint (plan.json keeps the step
+count so the schedule is the same). Packing stays off and examples are grouped by length
+instead (measured in student/bench.py's docstring: packing was ~3x slower per token on CPU).
+Examples are shuffled inside a phase: the curriculum's easy-to-hard order within a mix is not
+kept. The time budget is explained in student/budget.py; it covers the training steps, not
+the evaluations after each phase.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import contextlib
 import gc
 import hashlib
 import json
+import logging
 import shutil
 import time
 import warnings
@@ -46,6 +54,7 @@ from accelerate import PartialState
 from datasets import Dataset
 from rich.console import Console
 from transformers import AutoModelForCausalLM, TrainerCallback
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
 
@@ -98,6 +107,38 @@ def score_items(items: list[dict[str, Any]], executor: Any, schema: Any, dialect
     return evaluate(items, executor, schema, dialect)
 
 
+class EpochSeededLengthSampler(LengthGroupedSampler):
+    """Length-grouped order drawn from (seed, epoch) alone.
+
+    transformers' ``LengthGroupedSampler`` draws each epoch's order from the global RNG, and a run
+    resumed in the middle of an epoch restores that RNG only after the order is drawn: it then
+    trains on other batches than the run it continues (measured: different weights whenever the
+    checkpoint was not at an epoch boundary). Seeding per epoch makes a resume exact, which a
+    shuffled run relies on at each of its segments. accelerate calls ``set_epoch``.
+    """
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int):
+        super().__init__(batch_size, lengths=lengths)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self) -> Iterator[int]:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
+
+
+class ResumableSFTTrainer(SFTTrainer):
+    """``SFTTrainer`` whose data order survives a resume in the middle of an epoch."""
+
+    def _get_train_sampler(self, train_dataset: Any = None) -> Any:
+        sampler = super()._get_train_sampler(train_dataset)
+        if isinstance(sampler, LengthGroupedSampler):
+            return EpochSeededLengthSampler(sampler.lengths, sampler.batch_size, self.args.seed)
+        return sampler
+
+
 class _StartStep(TrainerCallback):
     """Remembers where a (possibly resumed) run began: global step and tokens already seen."""
 
@@ -108,18 +149,28 @@ class _StartStep(TrainerCallback):
         self.step, self.tokens = state.global_step, state.num_input_tokens_seen
 
 
+def _tied_head_filter(record: logging.LogRecord) -> bool:
+    # scratch presets tie lm_head to the embeddings, so a checkpoint stores it once and every
+    # resume (each shuffled segment is one) warns that lm_head.weight is "missing": it is not
+    return "missing keys in the checkpoint model loaded: ['lm_head.weight']" not in record.getMessage()
+
+
 @contextlib.contextmanager
 def quiet_training() -> Iterator[None]:
-    """Hide the per-map progress bars of dataset preparation and two warnings that fire every
-    step (transformers' token counter copying a tensor; checkpoint mtimes on some filesystems)."""
+    """Hide the per-map progress bars of dataset preparation, two warnings that fire every step
+    (transformers' token counter copying a tensor; checkpoint mtimes on some filesystems) and the
+    tied lm_head's "missing key" on resume."""
     enabled = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
+    trainer_log = logging.getLogger("transformers.trainer")
+    trainer_log.addFilter(_tied_head_filter)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="To copy construct from a tensor")
         warnings.filterwarnings("ignore", message="mtime may not be reliable")
         try:
             yield
         finally:
+            trainer_log.removeFilter(_tied_head_filter)
             if enabled:
                 datasets.enable_progress_bars()
 
@@ -209,7 +260,7 @@ def _evaluate(model: Any, tokenizer: Any, spec: PromptSpec, splits: dict[str, li
 
 def _clean(out: Path) -> None:
     """--no-resume: forget every phase, tokenizer and model of an earlier run."""
-    for child in list(out.glob("phase*")) + [out / "tokenizer", out / "model"]:
+    for child in list(out.glob("phase*")) + [out / "tokenizer", out / "model", out / "shuffled"]:
         shutil.rmtree(child, ignore_errors=True)
     for f in list(out.glob("eval_phase*.json")) + [out / "loss.png", out / "summary.json"]:
         f.unlink(missing_ok=True)
@@ -288,6 +339,35 @@ def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden:
     # a phase's key chains its data and settings with the phase before: change one, redo from there
     key = sha256_json({"settings": {k: getattr(cfg, k) for k in TRAIN_KEYS}, "tokenizer": tok_hash,
                        "prompt": spec.to_json()})
+    if cfg.schedule == "shuffled":
+        records, histories, prev = _train_shuffled(run, data[PHASES[0]], sha256_json(phase_rows[PHASES[0]]),
+                                                    epochs[0], lrs[0], tokens[0], key)
+    else:
+        records, histories, prev = _train_phases(run, data, phase_rows, epochs, lrs, tokens, key)
+
+    if prev is None:
+        raise UserError("no phase had training pairs", hint="check RUN/curriculum/train_phase*.jsonl")
+    summary: dict[str, Any] = {}
+    if state.is_main_process:
+        _score_new_splits(run, max(r["phase"] for r in records if r.get("trained")), prev)
+        summary = _finish(out, kind, ref, prev, tokenizer, spec, schema, cfg, records, histories)
+    state.wait_for_everyone()
+    return summary
+
+
+def _plan_line(name: str, n: int, n_dropped: int, tokens: int, plan: dict[str, Any]) -> str:
+    return (f"[bold]> {name}[/bold]: {n} pairs ({n_dropped} too long), {tokens} tokens x epochs, "
+            f"{plan['max_steps']}/{plan['planned_steps']} steps"
+            + (f", budget {plan['budget_s'] / 60:.1f} min at ~{plan['tokens_per_s']:.0f} tok/s"
+               if plan.get("budget_s") else ""))
+
+
+def _train_phases(run: _Run, data: dict[int, tuple[list[dict[str, Any]], list[int], int]],
+                  phase_rows: dict[int, list[dict[str, Any]]], epochs: list[float], lrs: list[float],
+                  tokens: list[int], key: str) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]],
+                                                        Path | None]:
+    """``schedule=phases``: one Trainer run per phase, each from the weights the one before left."""
+    out, cfg, state = run.out, run.cfg, run.state
     prev: Path | None = None
     used_s, measured_tps = 0.0, None
     records: list[dict[str, Any]] = []
@@ -297,28 +377,25 @@ def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden:
         key = sha256_json({"prev": key, "rows": sha256_json(phase_rows[k]), "epochs": epochs[i], "lr": lrs[i]})
         phase_dir = out / f"phase{k}"
         done = _read_json(phase_dir / "done.json")
-        if resume and done and done.get("key") == key:
+        if run.resume and done and done.get("key") == key:
             console.print(f"[dim]= phase {k}: done, skipped[/dim]")
             histories[k] = _read_json(phase_dir / "loss.json") or []  # type: ignore[assignment]
         else:
             plan = _read_json(phase_dir / "plan.json")
-            if not (resume and plan and plan.get("key") == key):
+            if not (run.resume and plan and plan.get("key") == key):
                 plan = None  # settings or data changed: the old checkpoints are not this phase's
                 if state.is_main_process:
                     shutil.rmtree(phase_dir, ignore_errors=True)
             state.wait_for_everyone()
             phase_dir.mkdir(parents=True, exist_ok=True)
             if examples:
-                model = _make_model(kind, ref, tokenizer, prev, cfg)
+                model = _make_model(run.kind, run.ref, run.tokenizer, prev, cfg)
                 if plan is None:
-                    plan = _plan(model, cfg, tokenizer, lengths, len(examples), epochs[i], tokens, i, used_s,
+                    plan = _plan(model, cfg, run.tokenizer, lengths, len(examples), epochs[i], tokens, i, used_s,
                                  measured_tps, state, key)
                     if state.is_main_process:
                         atomic_write_json(phase_dir / "plan.json", plan)
-                console.print(f"[bold]> phase {k}[/bold]: {len(examples)} pairs ({n_dropped} too long), "
-                              f"{tokens[i]} tokens x epochs, {plan['max_steps']}/{plan['planned_steps']} steps"
-                              + (f", budget {plan['budget_s'] / 60:.1f} min at ~{plan['tokens_per_s']:.0f} tok/s"
-                                 if plan.get("budget_s") else ""))
+                console.print(_plan_line(f"phase {k}", len(examples), n_dropped, tokens[i], plan))
                 done, histories[k] = _train_phase(run, k, model, examples, lrs[i], plan)
                 done.update(pairs=len(examples), dropped_too_long=n_dropped)
                 del model  # the next phase reloads from final/; two models at once would double memory
@@ -333,15 +410,74 @@ def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden:
         used_s += done.get("train_seconds", 0.0)
         measured_tps = done.get("tokens_per_s") or measured_tps
         prev = phase_dir / "final" if done.get("trained") else prev
+    return records, histories, prev
 
-    if prev is None:
-        raise UserError("no phase had training pairs", hint="check RUN/curriculum/train_phase*.jsonl")
-    summary: dict[str, Any] = {}
-    if state.is_main_process:
-        _score_new_splits(run, max(r["phase"] for r in records if r.get("trained")), prev)
-        summary = _finish(out, kind, ref, prev, tokenizer, spec, schema, cfg, records, histories)
+
+def segment_bounds(max_steps: int, k: int) -> tuple[int, int]:
+    """Steps ``(first, stop]`` of segment ``k`` (1-based) of a shuffled run of ``max_steps`` steps."""
+    n = len(PHASES)
+    return round(max_steps * (k - 1) / n), round(max_steps * k / n)
+
+
+def _train_shuffled(run: _Run, data: tuple[list[dict[str, Any]], list[int], int], rows_hash: str, passes: float,
+                    lr: float, tokens: int, key: str) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]],
+                                                               Path | None]:
+    """``schedule=shuffled``: one Trainer schedule over every phase's pairs, cut into three segments.
+
+    Segment k ends at k/3 of the run's steps; the next one resumes its checkpoint (weights,
+    optimizer, LR schedule, data order), so the three are one uninterrupted run that is saved
+    and evaluated at each third. Each segment writes what a phase writes (``phase{k}/final``,
+    ``done.json``, ``loss.json`` with steps counted from the segment's start, ``eval_phase{k}.json``),
+    so reports, export and resume read both schedules alike. Shared by the segments, under
+    ``student/shuffled/``: ``plan.json`` (the run's step count and budget) and ``checkpoints/``.
+    """
+    out, cfg, state = run.out, run.cfg, run.state
+    examples, lengths, n_dropped = data
+    key = sha256_json({"prev": key, "rows": rows_hash, "epochs": passes, "lr": lr, "schedule": "shuffled"})
+    shared = out / "shuffled"
+    plan = _read_json(shared / "plan.json")
+    if not (run.resume and plan and plan.get("key") == key):
+        plan = None  # settings or data changed: no segment or checkpoint of the old run is this one's
+        if state.is_main_process:
+            for old in [shared, *(out / f"phase{k}" for k in PHASES)]:
+                shutil.rmtree(old, ignore_errors=True)
     state.wait_for_everyone()
-    return summary
+    prev: Path | None = None
+    records: list[dict[str, Any]] = []
+    histories: dict[int, list[dict[str, Any]]] = {}
+    for k in PHASES:
+        seg_key = sha256_json({"run": key, "segment": k})
+        phase_dir = out / f"phase{k}"
+        done = _read_json(phase_dir / "done.json")
+        if run.resume and done and done.get("key") == seg_key:
+            console.print(f"[dim]= phase {k}: done, skipped (segment {k}/{len(PHASES)} of the shuffled run)[/dim]")
+            histories[k] = _read_json(phase_dir / "loss.json") or []  # type: ignore[assignment]
+        else:
+            phase_dir.mkdir(parents=True, exist_ok=True)
+            model = _make_model(run.kind, run.ref, run.tokenizer, prev, cfg)
+            if plan is None:
+                plan = _plan(model, cfg, run.tokenizer, lengths, len(examples), passes, [tokens], 0, 0.0, None,
+                             state, key)
+                # every segment needs a step of its own
+                plan["max_steps"] = max(len(PHASES), plan["max_steps"])
+                if state.is_main_process:
+                    atomic_write_json(shared / "plan.json", plan)
+                console.print(_plan_line("shuffled run (3 segments)", len(examples), n_dropped, tokens, plan))
+            first, stop = segment_bounds(plan["max_steps"], k)
+            console.print(f"[bold]> phase {k}[/bold]: steps {first + 1}-{stop} of the shuffled run")
+            done, histories[k] = _train_phase(run, k, model, examples, lr, plan, segment=(first, stop))
+            done.update(pairs=len(examples), dropped_too_long=n_dropped,
+                        note=f"steps {first + 1}-{stop} of one shuffled run over all phases' pairs")
+            del model
+            done["key"] = seg_key
+            if state.is_main_process:
+                atomic_write_json(phase_dir / "done.json", done)
+            state.wait_for_everyone()
+        records.append(done)
+        prev = phase_dir / "final"
+    if state.is_main_process:
+        shutil.rmtree(shared / "checkpoints", ignore_errors=True)  # phase3/final holds the weights
+    return records, histories, prev
 
 
 def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
@@ -362,38 +498,83 @@ def last_complete_checkpoint(ckpt_dir: Path) -> str | None:
     return None
 
 
+class _SegmentEnd(TrainerCallback):
+    """Saves a checkpoint and stops at the segment's last step (or wherever another callback,
+    the time limit, stopped it), so the next segment resumes exactly there."""
+
+    def __init__(self, stop: int):
+        self.stop = stop
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step >= self.stop or control.should_training_stop:
+            control.should_save = control.should_training_stop = True
+
+
+def _checkpoint_step(path: str | None) -> int:
+    return int(Path(path).name.rsplit("-", 1)[-1]) if path else 0
+
+
 def _train_phase(run: _Run, k: int, model: Any, examples: list[dict[str, Any]], lr: float,
-                 plan: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """One SFTTrainer run (resumed from its last checkpoint when there is one), saved and evaluated."""
+                 plan: dict[str, Any], segment: tuple[int, int] | None = None
+                 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One SFTTrainer run (resumed from its last checkpoint when there is one), saved and evaluated.
+
+    ``segment=(first, stop)``: steps ``first+1..stop`` of a shuffled run whose checkpoints are shared
+    by its segments (:func:`_train_shuffled`); a segment always continues the latest of them.
+    """
     phase_dir = run.out / f"phase{k}"
-    ckpt_dir = phase_dir / "checkpoints"
+    ckpt_dir = run.out / "shuffled" / "checkpoints" if segment else phase_dir / "checkpoints"
+    first, stop = segment or (0, plan["max_steps"])
+    first_planned, planned = segment_bounds(plan["planned_steps"], k) if segment else (0, plan["planned_steps"])
     limit = budget.TimeLimit(plan.get("budget_s") if run.state.num_processes == 1 else None)
     start, speed = _StartStep(), budget.Throughput()
-    last = last_complete_checkpoint(ckpt_dir) if run.resume else None
-    if last:
+    last = last_complete_checkpoint(ckpt_dir) if run.resume or segment else None
+    if segment and first > 0 and _checkpoint_step(last) < first:
+        raise UserError(f"the shuffled run's checkpoint at step {first} is missing", file=ckpt_dir,
+                        hint="start the student stage over with --no-resume")
+    if last and _checkpoint_step(last) > first:
         console.print(f"  resuming phase {k} from {Path(last).name}")
-    with quiet_training():
-        trainer = SFTTrainer(model=model, args=_sft_args(ckpt_dir, run.cfg, lr, plan["max_steps"], k),
-                             train_dataset=Dataset.from_list(examples), processing_class=run.tokenizer,
-                             callbacks=[limit, start, speed, *run.callbacks])
-        t0 = time.perf_counter()
-        trainer.train(resume_from_checkpoint=last)
-        seconds = time.perf_counter() - t0
-    trainer.save_model(str(phase_dir / "final"))
-    tps = speed.tokens_per_s or (trainer.state.num_input_tokens_seen - start.tokens) / max(seconds, 1e-9)
-    history = loss_history(trainer.state.log_history)
+    seconds = 0.0
+    if segment and last and _checkpoint_step(last) >= stop:
+        # killed after the segment's last save but before its record: the weights are all there
+        model = _make_model(run.kind, run.ref, run.tokenizer, Path(last), run.cfg)
+        model.save_pretrained(str(phase_dir / "final"))
+        run.tokenizer.save_pretrained(str(phase_dir / "final"))
+        trained_model, global_step, stopped, seen = model, stop, False, 0
+        log_history = (_read_json(Path(last) / "trainer_state.json") or {}).get("log_history", [])
+        start.step = stop
+    else:
+        callbacks = [limit, start, speed, *([_SegmentEnd(stop)] if segment else []), *run.callbacks]
+        with quiet_training():
+            trainer = ResumableSFTTrainer(model=model, args=_sft_args(ckpt_dir, run.cfg, lr, plan["max_steps"],
+                                                             1 if segment else k),
+                                 train_dataset=Dataset.from_list(examples), processing_class=run.tokenizer,
+                                 callbacks=callbacks)
+            t0 = time.perf_counter()
+            trainer.train(resume_from_checkpoint=last)
+            seconds = time.perf_counter() - t0
+        trainer.save_model(str(phase_dir / "final"))
+        trained_model, global_step, stopped = trainer.model, trainer.state.global_step, limit.stopped
+        log_history, seen = trainer.state.log_history, trainer.state.num_input_tokens_seen - start.tokens
+        del trainer
+    tps = speed.tokens_per_s or (seen / seconds if seconds > 0 else None)
+    # a segment's history counts its steps from its own start, as a phase's does
+    history = [{**h, "step": h["step"] - first} for h in loss_history(log_history) if h["step"] > first]
     done: dict[str, Any] = {
-        "phase": k, "trained": True, "global_step": trainer.state.global_step, "max_steps": plan["max_steps"],
-        "planned_steps": plan["planned_steps"], "resumed_from_step": start.step, "stopped_by_time": limit.stopped,
-        "train_seconds": round(seconds, 2), "tokens_per_s": round(tps, 1),
+        "phase": k, "trained": True, "global_step": global_step, "steps": global_step - first,
+        "max_steps": stop - first, "planned_steps": planned - first_planned,
+        "resumed_from_step": max(0, start.step - first), "stopped_by_time": stopped,
+        "train_seconds": round(seconds, 2), "tokens_per_s": round(tps, 1) if tps else None,
         "final_loss": history[-1]["loss"] if history else None}
+    if segment:
+        done["segment"] = {"first_step": first, "stop_step": stop, "run_steps": plan["max_steps"]}
     if run.state.is_main_process:
         save_history(phase_dir / "loss.json", history)
         plot_losses(phase_dir / "loss.png", {k: history}, title=f"phase {k} loss")
-        evals = _evaluate(trainer.model, run.tokenizer, run.spec, run.splits, run.executor, run.schema, run.cfg)
+        evals = _evaluate(trained_model, run.tokenizer, run.spec, run.splits, run.executor, run.schema, run.cfg)
         atomic_write_json(run.out / f"eval_phase{k}.json", evals)
         done["execution_accuracy"] = {s: r.get("execution_accuracy") for s, r in evals.items()}
-    del trainer, model
+    del trained_model, model
     gc.collect()
     return done, history
 
@@ -469,7 +650,8 @@ def _finish(out: Path, kind: str, ref: str, prev: Path, tokenizer: Any, spec: Pr
     trained = [r for r in records if r.get("trained")]
     summary = {
         "student": cfg.name, "kind": kind, "params": params, "model_dir": str(model_dir),
-        "phases": len(trained), "steps": sum(r.get("global_step", 0) for r in trained),
+        "phases": len(trained), "schedule": cfg.schedule,
+        "steps": sum(r.get("steps", r.get("global_step", 0)) for r in trained),
         "train_seconds": round(sum(r.get("train_seconds", 0.0) for r in trained), 2),
         "tokens_per_s": trained[-1].get("tokens_per_s") if trained else None,
         "final_loss": trained[-1].get("final_loss") if trained else None,

@@ -262,6 +262,24 @@ def test_full_run_report(tmp_path: Path) -> None:
     assert "Average age | per country?" in html  # escaped as HTML, not as Markdown
 
 
+def test_shuffled_run_says_what_its_phases_are(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run", until="student")
+    for k, (first, stop) in enumerate([(0, 10), (10, 20), (20, 30)], start=1):
+        path = run / "student" / f"phase{k}" / "done.json"
+        done = json.loads(path.read_text(encoding="utf-8"))
+        done.update(global_step=stop, steps=stop - first, max_steps=10, planned_steps=12,
+                    segment={"first_step": first, "stop_step": stop, "run_steps": 30})
+        atomic_write_json(path, done)
+    write_report(run)
+    training = _section(_read(run)[0], 4)
+    assert "phase k below is the k-th third of its steps" in training
+    assert "30 optimizer steps" in training  # steps of each segment, not the run's global step
+    assert "| 3 | 300 | 10 (12) |" in training
+    phases = make_run(tmp_path / "phases", until="student")
+    write_report(phases)
+    assert "phase k below" not in _section(_read(phases)[0], 4)
+
+
 def test_missing_stages_say_so(tmp_path: Path) -> None:
     run = make_run(tmp_path / "run", until="teacher")
     write_report(run)

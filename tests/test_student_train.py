@@ -66,7 +66,7 @@ def test_scratch_training_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
         assert ev["golden"]["n"] == 1  # the two flagged rows are skipped
         assert ev["heldout_iid"]["n"] == len(HELDOUT_IID)
         done = read_json(out / f"phase{k}" / "done.json")
-        assert done["trained"] and done["global_step"] == done["max_steps"] > 0
+        assert done["trained"] and done["steps"] == done["max_steps"] > 0
         assert not (out / f"phase{k}" / "checkpoints").exists()  # final/ holds the weights
 
     student = load_student(out / "model")
@@ -82,7 +82,7 @@ def test_scratch_training_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
     def refuse(*a: object, **k: object) -> None:
         raise AssertionError("a finished phase must not be trained again")
 
-    monkeypatch.setattr(st, "SFTTrainer", refuse)
+    monkeypatch.setattr(st, "ResumableSFTTrainer", refuse)
     # a golden file given only now (GOLDEN= added to a finished run) is scored without training
     ev3 = read_json(out / "eval_phase3.json")
     del ev3["golden"]
@@ -114,7 +114,7 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path: Path, monkeypatch: 
     run = write_run(tmp_path / "run", copies=2, sandbox=False)
     monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
     # phase 1: 12 rows, batch 2, 2 epochs -> 12 steps, a checkpoint every 3 steps
-    cfg = _cfg(name, batch_size=2, epochs=[2, 1, 1])
+    cfg = _cfg(name, schedule="phases", batch_size=2, epochs=[2, 1, 1])
     with pytest.raises(Interrupt):
         st.train(run, cfg, tiny_schema(), None, callbacks=[StopAt(7)])
     ckpts = sorted(p.name for p in (run / "student" / "phase1" / "checkpoints").glob("checkpoint-*"))
@@ -144,7 +144,7 @@ def test_time_budget_caps_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     run = write_run(tmp_path / "run", copies=4, sandbox=False)
     monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
     monkeypatch.setattr(st.budget, "calibrate_tokens_per_s", lambda *a, **k: 100.0)
-    cfg = _cfg(name, epochs=[4, 4, 4], max_minutes=0.05)  # 3 s at a pretended 100 tokens/s
+    cfg = _cfg(name, schedule="phases", epochs=[4, 4, 4], max_minutes=0.05)  # 3 s at a pretended 100 tokens/s
     st.train(run, cfg, tiny_schema(), None)
     plan = read_json(run / "student" / "phase1" / "plan.json")
     assert plan["tokens_per_s_source"] == "calibration"
@@ -160,12 +160,62 @@ def test_shuffled_schedule_is_one_run_of_the_same_pairs_and_steps(tmp_path: Path
     assert len(merged[1]) == 60 and merged[2] == merged[3] == []
     assert epochs[0] * 60 == 10 * 3 + 30 * 2 + 20 * 1  # as many example-passes as the phases
     assert lrs[0] == 2e-3  # the largest phase's rate
+    assert [st.segment_bounds(10, k) for k in (1, 2, 3)] == [(0, 3), (3, 7), (7, 10)]
 
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return AutoModelForCausalLM.from_pretrained(str(path)).state_dict()
+
+
+def test_shuffled_run_is_saved_and_evaluated_at_each_third(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three segments of one run: each writes a phase's files, and together they give the weights
+    of the same run trained without a stop, also when a segment is interrupted and resumed."""
     name = register_tiny_preset(monkeypatch)
-    run = write_run(tmp_path / "run", copies=2)
-    with Executor(run / "sandbox" / "sandbox.duckdb") as ex:
-        summary = st.train(run, _cfg(name, schedule="shuffled", epochs=[1, 1, 1]), tiny_schema(), ex)
-    out = run / "student"
-    assert summary["phases"] == 1 and (out / "eval_phase1.json").is_file()
-    assert not read_json(out / "phase2" / "done.json")["trained"]
-    assert (out / "model" / "config.json").is_file()
+    monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
+    # 24 pairs, 2 epochs -> 24 steps (12 an epoch), segments end at 8, 16, 24; a checkpoint every 5 steps
+    cfg = _cfg(name, schedule="shuffled", batch_size=2, epochs=[2, 2, 2])
+
+    segmented = write_run(tmp_path / "segmented", copies=2, sandbox=False)
+    summary = st.train(segmented, cfg, tiny_schema(), None)
+    out = segmented / "student"
+    assert summary["phases"] == 3 and summary["schedule"] == "shuffled" and summary["steps"] == 24
+    rates: list[float] = []
+    for k, (first, stop) in zip((1, 2, 3), [(0, 8), (8, 16), (16, 24)], strict=True):
+        done = read_json(out / f"phase{k}" / "done.json")
+        assert done["segment"] == {"first_step": first, "stop_step": stop, "run_steps": 24}
+        assert done["global_step"] == stop and done["steps"] == stop - first and done["trained"]
+        assert read_json(out / f"eval_phase{k}.json") == {"heldout_iid": {"n": 1}, "heldout_family": {"n": 1}}
+        hist = read_json(out / f"phase{k}" / "loss.json")
+        assert hist and 1 <= hist[0]["step"] and hist[-1]["step"] <= stop - first  # counted from its start
+        rates += [h["learning_rate"] for h in hist]
+    # one learning-rate schedule: no warm-up again after a segment, the rate keeps falling
+    after_peak = rates[rates.index(max(rates)):]
+    assert after_peak == sorted(after_peak, reverse=True) and len(after_peak) > 8
+    name_ = "model.layers.0.self_attn.q_proj.weight"
+    w1, w3 = _weights(out / "phase1" / "final"), _weights(out / "phase3" / "final")
+    assert not torch.allclose(w1[name_], w3[name_])  # the later segments trained on
+    assert not (out / "shuffled" / "checkpoints").exists()  # phase3/final holds the weights
+
+    # the same run without stops: segment 1 takes every step; 2 and 3 find the work done
+    whole = write_run(tmp_path / "whole", copies=2, sandbox=False)
+    monkeypatch.setattr(st, "segment_bounds", lambda steps, k: (0 if k == 1 else steps, steps))
+    st.train(whole, cfg, tiny_schema(), None)
+    assert read_json(whole / "student" / "phase3" / "done.json")["steps"] == 0
+    ww = _weights(whole / "student" / "phase3" / "final")
+    assert all(torch.equal(ww[n], w3[n]) for n in ww)
+    monkeypatch.undo()
+
+    # killed in the middle of segment 2 and of the second epoch, then resumed: still the same weights
+    # (transformers' own length-grouped sampler would train on other batches after such a resume)
+    name = register_tiny_preset(monkeypatch)
+    monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
+    killed = write_run(tmp_path / "killed", copies=2, sandbox=False)
+    with pytest.raises(Interrupt):
+        st.train(killed, cfg, tiny_schema(), None, callbacks=[StopAt(16)])
+    assert (killed / "student" / "phase1" / "done.json").is_file()
+    assert not (killed / "student" / "phase2" / "done.json").exists()
+    st.train(killed, cfg, tiny_schema(), None)
+    done2 = read_json(killed / "student" / "phase2" / "done.json")
+    assert done2["resumed_from_step"] == 7  # the step-15 checkpoint, 7 steps into the segment
+    wk = _weights(killed / "student" / "phase3" / "final")
+    assert all(torch.equal(wk[n], w3[n]) for n in wk)

@@ -198,12 +198,13 @@ def _training(run: Path) -> TrainingFigures | None:
     if not records and not losses:
         return None
     phases = [PhaseRecord(
-        phase=k, trained=bool(r.get("trained")), pairs=r.get("pairs"), steps=r.get("global_step"),
+        phase=k, trained=bool(r.get("trained")), pairs=r.get("pairs"), steps=r.get("steps", r.get("global_step")),
         planned_steps=r.get("planned_steps"), stopped_by_time=bool(r.get("stopped_by_time")),
         seconds=r.get("train_seconds"), tokens_per_s=r.get("tokens_per_s"), final_loss=r.get("final_loss"),
         note=str(r.get("note") or "")) for k, r in sorted(records.items())]
     return TrainingFigures(
         student=summary.get("student"), params=summary.get("params"), phases=phases,
+        shuffled=any(isinstance(r.get("segment"), dict) for r in records.values()),
         steps=sum(p.steps or 0 for p in phases if p.trained),
         seconds=round(sum(p.seconds or 0.0 for p in phases if p.trained), 2), losses=losses,
         loss_png=student / "loss.png" if (student / "loss.png").is_file() else None)

@@ -91,6 +91,7 @@ class TrainingFigures:
     seconds: float
     losses: dict[int, list[tuple[int, float]]]  # phase -> (step within the phase, loss)
     loss_png: Path | None  # student/loss.png, used when no loss.json survives
+    shuffled: bool = False  # student.schedule=shuffled: "phase k" is the k-th third of one run
 
 
 @dataclass
