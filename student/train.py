@@ -53,7 +53,7 @@ import torch
 from accelerate import PartialState
 from datasets import Dataset
 from rich.console import Console
-from transformers import AutoModelForCausalLM, TrainerCallback
+from transformers import AutoModelForCausalLM, ProgressCallback, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
@@ -137,6 +137,16 @@ class ResumableSFTTrainer(SFTTrainer):
         if isinstance(sampler, LengthGroupedSampler):
             return EpochSeededLengthSampler(sampler.lengths, sampler.batch_size, self.args.seed)
         return sampler
+
+
+class LossInProgressBar(ProgressCallback):
+    """The Trainer's progress bar with the latest loss on it, instead of a dict of a dozen
+    figures printed every few steps (thousands of lines a run; loss.json keeps them all)."""
+
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+               **kwargs: Any) -> None:
+        if state.is_world_process_zero and self.training_bar is not None and logs and "loss" in logs:
+            self.training_bar.set_postfix(loss=f"{logs['loss']:.3f}", refresh=False)
 
 
 class _StartStep(TrainerCallback):
@@ -546,10 +556,12 @@ def _train_phase(run: _Run, k: int, model: Any, examples: list[dict[str, Any]], 
     else:
         callbacks = [limit, start, speed, *([_SegmentEnd(stop)] if segment else []), *run.callbacks]
         with quiet_training():
-            trainer = ResumableSFTTrainer(model=model, args=_sft_args(ckpt_dir, run.cfg, lr, plan["max_steps"],
-                                                             1 if segment else k),
-                                 train_dataset=Dataset.from_list(examples), processing_class=run.tokenizer,
-                                 callbacks=callbacks)
+            # a shuffled run's segments share one seed: they are one run
+            args = _sft_args(ckpt_dir, run.cfg, lr, plan["max_steps"], 1 if segment else k)
+            trainer = ResumableSFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
+                                          processing_class=run.tokenizer, callbacks=callbacks)
+            if trainer.pop_callback(ProgressCallback) is not None:  # absent under disable_tqdm
+                trainer.add_callback(LossInProgressBar())
             t0 = time.perf_counter()
             trainer.train(resume_from_checkpoint=last)
             seconds = time.perf_counter() - t0

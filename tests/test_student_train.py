@@ -32,7 +32,8 @@ def _cfg(name: str, **kw: Any) -> StudentConfig:
     return StudentConfig(**{**base, **kw})
 
 
-def test_scratch_training_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_scratch_training_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                    capfd: pytest.CaptureFixture[str]) -> None:
     name = register_tiny_preset(monkeypatch)
     run = write_run(tmp_path / "run", copies=6)
     golden = tmp_path / "golden.jsonl"
@@ -47,6 +48,9 @@ def test_scratch_training_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
     with Executor(run / "sandbox" / "sandbox.duckdb") as ex:
         summary = st.train(run, cfg, schema, ex, golden=golden)
     out = run / "student"
+    # the loss rides on the progress bar; the Trainer's own dict of figures per log step is not printed
+    printed = capfd.readouterr()
+    assert "'learning_rate'" not in printed.out + printed.err and "loss=" in printed.err
 
     # weights moved away from the seed's initialisation, and the loss fell in phase 1
     tok = load_student(out / "model").tokenizer
