@@ -250,7 +250,7 @@ def train(
     resume: Annotated[bool, typer.Option("--resume/--no-resume",
                                          help="Skip finished phases and continue an interrupted one.")] = True,
 ) -> None:
-    """Train the student phase by phase (the student stage on its own).
+    """Train the student and evaluate it after each phase (the student stage on its own).
 
     Several GPUs: accelerate launch -m schemadistill.cli train RUN_DIR
     """

@@ -89,7 +89,7 @@ class StudentConfig:
     learning_rate: list = _f([3e-3, 2e-3, 1.5e-3], "Peak learning rate per phase (cosine schedule, warm-up).")
     batch_size: int = _f(16, "Per-device batch size (small: more updates per token for a small model).")
     max_length: int = _f(256, "Longest training sequence in tokens (prompt + SQL).")
-    max_minutes: float = _f(20.0, "Training time budget in minutes across the three phases (CPU default).")
+    max_minutes: float = _f(20.0, "Training time budget in minutes for all three phases (CPU default).")
     lora_r: int = _f(16, "LoRA rank (pretrained students).")
     lora_alpha: int = _f(32, "LoRA alpha (pretrained students).")
     lora_targets: list = _f(["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],

@@ -311,7 +311,7 @@ def _student_and_tokenizer(out: Path, cfg: StudentConfig, kind: str, ref: str, s
 
 def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden: Path | None = None,
           resume: bool = True, *, callbacks: list[TrainerCallback] | None = None) -> dict[str, Any]:
-    """Train the student through the three phases; returns the run's figures (also summary.json).
+    """Train the student (``cfg.schedule``), evaluated after each phase; returns the run's figures (also summary.json).
 
     ``executor`` runs gold and predicted SQL for the evaluation after each phase; ``callbacks``
     are extra ``TrainerCallback``s added to every phase's trainer.
