@@ -7,10 +7,12 @@ steps come from a throughput estimate:
 
 * the tokens/s measured while training the previous phase (:class:`Throughput`: optimizer
   steps only, the first one and checkpoint saves left out), when there is one;
-* otherwise a calibration: a few forward+backward passes on random batches shaped like this
-  phase's (same lengths, same batch size) on the device the Trainer will use, scaled by
-  ``OPTIMIZER_OVERHEAD`` for the optimizer step and data loading it leaves out (measured: they
-  cost about what its cold passes over-count, so the factor is 1).
+* otherwise a probe: real optimizer steps of the phase's own Trainer set-up, two passes over a
+  random sample of :data:`PROBE_STEPS` batches of its examples, the second pass timed (the first
+  meets each sequence length for the first time, and first meetings are slow on a CPU: a long
+  run meets most lengths again and again). The trainable weights are put back afterwards, so
+  the phase trains exactly as it would without the probe; the probe's seconds come out of the
+  budget.
 
 The step count is fixed before training so the cosine schedule decays over the steps that will
 actually run; it is stored in ``plan.json`` so a resumed phase keeps its schedule. A callback
@@ -30,13 +32,13 @@ from typing import Any
 import torch
 from transformers import TrainerCallback
 
-# calibrated tokens/s x this ~ tokens/s of full training steps. Inside pipeline runs the full steps
-# ran at 0.99-1.11 x the raw calibration (scratch:xs twice, scratch:sm once), so the optimizer step
-# and data loading cost about what the calibration's cold passes over-count; 0.8 and 0.85 left
-# 10-20% of the budget unused. (A calibration alone in a fresh process reads 10-20% higher.)
-OPTIMIZER_OVERHEAD = 1.0
+# A calibration of bare forward+backward passes (sessions 4-5) read 0.59-1.11x the speed of the
+# real steps that followed: inside a pipeline run anything else on the 2 cores during its ~1 s
+# (tokenizer threads winding down, the data set just built) skewed it, and one run planned 2,642
+# steps where its 20 minutes afforded ~4,000. Real steps are both steadier and honest; timed on
+# their first pass over a sample, cold lengths made them read 3,336 where the run went on at 4,200+.
+PROBE_STEPS = 24
 HARD_STOP = 1.3
-CALIBRATION_STEPS = 5
 
 
 def phase_budgets_s(total_s: float, used_s: float, tokens: list[int], phase_index: int) -> float:
@@ -46,61 +48,38 @@ def phase_budgets_s(total_s: float, used_s: float, tokens: list[int], phase_inde
     return left * tokens[phase_index] / rest if rest else left
 
 
-def quantile_lengths(lengths: list[int], k: int) -> list[int]:
-    """``k`` lengths at evenly spaced quantiles (the middles of ``k`` equal slices of the sorted list).
+def probe_sample(n_examples: int, batch_size: int, seed: int = 0) -> list[int]:
+    """Indices of the examples a probe trains on: a seeded random sample of its steps' worth.
 
-    Calibrating on these instead of ``k`` random picks: three random lengths made the estimate,
-    and so a run's step count, vary by 8% (one run: 20%) between runs of the same data; five
-    quantiles by 3.5%.
+    At most PROBE_STEPS x batch_size examples, fewer than one of the Trainer's length-grouped
+    mega-batches (50 batches), so each pass cuts the same sample sorted by length into the same
+    batches: they span the phase's length distribution as its real batches do.
     """
-    ordered = sorted(lengths)
-    return [ordered[min(len(ordered) - 1, (2 * i + 1) * len(ordered) // (2 * k))] for i in range(k)]
-
-
-def calibrate_tokens_per_s(model: torch.nn.Module, lengths: list[int], batch_size: int, vocab: int,
-                           device: torch.device, bf16: bool, seed: int = 0, grouped: bool = True) -> float:
-    """Tokens/s of forward+backward on random batches with this phase's lengths.
-
-    Timing depends on shapes only, so random ids stand in for the real tokens. ``grouped``:
-    the Trainer groups examples of similar length (``group_by_length``), so a calibration batch
-    is one length repeated, one batch per quantile (:func:`quantile_lengths`); otherwise
-    lengths are drawn independently and padded.
-    Gradients are cleared afterwards and no optimizer step is taken: the weights are untouched.
-    """
-    rng = random.Random(seed)
-    model.to(device)
-    model.train()
-    times, tokens = [], []
-    n = min(batch_size, len(lengths))
-    spread = quantile_lengths(lengths, CALIBRATION_STEPS)
-    for step in range(CALIBRATION_STEPS + 1):
-        if grouped:  # the first (untimed) pass at the median, then one batch per quantile
-            batch = [spread[len(spread) // 2] if step == 0 else spread[step - 1]] * n
-        else:
-            batch = [rng.choice(lengths) for _ in range(n)]
-        width = max(batch)
-        ids = torch.randint(3, max(4, vocab), (len(batch), width), device=device)
-        mask = torch.zeros_like(ids)
-        for i, n in enumerate(batch):
-            mask[i, :n] = 1
-        labels = ids.masked_fill(mask == 0, -100)
-        t0 = time.perf_counter()
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
-        loss.backward()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        if step > 0:  # the first pass pays for allocation and kernel selection
-            times.append(time.perf_counter() - t0)
-            tokens.append(sum(batch))
-    model.zero_grad(set_to_none=True)
-    return OPTIMIZER_OVERHEAD * sum(tokens) / max(sum(times), 1e-9)
+    want = min(n_examples, PROBE_STEPS * batch_size)
+    return sorted(random.Random(seed).sample(range(n_examples), want))
 
 
 def plan_steps(n_examples: int, epochs: float, batch_size: int, world_size: int) -> int:
     """Optimizer steps the epochs ask for (no gradient accumulation)."""
     per_epoch = math.ceil(n_examples / max(1, batch_size * world_size))
     return max(1, math.ceil(per_epoch * epochs))
+
+
+def replanned_steps(plan: dict[str, Any], steps_done: int, seconds_used: float, tokens_per_s: float) -> int:
+    """A shuffled run's step count after its first segment: what the rest of the budget affords at
+    the speed that segment really ran (``tokens_per_s``), never more than its epochs ask for.
+
+    The probe's estimate only sets the first segment's length; a run the probe misjudged by 30%
+    (cold CPU caches at the start: measured 3,533 probed vs ~4,500 tokens/s run) still ends near
+    its budget. Two steps are left for the two segments still to run.
+    """
+    planned = int(plan["planned_steps"])
+    if not plan.get("budget_s") or not tokens_per_s or planned <= 0:
+        return int(plan["max_steps"])
+    tokens_per_step = plan["tokens"] / planned
+    left_s = max(0.0, plan["budget_s"] - seconds_used)
+    affordable = math.floor(left_s * tokens_per_s / tokens_per_step)
+    return max(steps_done + 2, min(planned, steps_done + affordable))
 
 
 def capped_steps(planned: int, planned_tokens: int, budget_s: float, tokens_per_s: float) -> int:

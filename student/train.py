@@ -41,6 +41,7 @@ import hashlib
 import json
 import logging
 import shutil
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
@@ -53,7 +54,7 @@ import torch
 from accelerate import PartialState
 from datasets import Dataset
 from rich.console import Console
-from transformers import AutoModelForCausalLM, ProgressCallback, TrainerCallback
+from transformers import AutoModelForCausalLM, PrinterCallback, ProgressCallback, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from transformers.trainer_utils import get_last_checkpoint
 from trl import SFTConfig, SFTTrainer
@@ -383,7 +384,7 @@ def _train_phases(run: _Run, data: dict[int, tuple[list[dict[str, Any]], list[in
     records: list[dict[str, Any]] = []
     histories: dict[int, list[dict[str, Any]]] = {}
     for i, k in enumerate(PHASES):
-        examples, lengths, n_dropped = data[k]
+        examples, _, n_dropped = data[k]
         key = sha256_json({"prev": key, "rows": sha256_json(phase_rows[k]), "epochs": epochs[i], "lr": lrs[i]})
         phase_dir = out / f"phase{k}"
         done = _read_json(phase_dir / "done.json")
@@ -401,7 +402,7 @@ def _train_phases(run: _Run, data: dict[int, tuple[list[dict[str, Any]], list[in
             if examples:
                 model = _make_model(run.kind, run.ref, run.tokenizer, prev, cfg)
                 if plan is None:
-                    plan = _plan(model, cfg, run.tokenizer, lengths, len(examples), epochs[i], tokens, i, used_s,
+                    plan = _plan(model, cfg, run.tokenizer, examples, lrs[i], epochs[i], tokens, i, used_s,
                                  measured_tps, state, key)
                     if state.is_main_process:
                         atomic_write_json(phase_dir / "plan.json", plan)
@@ -429,6 +430,30 @@ def segment_bounds(max_steps: int, k: int) -> tuple[int, int]:
     return round(max_steps * (k - 1) / n), round(max_steps * k / n)
 
 
+def plan_segment(plan: dict[str, Any], k: int) -> tuple[int, int]:
+    """Segment ``k`` of a shuffled run's plan: equal thirds, or after a re-plan the first third of
+    the old step count and two halves of the rest (``plan["stops"]``)."""
+    stops = plan.get("stops")
+    if not stops:
+        return segment_bounds(plan["max_steps"], k)
+    return (stops[k - 2] if k > 1 else 0), stops[k - 1]
+
+
+def _replan(plan: dict[str, Any], first_segment: dict[str, Any]) -> bool:
+    """Fit the rest of a shuffled run to its budget at the speed segment 1 ran; True if it changed."""
+    if plan.get("replanned") or "tokens" not in plan:
+        return False
+    stop1 = plan_segment(plan, 1)[1]
+    new = budget.replanned_steps(plan, stop1, first_segment.get("train_seconds") or 0.0,
+                                 first_segment.get("tokens_per_s") or 0.0)
+    plan["replanned"] = {"after_step": stop1, "tokens_per_s": first_segment.get("tokens_per_s"),
+                         "from_max_steps": plan["max_steps"]}
+    if new != plan["max_steps"]:
+        plan["stops"] = [stop1, stop1 + (new - stop1) // 2, new]
+        plan["max_steps"] = new
+    return True
+
+
 def _train_shuffled(run: _Run, data: tuple[list[dict[str, Any]], list[int], int], rows_hash: str, passes: float,
                     lr: float, tokens: int, key: str) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]],
                                                                Path | None]:
@@ -442,7 +467,7 @@ def _train_shuffled(run: _Run, data: tuple[list[dict[str, Any]], list[int], int]
     ``student/shuffled/``: ``plan.json`` (the run's step count and budget) and ``checkpoints/``.
     """
     out, cfg, state = run.out, run.cfg, run.state
-    examples, lengths, n_dropped = data
+    examples, _, n_dropped = data
     key = sha256_json({"prev": key, "rows": rows_hash, "epochs": passes, "lr": lr, "schedule": "shuffled"})
     shared = out / "shuffled"
     plan = _read_json(shared / "plan.json")
@@ -466,14 +491,13 @@ def _train_shuffled(run: _Run, data: tuple[list[dict[str, Any]], list[int], int]
             phase_dir.mkdir(parents=True, exist_ok=True)
             model = _make_model(run.kind, run.ref, run.tokenizer, prev, cfg)
             if plan is None:
-                plan = _plan(model, cfg, run.tokenizer, lengths, len(examples), passes, [tokens], 0, 0.0, None,
-                             state, key)
+                plan = _plan(model, cfg, run.tokenizer, examples, lr, passes, [tokens], 0, 0.0, None, state, key)
                 # every segment needs a step of its own
                 plan["max_steps"] = max(len(PHASES), plan["max_steps"])
                 if state.is_main_process:
                     atomic_write_json(shared / "plan.json", plan)
                 console.print(_plan_line("shuffled run (3 segments)", len(examples), n_dropped, tokens, plan))
-            first, stop = segment_bounds(plan["max_steps"], k)
+            first, stop = plan_segment(plan, k)
             console.print(f"[bold]> phase {k}[/bold]: steps {first + 1}-{stop} of the shuffled run")
             done, histories[k] = _train_phase(run, k, model, examples, lr, plan, segment=(first, stop))
             done.update(pairs=len(examples), dropped_too_long=n_dropped,
@@ -485,6 +509,12 @@ def _train_shuffled(run: _Run, data: tuple[list[dict[str, Any]], list[int], int]
             state.wait_for_everyone()
         records.append(done)
         prev = phase_dir / "final"
+        if k == PHASES[0] and plan is not None and _replan(plan, done):
+            if state.is_main_process:
+                atomic_write_json(shared / "plan.json", plan)
+            console.print(f"  re-planned at {done.get('tokens_per_s')} tok/s measured: "
+                          f"{plan['replanned']['from_max_steps']} -> {plan['max_steps']} steps")
+            state.wait_for_everyone()
     if state.is_main_process:
         shutil.rmtree(shared / "checkpoints", ignore_errors=True)  # phase3/final holds the weights
     return records, histories, prev
@@ -607,22 +637,52 @@ def _score_new_splits(run: _Run, k: int, weights: Path) -> None:
     gc.collect()
 
 
-def _plan(model: Any, cfg: StudentConfig, tokenizer: Any, lengths: list[int], n: int, epochs: float,
-          tokens: list[int], i: int, used_s: float, measured_tps: float | None, state: PartialState,
-          key: str) -> dict[str, Any]:
-    planned = budget.plan_steps(n, epochs, cfg.batch_size, state.num_processes)
+def probe_tokens_per_s(model: Any, tokenizer: Any, examples: list[dict[str, Any]], cfg: StudentConfig,
+                       lr: float) -> tuple[float | None, float]:
+    """(tokens/s of real optimizer steps, seconds the probe took): see student/budget.py.
+
+    The phase's own Trainer settings on :func:`budget.probe_sample` of its examples, two passes,
+    the second timed, nothing saved; the trainable weights are restored afterwards (the optimizer
+    state is the probe's own and is dropped), and the real Trainer reseeds every RNG when built.
+    """
+    t0 = time.perf_counter()
+    saved = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    sample = [examples[i] for i in budget.probe_sample(len(examples), cfg.batch_size, cfg.seed)]
+    per_pass = -(-len(sample) // cfg.batch_size)
+    speed = budget.Throughput(warmup=per_pass)
+    with tempfile.TemporaryDirectory() as tmp, quiet_training():
+        args = _sft_args(Path(tmp), cfg, lr, 2 * per_pass, 1)
+        args.save_strategy, args.disable_tqdm, args.logging_steps = "no", True, 10**9
+        trainer = ResumableSFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(sample),
+                                      processing_class=tokenizer, callbacks=[speed])
+        trainer.pop_callback(PrinterCallback)  # it prints the final metrics dict
+        trainer.train()
+        del trainer
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n in saved:
+                p.copy_(saved[n])
+            p.grad = None
+    gc.collect()
+    return speed.tokens_per_s, time.perf_counter() - t0
+
+
+def _plan(model: Any, cfg: StudentConfig, tokenizer: Any, examples: list[dict[str, Any]], lr: float,
+          epochs: float, tokens: list[int], i: int, used_s: float, measured_tps: float | None,
+          state: PartialState, key: str) -> dict[str, Any]:
+    planned = budget.plan_steps(len(examples), epochs, cfg.batch_size, state.num_processes)
     plan: dict[str, Any] = {"key": key, "planned_steps": planned, "max_steps": planned, "budget_s": None,
                             "tokens_per_s": None, "tokens_per_s_source": None}
     if cfg.max_minutes <= 0 or state.num_processes > 1:
         return plan
-    budget_s = budget.phase_budgets_s(cfg.max_minutes * 60, used_s, tokens, i)
-    tps, source = measured_tps, "previous phase"
+    tps, source, probe_s = measured_tps, "previous phase", 0.0
     if tps is None:
-        tps = budget.calibrate_tokens_per_s(model, lengths, cfg.batch_size, len(tokenizer), state.device,
-                                            training_dtype() == torch.bfloat16, cfg.seed, grouped=GROUP_BY_LENGTH)
-        source = "calibration"
-    plan.update(budget_s=round(budget_s, 1), tokens_per_s=round(tps, 1), tokens_per_s_source=source,
-                max_steps=budget.capped_steps(planned, tokens[i], budget_s, tps))
+        tps, probe_s = probe_tokens_per_s(model, tokenizer, examples, cfg, lr)
+        source = "probe"
+    budget_s = budget.phase_budgets_s(cfg.max_minutes * 60, used_s + probe_s, tokens, i)
+    plan.update(tokens=tokens[i], budget_s=round(budget_s, 1), tokens_per_s=round(tps, 1) if tps else None,
+                tokens_per_s_source=source, probe_seconds=round(probe_s, 1),
+                max_steps=budget.capped_steps(planned, tokens[i], budget_s, tps) if tps else planned)
     return plan
 
 

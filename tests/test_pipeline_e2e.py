@@ -226,10 +226,10 @@ def test_killed_run_resumes_to_the_same_result(reference: tuple[Path, subprocess
 
 
 def _segment_stop(student: Path, k: int) -> int:
-    from student.train import segment_bounds
+    from student.train import plan_segment
 
     plan = json.loads((student / "shuffled" / "plan.json").read_text(encoding="utf-8"))
-    return segment_bounds(plan["max_steps"], k)[1]
+    return plan_segment(plan, k)[1]
 
 
 def test_stage_memory_is_per_stage() -> None:

@@ -147,14 +147,76 @@ def test_time_budget_caps_steps(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     name = register_tiny_preset(monkeypatch)
     run = write_run(tmp_path / "run", copies=4, sandbox=False)
     monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
-    monkeypatch.setattr(st.budget, "calibrate_tokens_per_s", lambda *a, **k: 100.0)
+    monkeypatch.setattr(st, "probe_tokens_per_s", lambda *a, **k: (100.0, 0.0))
     cfg = _cfg(name, schedule="phases", epochs=[4, 4, 4], max_minutes=0.05)  # 3 s at a pretended 100 tokens/s
     st.train(run, cfg, tiny_schema(), None)
     plan = read_json(run / "student" / "phase1" / "plan.json")
-    assert plan["tokens_per_s_source"] == "calibration"
+    assert plan["tokens_per_s_source"] == "probe"
     assert plan["max_steps"] < plan["planned_steps"]
     plan2 = read_json(run / "student" / "phase2" / "plan.json")
     assert plan2["tokens_per_s_source"] == "previous phase"
+
+
+def test_probe_times_real_steps_and_leaves_the_weights_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = register_tiny_preset(monkeypatch)
+    run = write_run(tmp_path / "run", copies=2, sandbox=False)
+    cfg = _cfg(name, batch_size=4)
+    rows = [r for k in (1, 2, 3) for r in st.read_phase(run, k)]
+    spec = st.PromptSpec.create("none", "", chat=False, number_slots=cfg.number_slots)
+    tok = st.train_tokenizer([r["question"] + " " + r["sql"] for r in rows])
+    examples = st.build_examples(rows, spec, tok, cfg.max_length)[0]
+    model = build_scratch_model(name.partition(":")[2], tok, cfg.max_length, cfg.seed)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    seen: list[int] = []
+
+    class Count(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            seen.append(state.global_step)
+
+    monkeypatch.setattr(st, "ResumableSFTTrainer", _with_callback(st.ResumableSFTTrainer, Count()))
+    tps, seconds = st.probe_tokens_per_s(model, tok, examples, cfg, 3e-3)
+    per_pass = -(-min(len(examples), st.budget.PROBE_STEPS * cfg.batch_size) // cfg.batch_size)
+    assert seen == list(range(1, 2 * per_pass + 1))  # two passes over the sample, real optimizer steps
+    assert tps is not None and tps > 0 and seconds > 0
+    assert all(torch.equal(before[n], p) and p.grad is None for n, p in model.named_parameters())
+
+
+def _with_callback(cls: Any, callback: TrainerCallback) -> Any:
+    class WithCallback(cls):  # type: ignore[misc, valid-type]
+        def __init__(self, *a: Any, **k: Any) -> None:
+            super().__init__(*a, **k)
+            self.add_callback(callback)
+    return WithCallback
+
+
+def test_shuffled_run_is_replanned_at_the_speed_its_first_segment_ran(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A probe that reads far too slow caps the run; segment 1's real speed gives the steps back."""
+    name = register_tiny_preset(monkeypatch)
+    monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
+    monkeypatch.setattr(st, "probe_tokens_per_s", lambda *a, **k: (30.0, 0.0))
+    run = write_run(tmp_path / "run", copies=2, sandbox=False)
+    cfg = _cfg(name, schedule="shuffled", batch_size=2, epochs=[4, 4, 4], max_minutes=0.5)
+    st.train(run, cfg, tiny_schema(), None)
+    out = run / "student"
+    plan = read_json(out / "shuffled" / "plan.json")
+    first = plan["replanned"]["from_max_steps"]
+    assert first < plan["planned_steps"]  # 30 s at a pretended 30 tokens/s
+    assert plan["max_steps"] == plan["planned_steps"] > first  # the real speed affords every epoch
+    spans = [read_json(out / f"phase{k}" / "done.json")["segment"] for k in (1, 2, 3)]
+    assert spans[0]["stop_step"] == st.segment_bounds(first, 1)[1]  # segment 1 ran as first planned
+    assert [s["first_step"] for s in spans[1:]] == [s["stop_step"] for s in spans[:2]]  # no gap, no overlap
+    assert spans[2]["stop_step"] == plan["max_steps"] == read_json(out / "phase3" / "done.json")["global_step"]
+    assert [st.plan_segment(plan, k) for k in (1, 2, 3)] == [(s["first_step"], s["stop_step"]) for s in spans]
+
+
+def test_replanned_steps_arithmetic() -> None:
+    plan = {"planned_steps": 300, "max_steps": 150, "tokens": 30_000, "budget_s": 100.0}  # 100 tokens a step
+    # 50 steps done in 25 s; the other 75 s at 400 tokens/s afford 300 more steps: the epochs cap at 300
+    assert st.budget.replanned_steps(plan, 50, 25.0, 400.0) == 300
+    assert st.budget.replanned_steps(plan, 50, 25.0, 100.0) == 50 + 75  # slower than the probe said: fewer
+    assert st.budget.replanned_steps(plan, 50, 200.0, 100.0) == 52  # over budget: a step for each segment left
+    assert st.budget.replanned_steps({**plan, "budget_s": None}, 50, 25.0, 400.0) == 150  # no budget: no change
 
 
 def test_shuffled_schedule_is_one_run_of_the_same_pairs_and_steps(tmp_path: Path,
