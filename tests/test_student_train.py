@@ -208,6 +208,10 @@ def test_shuffled_run_is_replanned_at_the_speed_its_first_segment_ran(tmp_path: 
     assert [s["first_step"] for s in spans[1:]] == [s["stop_step"] for s in spans[:2]]  # no gap, no overlap
     assert spans[2]["stop_step"] == plan["max_steps"] == read_json(out / "phase3" / "done.json")["global_step"]
     assert [st.plan_segment(plan, k) for k in (1, 2, 3)] == [(s["first_step"], s["stop_step"]) for s in spans]
+    # checkpoint, logging and warm-up intervals stay as the run began them (the Trainer warns on a
+    # resume whose save_steps differ, and a longer warm-up would lift the rate of later steps)
+    args = st._sft_args(tmp_path / "ckpt", cfg, 1e-3, 400, 1, cadence_steps=100)
+    assert (args.max_steps, args.save_steps, args.warmup_steps, args.logging_steps) == (400, 20, 5, 5)
 
 
 def test_replanned_steps_arithmetic() -> None:
@@ -226,6 +230,11 @@ def test_shuffled_schedule_is_one_run_of_the_same_pairs_and_steps(tmp_path: Path
     assert len(merged[1]) == 60 and merged[2] == merged[3] == []
     assert epochs[0] * 60 == 10 * 3 + 30 * 2 + 20 * 1  # as many example-passes as the phases
     assert lrs[0] == 2e-3  # the largest phase's rate
+    # replayed copies are not trained twice in one run
+    rows[2] += [{"q": i, "replay": True} for i in range(5)]
+    merged, epochs, _ = st._as_one_run(rows, [3.0, 2.0, 1.0], [3e-3, 2e-3, 1e-3])
+    assert len(merged[1]) == 60 and not any(r.get("replay") for r in merged[1])
+    assert epochs[0] * 60 == 10 * 3 + 30 * 2 + 20 * 1
     assert [st.segment_bounds(10, k) for k in (1, 2, 3)] == [(0, 3), (3, 7), (7, 10)]
 
 
