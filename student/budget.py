@@ -38,6 +38,9 @@ from transformers import TrainerCallback
 # steps where its 20 minutes afforded ~4,000. Real steps are both steadier and honest; timed on
 # their first pass over a sample, cold lengths made them read 3,336 where the run went on at 4,200+.
 PROBE_STEPS = 24
+# The three segments of one run ran at 5,792, 5,070 and 5,422 tokens/s (the machine shared with a
+# test run during the second): a re-plan at the first one's full speed overran 20 minutes by 8%.
+REPLAN_MARGIN = 0.93
 HARD_STOP = 1.3
 
 
@@ -67,7 +70,8 @@ def plan_steps(n_examples: int, epochs: float, batch_size: int, world_size: int)
 
 def replanned_steps(plan: dict[str, Any], steps_done: int, seconds_used: float, tokens_per_s: float) -> int:
     """A shuffled run's step count after its first segment: what the rest of the budget affords at
-    the speed that segment really ran (``tokens_per_s``), never more than its epochs ask for.
+    the speed that segment really ran (``tokens_per_s``, less :data:`REPLAN_MARGIN`), never more
+    than its epochs ask for.
 
     The probe's estimate only sets the first segment's length; a run the probe misjudged by 30%
     (cold CPU caches at the start: measured 3,533 probed vs ~4,500 tokens/s run) still ends near
@@ -78,7 +82,7 @@ def replanned_steps(plan: dict[str, Any], steps_done: int, seconds_used: float, 
         return int(plan["max_steps"])
     tokens_per_step = plan["tokens"] / planned
     left_s = max(0.0, plan["budget_s"] - seconds_used)
-    affordable = math.floor(left_s * tokens_per_s / tokens_per_step)
+    affordable = math.floor(left_s * REPLAN_MARGIN * tokens_per_s / tokens_per_step)
     return max(steps_done + 2, min(planned, steps_done + affordable))
 
 
