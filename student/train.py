@@ -450,7 +450,8 @@ def plan_segment(plan: dict[str, Any], k: int) -> tuple[int, int]:
 
 
 def _replan(plan: dict[str, Any], first_segment: dict[str, Any]) -> bool:
-    """Fit the rest of a shuffled run to its budget at the speed segment 1 ran; True if it changed."""
+    """Fit the rest of a shuffled run to its budget at the speed segment 1 ran; True when it re-planned
+    now (written down even if the step count stays, so it happens once)."""
     if plan.get("replanned") or "tokens" not in plan:
         return False
     stop1 = plan_segment(plan, 1)[1]
