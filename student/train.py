@@ -203,8 +203,9 @@ def _as_one_run(phase_rows: dict[int, list[dict[str, Any]]], epochs: list[float]
     (same pairs, 20 minutes): with the copies 4,248 steps reached 41.5% / 11.0% / 17.8% (held-out
     iid / unseen families / real questions), without them 3,088 steps reached 43.0% / 14.0% / 18.7%.
     """
-    rows = [r for k in PHASES for r in phase_rows[k] if not r.get("replay")]
-    passes = sum(sum(1 for r in phase_rows[k] if not r.get("replay")) * epochs[i] for i, k in enumerate(PHASES))
+    own = {k: [r for r in phase_rows[k] if not r.get("replay")] for k in PHASES}
+    rows = [r for k in PHASES for r in own[k]]
+    passes = sum(len(own[k]) * epochs[i] for i, k in enumerate(PHASES))
     biggest = max(range(len(PHASES)), key=lambda i: len(phase_rows[PHASES[i]]))
     merged = {k: (rows if k == PHASES[0] else []) for k in PHASES}
     return merged, [passes / max(1, len(rows))] + epochs[1:], [lrs[biggest]] + lrs[1:]
