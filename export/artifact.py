@@ -17,6 +17,8 @@ Layout (every file is listed with its size in ``manifest.json["files"]``)::
     prompt.j2             the prompt template text the student was trained with
     generation.json       decoding settings (see GENERATION_KEYS below)
     schema.json           the normalised schema (``Schema.to_dict()``: includes fingerprint and dialect)
+    values.json           optional: the value index the runtime grounds answers with (distinct values
+                          of the sandbox's low-cardinality text columns; schemadistill/grounding.py)
     manifest.json         format, source, package versions, opset, graph I/O (``io``), variants,
                           file sizes, eval figures from training, parity figures
 
@@ -68,6 +70,7 @@ PROMPT = "prompt.j2"
 GENERATION = "generation.json"
 SCHEMA = "schema.json"
 MANIFEST = "manifest.json"
+VALUES = "values.json"  # optional (student.ground_values=false leaves it out)
 REQUIRED = (MANIFEST, TOKENIZER, PROMPT, GENERATION, SCHEMA)
 GENERATION_KEYS = ("max_new_tokens", "stop", "stop_token_ids", "eos_token_id", "pad_token_id",
                    "add_special_tokens", "prompt_mode", "schema_text", "chat")
@@ -84,6 +87,7 @@ class ArtifactInfo:
     template: str  # prompt.j2
     schema: dict[str, Any]  # schema.json (Schema.to_dict form)
     variants: dict[str, Path] = field(default_factory=dict)  # variant -> model file
+    values: dict[str, Any] | None = None  # values.json (ValueIndex.to_json form), when shipped
 
     @property
     def fingerprint(self) -> str:
@@ -162,8 +166,9 @@ def load_artifact(path: str | Path, check_tokenizer: bool = True) -> ArtifactInf
     absent = [k for k in GENERATION_KEYS if k not in generation]
     if absent:
         raise UserError(f"generation.json lacks {', '.join(absent)}", file=root / GENERATION, hint=EXPORT_HINT)
+    values = _read_json(root / VALUES) if (root / VALUES).is_file() else None
     info = ArtifactInfo(root, manifest, generation, (root / PROMPT).read_text(encoding="utf-8"),
-                        _read_json(root / SCHEMA), variants)
+                        _read_json(root / SCHEMA), variants, values)
     if check_tokenizer:
         check_tokenizer_matches(info)
     return info

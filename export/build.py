@@ -273,6 +273,9 @@ def _assemble(work: Path, run_dir: Path, model_dir: Path, student: dict[str, Any
     atomic_write_text(work / art.PROMPT, student["prompt"]["template"])
     atomic_write_json(work / art.GENERATION, generation)
     atomic_write_json(work / art.SCHEMA, schema.to_dict())
+    values = _value_index(run_dir, student, schema)
+    if values is not None:
+        values.save(work / art.VALUES)
     shutil.copy2(log, work / "export.log")
     manifest = _manifest(run_dir, student, exported, io, wanted, work)
     if int8:
@@ -280,6 +283,18 @@ def _assemble(work: Path, run_dir: Path, model_dir: Path, student: dict[str, Any
     manifest["timings"] = timings
     atomic_write_json(work / art.MANIFEST, manifest)  # the runtime (parity gate) loads the folder
     return manifest, generation
+
+
+def _value_index(run_dir: Path, student: dict[str, Any], schema: Any) -> Any:
+    """The run's value index for ``values.json``, unless the student was set not to ground."""
+    from schemadistill.grounding import ValueIndex
+    from schemadistill.sandbox import Executor
+
+    db = run_dir / "sandbox" / "sandbox.duckdb"
+    if not student.get("config", {}).get("ground_values", True) or not db.is_file():
+        return None
+    with Executor(db) as ex:
+        return ValueIndex.from_database(ex, schema)
 
 
 def _manifest(run_dir: Path, student: dict[str, Any], exported: dict[str, Any], io: dict[str, Any],

@@ -53,6 +53,7 @@ from tokenizers import Tokenizer
 from export.artifact import ArtifactInfo, load_artifact
 from export.guard import Verdict, check_sql
 from schemadistill.errors import UserError
+from schemadistill.grounding import Grounded, ValueIndex, ground_sql
 from schemadistill.prompt import cut_at_stop, fill_slots, render_prompt, slot_numbers, slot_values
 from schemadistill.sandbox.executor import Executor
 from schemadistill.schema.model import Schema
@@ -89,6 +90,7 @@ class Answer:
     columns: list[str] | None = None
     first_sql: str | None = None  # the first attempt, when a repair round ran
     warnings: list[str] = field(default_factory=list)
+    grounded: list[str] = field(default_factory=list)  # what value grounding changed (values.json)
 
 
 def _clean_up_spaces(text: str) -> str:
@@ -121,7 +123,7 @@ class Runtime:
     """An artifact loaded for inference; see the module docstring."""
 
     def __init__(self, artifact_dir: str | Path, variant: str = "auto", provider: str | None = None,
-                 threads: int | None = None, batch_size: int = DEFAULT_BATCH):
+                 threads: int | None = None, batch_size: int = DEFAULT_BATCH, ground: bool = True):
         self.artifact: ArtifactInfo = load_artifact(artifact_dir)
         art = self.artifact
         available = ort.get_available_providers()
@@ -172,6 +174,8 @@ class Runtime:
         self.batch_size = max(1, batch_size)
         self.schema = Schema.from_dict(art.schema)
         self.dialect = str(gen.get("dialect") or art.dialect)
+        # ground=False: the model's SQL as it is (to measure what grounding adds)
+        self.values = ValueIndex.from_json(art.values) if ground and art.values is not None else None
         self._executors: dict[Path, Executor] = {}
 
     def _init_io(self) -> None:
@@ -384,8 +388,10 @@ class Runtime:
         return self.ask_many([question], db)[0]
 
     def ask_many(self, questions: Sequence[str], db: str | Path | None = None) -> list[Answer]:
-        """Generate, check, and give each failing answer one repair round (batched).
+        """Generate, ground, check, and give each failing answer one repair round (batched).
 
+        With the artifact's ``values.json`` a value the question names and the SQL left out or
+        swapped is put in first (schemadistill/grounding.py; ``grounded`` says what changed).
         A statement that is not one read-only query is refused (``sql`` None). One that does
         not parse, names an unknown table or column, or (with ``db``) fails in the sandbox is
         regenerated once from the student's repair prompt, holding the broken SQL and the real
@@ -398,7 +404,8 @@ class Runtime:
                 warnings.simplefilter("always")
                 prompts.append(self.encode(q))
             notes.append([str(w.message) for w in caught])
-        firsts = self.complete(prompts)
+        grounds = [self._ground(s, q) for s, q in zip(self.complete(prompts), questions, strict=True)]
+        firsts = [g.sql for g in grounds]
         verdicts = [check_sql(s, self.schema, self.dialect, ex) for s in firsts]
         retry = [i for i, v in enumerate(verdicts) if not v.ok and not v.refused]
         seconds: dict[int, tuple[str, Verdict]] = {}
@@ -407,7 +414,8 @@ class Runtime:
                 warnings.simplefilter("ignore")  # the first round already warned about these questions
                 repair_prompts = [self.encode(questions[i], firsts[i], verdicts[i].error) for i in retry]
             for i, sql in zip(retry, self.complete(repair_prompts), strict=True):
-                seconds[i] = (sql, check_sql(sql, self.schema, self.dialect, ex))
+                grounds[i] = self._ground(sql, questions[i])
+                seconds[i] = (grounds[i].sql, check_sql(grounds[i].sql, self.schema, self.dialect, ex))
         answers = []
         for i, (sql, v) in enumerate(zip(firsts, verdicts, strict=True)):
             first = None
@@ -415,13 +423,16 @@ class Runtime:
                 first, (sql, v) = sql, seconds[i]
             a = Answer(sql=None if v.refused else sql, ok=v.ok, repaired=first is not None and v.ok,
                        error=None if v.ok else v.error, refused=v.refused, first_sql=first,
-                       warnings=notes[i])
+                       warnings=notes[i], grounded=grounds[i].changes)
             if v.ok and v.result is not None:
                 a.rows, a.columns = v.result.rows, v.result.columns
             answers.append(a)
         for note in dict.fromkeys(n for ns in notes for n in ns):  # once, for callers that watch warnings
             warnings.warn(note, UserWarning, stacklevel=2)
         return answers
+
+    def _ground(self, sql: str, question: str) -> Grounded:
+        return ground_sql(sql, question, self.values, self.dialect, self.schema)
 
     def close(self) -> None:
         for ex in self._executors.values():

@@ -319,7 +319,8 @@ def ask(
     """Answer one question with the exported student (lean ONNX runtime, no torch): prints the SQL.
 
     A statement that is not one read-only query is refused (exit code 1). One that fails the
-    checks gets one repair round; a line ``-- repaired: yes|no`` follows the SQL.
+    checks gets one repair round; a line ``-- repaired: yes|no`` follows the SQL, and a line
+    ``-- grounded: ...`` for each value the question named that grounding put into it.
     """
     from export.runtime import Runtime
 
@@ -333,6 +334,8 @@ def ask(
     sys.stdout.write(a.sql + "\n")
     sys.stdout.write(f"-- repaired: {'yes' if a.repaired else 'no'}"
                      + (f" (first attempt: {a.first_sql})" if a.first_sql else "") + "\n")
+    for change in a.grounded:
+        sys.stdout.write(f"-- grounded: {change}\n")
     if not a.ok:
         err_console.print(f"[bold red]the SQL does not pass the checks:[/bold red] {escape(a.error or '')}",
                           highlight=False)
@@ -355,8 +358,10 @@ def eval_cmd(
     db: Annotated[Path, typer.Option("--db", help="DuckDB file both gold and predicted SQL run on.")],
     variant: VariantOpt = "auto",
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N lines of the file.")] = None,
+    ground: Annotated[bool, typer.Option("--ground/--no-ground",
+                                         help="Value grounding from the artifact's values.json (as `ask` does).")] = True,
 ) -> None:
-    """Execution accuracy of the exported student through the lean runtime (guard and repair included).
+    """Execution accuracy of the exported student through the lean runtime (grounding, guard and repair included).
 
     Rows flagged empty_or_null_result or time_dependent are skipped. The last line printed is one
     JSON object: n, execution_accuracy, valid_sql_rate, repaired, ...
@@ -370,9 +375,9 @@ def eval_cmd(
 
     if not questions.is_file():
         raise UserError("questions file not found", file=questions)
-    counts = {"repaired": 0, "refused": 0, "repair_tried": 0}
+    counts = {"repaired": 0, "refused": 0, "repair_tried": 0, "grounded": 0}
 
-    with warnings.catch_warnings(record=True) as caught, Runtime(artifact, variant=variant) as rt, \
+    with warnings.catch_warnings(record=True) as caught, Runtime(artifact, variant=variant, ground=ground) as rt, \
             tempfile.TemporaryDirectory(prefix="sd-eval-") as tmp:
         warnings.simplefilter("always")
         source = questions
@@ -388,6 +393,7 @@ def eval_cmd(
                 counts["repaired"] += a.repaired
                 counts["refused"] += a.refused
                 counts["repair_tried"] += a.first_sql is not None
+                counts["grounded"] += bool(a.grounded)
             return preds
 
         t0 = time.perf_counter()
@@ -400,7 +406,7 @@ def eval_cmd(
                       f"{report['skipped_by_flag'] or ''}, {report['gold_errors']} gold errors, {seconds:.1f}s")
     out_console.print(f"execution accuracy {report['execution_accuracy']:.1%}, valid SQL {report['valid_sql_rate']:.1%}, "
                       f"unknown names {report['unknown_name_rate']:.1%}; repaired {counts['repaired']} of "
-                      f"{counts['repair_tried']} repair rounds, refused {counts['refused']}")
+                      f"{counts['repair_tried']} repair rounds, refused {counts['refused']}, grounded {counts['grounded']}")
     for f in report["failures"][:5]:
         out_console.print(f"  [dim]{f['why']}:[/dim] {escape(f['question'])} -> {escape(f['pred'] or '(none)')}",
                           highlight=False)

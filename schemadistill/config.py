@@ -97,6 +97,10 @@ class StudentConfig:
                             "Modules LoRA adapts (pretrained students).")
     eval_max: int = _f(200, "Most held-out questions evaluated after each phase (per split).")
     max_new_tokens: int = _f(160, "Longest SQL the student may write.")
+    ground_values: bool = _f(True, "Value grounding after generation: a value the question names (a distinct "
+                                   "value of a text column, e.g. 'Germany') and the SQL left out or swapped is put "
+                                   "in (schemadistill/grounding.py); used by the evaluations and shipped in the "
+                                   "artifact as values.json. false: the model's SQL as it is.")
     seed: int = _f(0, "Seed of model init and data order.")
 
 

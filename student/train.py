@@ -61,6 +61,7 @@ from trl import SFTConfig, SFTTrainer
 
 from schemadistill.config import StudentConfig
 from schemadistill.errors import UserError
+from schemadistill.grounding import ValueIndex, ground_sql
 from schemadistill.io import atomic_write_json, sha256_json
 from schemadistill.prompt import render_schema_compact, schema_names
 from student import budget
@@ -266,17 +267,30 @@ def _sft_args(ckpt_dir: Path, cfg: StudentConfig, lr: float, max_steps: int, pha
     )
 
 
+def _items(rows: list[dict[str, Any]], preds: list[str]) -> list[dict[str, Any]]:
+    return [{"question": r["question"], "gold_sql": r["sql"], "pred_sql": p, "family": r.get("family", ""),
+             "phase": r.get("phase"), "difficulty": r.get("difficulty")} for r, p in zip(rows, preds, strict=True)]
+
+
 def _evaluate(model: Any, tokenizer: Any, spec: PromptSpec, splits: dict[str, list[dict[str, Any]]],
-              executor: Any, schema: Any, cfg: StudentConfig) -> dict[str, Any]:
+              executor: Any, schema: Any, cfg: StudentConfig, values: ValueIndex | None = None) -> dict[str, Any]:
+    """Scores per split. With ``values`` the predictions are value-grounded first, as the runtime
+    does (schemadistill/grounding.py), and ``ungrounded`` keeps what the model alone scored."""
     results: dict[str, Any] = {}
     for split, rows in splits.items():
         if not rows:
             results[split] = {"n": 0}
             continue
-        preds = predict(model, tokenizer, spec, rows, max_new_tokens=cfg.max_new_tokens, batch_size=INFER_BATCH)
-        items = [{"question": r["question"], "gold_sql": r["sql"], "pred_sql": p, "family": r.get("family", ""),
-                  "phase": r.get("phase"), "difficulty": r.get("difficulty")} for r, p in zip(rows, preds, strict=True)]
-        results[split] = score_items(items, executor, schema, schema.dialect)
+        raw = predict(model, tokenizer, spec, rows, max_new_tokens=cfg.max_new_tokens, batch_size=INFER_BATCH)
+        grounded = [ground_sql(p, r["question"], values, schema.dialect, schema) for r, p in zip(rows, raw, strict=True)]
+
+        results[split] = score_items(_items(rows, [g.sql for g in grounded]), executor, schema, schema.dialect)
+        if values is not None:
+            changed = sum(bool(g.changes) for g in grounded)
+            alone = score_items(_items(rows, raw), executor, schema, schema.dialect) if changed else results[split]
+            results[split]["grounding"] = {
+                "changed": changed,
+                "ungrounded": {k: alone.get(k) for k in ("execution_accuracy", "valid_sql_rate")}}
     return results
 
 
@@ -304,6 +318,7 @@ class _Run:
     state: PartialState
     resume: bool
     callbacks: list[TrainerCallback]
+    values: ValueIndex | None = None  # value grounding for the evaluations (None: off)
 
 
 def _student_and_tokenizer(out: Path, cfg: StudentConfig, kind: str, ref: str, schema: Any,
@@ -347,7 +362,8 @@ def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden:
         splits["golden"] = read_golden(Path(golden))
     spec, tokenizer, tok_hash = _student_and_tokenizer(out, cfg, kind, ref, schema,
                                                        [r for k in PHASES for r in phase_rows[k]], state)
-    run = _Run(out, cfg, kind, ref, tokenizer, spec, splits, schema, executor, state, resume, callbacks or [])
+    values = ValueIndex.from_database(executor, schema) if cfg.ground_values and executor is not None else None
+    run = _Run(out, cfg, kind, ref, tokenizer, spec, splits, schema, executor, state, resume, callbacks or [], values)
 
     data = {k: build_examples(phase_rows[k], spec, tokenizer, cfg.max_length) for k in PHASES}
     dropped = sum(d[2] for d in data.values())
@@ -626,7 +642,8 @@ def _train_phase(run: _Run, k: int, model: Any, examples: list[dict[str, Any]], 
     if run.state.is_main_process:
         save_history(phase_dir / "loss.json", history)
         plot_losses(phase_dir / "loss.png", {k: history}, title=f"phase {k} loss")
-        evals = _evaluate(trained_model, run.tokenizer, run.spec, run.splits, run.executor, run.schema, run.cfg)
+        evals = _evaluate(trained_model, run.tokenizer, run.spec, run.splits, run.executor, run.schema, run.cfg,
+                          run.values)
         atomic_write_json(run.out / f"eval_phase{k}.json", evals)
         done["execution_accuracy"] = {s: r.get("execution_accuracy") for s, r in evals.items()}
     del trained_model, model
@@ -644,7 +661,8 @@ def _score_new_splits(run: _Run, k: int, weights: Path) -> None:
         return
     console.print(f"  scoring the phase {k} weights on {', '.join(missing)} (not asked for when it was trained)")
     model = _make_model(run.kind, run.ref, run.tokenizer, weights, run.cfg)
-    evals.update(_evaluate(model, run.tokenizer, run.spec, missing, run.executor, run.schema, run.cfg))
+    evals.update(_evaluate(model, run.tokenizer, run.spec, missing, run.executor, run.schema, run.cfg,
+                               run.values))
     atomic_write_json(path, evals)
     del model
     gc.collect()

@@ -160,6 +160,19 @@ def test_repair_without_db_uses_duckdb_wording(rt: Runtime, monkeypatch: pytest.
     assert a.ok and a.repaired
 
 
+def test_answers_are_value_grounded_from_values_json(run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = json.loads((run / "export" / "artifact" / "values.json").read_text())
+    country = next(c for c in shipped["columns"] if c["column"] == "country")
+    with Executor(_db(run)) as ex:  # the real value, as the sandbox spells it
+        value = ex.run(f"SELECT country FROM ecommerce.users WHERE lower(country) = '{country['values'][0]}' LIMIT 1").rows[0][0]
+    _plant(rt, monkeypatch, ["SELECT COUNT(*) FROM ecommerce.users AS u;"])
+    a = rt.ask(f"How many users live in {value}?", db=_db(run))
+    assert a.sql == f"SELECT COUNT(*) FROM ecommerce.users AS u WHERE u.country = '{value}';"
+    assert a.ok and a.grounded == [f"added u.country = '{value}'"] and a.rows is not None
+    with Executor(_db(run)) as ex:
+        assert a.rows == ex.run(a.sql).rows and a.rows != ex.run("SELECT COUNT(*) FROM ecommerce.users").rows
+
+
 @pytest.mark.parametrize("planted", ["DROP TABLE ecommerce.users;", "SELECT 1; DROP TABLE ecommerce.users;",
                                      "INSERT INTO ecommerce.users VALUES (1, 'x', 1, 2);"])
 def test_non_read_only_output_is_refused(run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch,

@@ -107,6 +107,15 @@ def test_distill_runs_every_stage(reference: tuple[Path, subprocess.CompletedPro
     latency = json.loads((out / "reports" / "latency.json").read_text(encoding="utf-8"))
     assert latency["questions"]["n"] == want.questions and list(latency["backends"]) == want.backends
     assert "errors" not in latency["summary"]
+    # value grounding: built from the sandbox, shipped with the artifact, scored both ways
+    shipped = json.loads((artifact / "values.json").read_text(encoding="utf-8"))
+    assert {(c["table"], c["column"]) for c in shipped["columns"]} >= {("ecommerce.users", "country")}
+    evals = json.loads((out / "student" / "eval_phase3.json").read_text(encoding="utf-8"))
+    assert evals["heldout_iid"]["n"] > 0
+    for split in [s for s, r in evals.items() if r["n"]]:  # tiny.yaml holds no family out
+        g = evals[split]["grounding"]
+        assert 0 <= g["changed"] <= evals[split]["n"]
+        assert 0 <= g["ungrounded"]["execution_accuracy"] <= 1
 
 
 @pytest.mark.slow
@@ -121,7 +130,7 @@ def test_artifact_answers_trained_questions_by_execution(
     r = cli("eval", str(artifact), "--questions", str(qfile), "--db", str(db))
     assert r.returncode == 0, r.stderr
     report = last_json(r.stdout)
-    assert report["n"] == EVAL_QUESTIONS and report["gold_errors"] == 0
+    assert report["n"] == EVAL_QUESTIONS and report["gold_errors"] == 0 and "grounded" in report
     assert report["valid_sql_rate"] > 0
     assert report["execution_accuracy"] >= ACCURACY_FLOOR, report
 

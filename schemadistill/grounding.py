@@ -1,0 +1,541 @@
+"""Value grounding: a value the question names goes into SQL that left it out.
+
+    from schemadistill.grounding import ValueIndex, ground_sql
+    index = ValueIndex.from_database(executor, schema)   # distinct values of RUN/sandbox's text dimensions
+    g = ground_sql("SELECT COUNT(*) FROM ecommerce.users AS u;", "How many users from Germany?", index)
+    g.sql       # "SELECT COUNT(*) FROM ecommerce.users AS u WHERE u.country = 'Germany';"
+    g.changes   # ["added u.country = 'Germany'"]
+
+Why: on real questions a small student's commonest miss is a dropped or swapped filter value
+("active users from Germany in 2024" without the country condition, or 'Chrome' where the
+question says Safari): it learned the shape, not every value. The database knows which words of
+the question are values, so that part need not be learned. Used after generation everywhere
+the student answers: the evaluation after each phase (which also reports the ungrounded
+accuracy), and the exported runtime (the artifact ships the index as ``values.json``).
+
+The rules are conservative; where one is not sure it changes nothing:
+
+- A *mention* is a phrase of the question equal to a distinct value of a low-cardinality text
+  column, or a known alias of it ("UK", "German", "Dutch" for country names), or one of the
+  teacher's words for a yes/no column ("active", "inactive", "non-fraud": ``flag = 1`` or
+  ``= 0``; not after "most"/"more"/...). A value phrase that is also a common English word
+  counts only with the value's own capitals, and not as the question's first word. A phrase
+  naming values of two columns is ambiguous and ignored; two values of one column (a
+  comparison) are left to the model.
+- A mentioned column that the SQL never references is added as ``alias.col = 'value'`` to the
+  WHERE of the outermost SELECT that reads its table. When no SELECT reads it but the outer
+  one reads a single table one foreign key away, the value is reached along the key: a join
+  from the referencing side (its bare column names qualified, so none becomes ambiguous), a
+  semi-join ``key IN (SELECT ...)`` from the referenced side, so no row is counted twice.
+  Anything else is left to the model, and set operations are left alone.
+- A condition ``col = 'x'`` whose value the question does not name (another value, or one the
+  column never holds, such as 'UK'), on a column of which the question names exactly one value
+  not already in the SQL, gets that value; a flag's only test with the other polarity flips.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from schemadistill.schema.model import Schema
+
+MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
+MAX_VALUE_CHARS = 40
+MAX_VALUE_WORDS = 4
+COMMON_ZIPF = 4.0  # wordfreq frequency from which a phrase is also an ordinary word ("Edge", "Windows")
+FORMAT = 1
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’.&-][A-Za-z0-9]+)*")
+
+# Country names as users write them: short forms and demonyms. Keys are the names as a
+# database usually stores them; the aliases become mentions of that value.
+COUNTRY_ALIASES: dict[str, list[str]] = {
+    "United States": ["US", "U.S.", "USA", "U.S.A.", "America", "American", "the States"],
+    "United Kingdom": ["UK", "U.K.", "Britain", "Great Britain", "British", "GB"],
+    "Germany": ["German", "Deutschland"],
+    "France": ["French"],
+    "Netherlands": ["the Netherlands", "Holland", "Dutch", "NL"],
+    "Spain": ["Spanish"],
+    "Italy": ["Italian"],
+    "Canada": ["Canadian"],
+    "Mexico": ["Mexican"],
+    "Brazil": ["Brazilian"],
+    "Argentina": ["Argentinian", "Argentine"],
+    "India": ["Indian"],
+    "China": ["Chinese"],
+    "Japan": ["Japanese"],
+    "South Korea": ["Korea", "Korean", "South Korean"],
+    "Australia": ["Australian"],
+    "New Zealand": ["NZ"],
+    "Ireland": ["Irish"],
+    "Sweden": ["Swedish"],
+    "Norway": ["Norwegian"],
+    "Denmark": ["Danish"],
+    "Finland": ["Finnish"],
+    "Poland": ["Polish"],
+    "Switzerland": ["Swiss"],
+    "Austria": ["Austrian"],
+    "Belgium": ["Belgian"],
+    "Portugal": ["Portuguese"],
+    "Greece": ["Greek"],
+    "Turkey": ["Turkish"],
+    "Russia": ["Russian"],
+    "Ukraine": ["Ukrainian"],
+    "Singapore": ["Singaporean"],
+    "South Africa": ["South African"],
+    "Nigeria": ["Nigerian"],
+    "Egypt": ["Egyptian"],
+    "Israel": ["Israeli"],
+    "United Arab Emirates": ["UAE", "Emirati"],
+    "Saudi Arabia": ["Saudi"],
+}
+_ALIASES_BY_VALUE = {k.lower(): v for k, v in COUNTRY_ALIASES.items()}
+# "the most active users" ranks users; it does not ask for the is_active flag
+_DEGREE = frozenset({"most", "more", "least", "less", "very", "highly"})
+# a flag word negated around it: "excluding fraudulent sessions", "the fraudulent flag is not set"
+_NEGATORS_BEFORE = frozenset({"not", "no", "non", "excluding", "exclude", "excludes", "without", "except", "never"})
+_NEGATED_AFTER = re.compile(r"^(?:flag )?(?:(?:is|was|are|were|being) )?(?:not\b|unset\b|false\b|0\b|"
+                            r"set to (?:false|0|no)\b|equal to (?:false|0)\b|equals (?:false|0)\b)")
+_OPPOSITE = {"1": "0", "0": "1", "true": "false", "false": "true"}
+
+
+def words(text: str) -> list[str]:
+    """The question's words as mentions are matched (case kept; "U.K." -> "U.K")."""
+    return _WORD.findall(text)
+
+
+def _phrase(tokens: Iterable[str]) -> str:
+    return " ".join(t.lower() for t in tokens)
+
+
+@dataclass(frozen=True)
+class ValueRef:
+    """One value of one column: ``table`` is the qualified name (``ecommerce.users``).
+
+    ``flag``: a yes/no column, ``value`` is the SQL literal ("1", "0", "true", "false").
+    """
+
+    table: str
+    column: str
+    value: str
+    flag: bool = False
+
+    def literal(self) -> exp.Expr:
+        if not self.flag:
+            return exp.Literal.string(self.value)
+        if self.value in ("true", "false"):
+            return exp.Boolean(this=self.value == "true")
+        return exp.Literal.number(self.value)
+
+
+@dataclass
+class Mention:
+    ref: ValueRef
+    text: str  # the words of the question that named it
+
+
+@dataclass
+class ValueIndex:
+    """Phrases that name column values; built from a database, saved as ``values.json``."""
+
+    # phrase (lower-case words joined by one space) -> [(ref, exact text or "" when any case matches)]
+    phrases: dict[str, list[tuple[ValueRef, str]]] = field(default_factory=dict)
+    # (table, column) -> lower-cased values, to tell a value from another literal
+    columns: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+
+    def add(self, ref: ValueRef, text: str, exact: bool) -> None:
+        toks = words(text)
+        if not toks:
+            return
+        entry = (ref, " ".join(toks) if exact else "")
+        bucket = self.phrases.setdefault(_phrase(toks), [])
+        if entry not in bucket:
+            bucket.append(entry)
+
+    @property
+    def max_words(self) -> int:
+        return max((p.count(" ") + 1 for p in self.phrases), default=0)
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self.columns.values())
+
+    # -- building --------------------------------------------------------------------------
+    @classmethod
+    def from_values(cls, values: dict[tuple[str, str], list[str]],
+                    flags: dict[tuple[str, str], dict[str, list[str]]] | None = None) -> ValueIndex:
+        """From ``{(qualified table, column): [value, ...]}``; aliases and case rules added here.
+
+        ``flags``: ``{(table, column): {literal: [phrase, ...]}}`` for yes/no columns, e.g.
+        ``{"1": ["active"], "0": ["inactive", "not active"]}``; phrases match in any case.
+        """
+        index = cls()
+        for (table, column), by_literal in (flags or {}).items():
+            for literal, phrases in by_literal.items():
+                for text in phrases:
+                    index.add(ValueRef(table, column, literal, flag=True), text, exact=False)
+        for (table, column), vals in values.items():
+            index.columns[(table, column)] = {v.lower() for v in vals}
+            for v in vals:
+                ref = ValueRef(table, column, v)
+                for text in [v, *_ALIASES_BY_VALUE.get(v.lower(), [])]:
+                    toks = words(text)
+                    if not toks:
+                        continue
+                    common = len(toks) == 1 and _zipf(toks[0]) >= COMMON_ZIPF
+                    if common and toks[0].islower():
+                        continue  # "other", "new": a word, never safely a value
+                    index.add(ref, text, exact=common)
+        return index
+
+    @classmethod
+    def from_database(cls, executor: Any, schema: Schema, max_values: int = MAX_VALUES,
+                      flags: bool = True) -> ValueIndex:
+        """Distinct values of every text column with role dimension or text and few values,
+        and (``flags``) the words of every yes/no column, from the teacher's lexicon: the same
+        words its questions use ("active", "non-fraud", "deactivated", sidecar synonyms).
+
+        ``executor`` is a :class:`~schemadistill.sandbox.Executor` (read-only, row cap, timeout).
+        """
+        found: dict[tuple[str, str], list[str]] = {}
+        for table in schema.tables:
+            for col in table.columns:
+                if col.type != "text" or col.role not in ("dimension", "text"):
+                    continue
+                q = _quote(col.name)
+                res = executor.run(f"SELECT {q} FROM {_qualified(table.qualified_name)} WHERE {q} IS NOT NULL "
+                                   f"GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT {max_values + 1}", "duckdb")
+                if not res.ok or not res.rows or len(res.rows) > max_values:
+                    continue
+                vals = [str(r[0]).strip() for r in res.rows]
+                vals = [v for v in vals if _usable(v)]
+                if vals:
+                    found[(table.qualified_name, col.name)] = vals
+        return cls.from_values(found, flag_words(schema) if flags else None)
+
+    # -- files -----------------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        cols = [{"table": t, "column": c, "values": sorted(vs)} for (t, c), vs in sorted(self.columns.items())]
+        phrases = [{"phrase": p, "table": r.table, "column": r.column, "value": r.value, "exact": exact,
+                    **({"flag": True} if r.flag else {})}
+                   for p, entries in sorted(self.phrases.items()) for r, exact in entries]
+        return {"format": FORMAT, "columns": cols, "phrases": phrases}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> ValueIndex:
+        index = cls()
+        for c in d.get("columns", []):
+            index.columns[(c["table"], c["column"])] = set(c["values"])
+        for p in d.get("phrases", []):
+            index.phrases.setdefault(p["phrase"], []).append(
+                (ValueRef(p["table"], p["column"], p["value"], bool(p.get("flag"))), p.get("exact", "")))
+        return index
+
+    def save(self, path: str | Path) -> None:
+        from schemadistill.io import atomic_write_json
+        atomic_write_json(Path(path), self.to_json())
+
+    @classmethod
+    def load(cls, path: str | Path) -> ValueIndex:
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+    # -- matching --------------------------------------------------------------------------
+    def mentions(self, question: str) -> list[Mention]:
+        """Values the question names, longest phrase first, left to right, no overlaps."""
+        toks = words(question)
+        out: list[Mention] = []
+        i, longest = 0, self.max_words
+        while i < len(toks):
+            for n in range(min(longest, len(toks) - i), 0, -1):
+                span = toks[i:i + n]
+                hits = [ref for ref, exact in self.phrases.get(_phrase(span), [])
+                        if (not exact or (" ".join(span) == exact and i > 0))
+                        and not (ref.flag and i > 0 and toks[i - 1].lower() in _DEGREE)]
+                if hits and hits[0].flag and self._negated(toks, i, n):
+                    hits = [ValueRef(r.table, r.column, _OPPOSITE[r.value], flag=True) for r in hits]
+                if hits:
+                    cols = {(r.table, r.column) for r in hits}
+                    if len(cols) == 1:  # one phrase, two columns: which one is a guess
+                        out.extend(Mention(r, " ".join(span)) for r in hits[:1])
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+
+    @staticmethod
+    def _negated(toks: list[str], i: int, n: int) -> bool:
+        before = {t.lower() for t in toks[max(0, i - 2):i]}
+        after = " ".join(t.lower() for t in toks[i + n:i + n + 5])
+        return bool(before & _NEGATORS_BEFORE) or bool(_NEGATED_AFTER.match(after))
+
+
+@dataclass
+class Grounded:
+    sql: str
+    changes: list[str] = field(default_factory=list)
+
+
+def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str = "duckdb",
+               schema: Schema | None = None) -> Grounded:
+    """``sql`` with the question's named values put in (see the module docstring); never raises.
+
+    ``schema`` (its foreign keys and columns) allows the one-hop join; without it only tables
+    the SQL already reads get a condition.
+    """
+    if index is None or not sql.strip():
+        return Grounded(sql)
+    mentions = index.mentions(question)
+    if not mentions:
+        return Grounded(sql)
+    body = sql.strip()
+    semicolon = body.endswith(";")
+    try:
+        tree = sqlglot.parse_one(body.rstrip(";"), read=dialect)
+    except (SqlglotError, RecursionError, ValueError):
+        return Grounded(sql)
+    if not isinstance(tree, exp.Select):
+        return Grounded(sql)  # set operations, DDL...: which branch a value belongs to is not clear
+    by_col: dict[tuple[str, str], set[ValueRef]] = defaultdict(set)
+    for m in mentions:
+        by_col[(m.ref.table, m.ref.column)].add(m.ref)
+    named = {m.ref.value.lower() for m in mentions if not m.ref.flag}
+    changes: list[str] = []
+    for (table, column), refs in by_col.items():
+        if len(refs) != 1:
+            continue
+        ref = next(iter(refs))
+        if _references(tree, table, column):
+            change = _swap_flag(tree, ref) if ref.flag else _swap_value(tree, table, column, ref.value, named)
+        else:
+            change = _add_condition(tree, ref)
+            if change is None and schema is not None:
+                change = _join_and_add(tree, schema, ref)
+        if change:
+            changes.append(change)
+    if not changes:
+        return Grounded(sql)
+    try:
+        out = tree.sql(dialect=dialect)
+    except SqlglotError:
+        return Grounded(sql)
+    return Grounded(out + (";" if semicolon else ""), changes)
+
+
+def ground_many(sqls: list[str], questions: list[str], index: ValueIndex | None, dialect: str = "duckdb",
+                schema: Schema | None = None) -> list[Grounded]:
+    return [ground_sql(s, q, index, dialect, schema) for s, q in zip(sqls, questions, strict=True)]
+
+
+# -- SQL surgery ------------------------------------------------------------------------------
+def _table_matches(node: exp.Table, table: str) -> bool:
+    parts = table.lower().split(".")
+    if node.name.lower() != parts[-1]:
+        return False
+    db = (node.db or "").lower()
+    return not db or len(parts) == 1 or db == parts[-2]
+
+
+def _aliases(tree: exp.Expr) -> dict[str, str]:
+    """Alias or bare name of every real table in the query -> that table's bare name."""
+    out = {}
+    for t in tree.find_all(exp.Table):
+        out[t.alias_or_name.lower()] = t.name.lower()
+    return out
+
+
+def _references(tree: exp.Expr, table: str, column: str) -> bool:
+    """Does any column reference in the query name ``column`` and possibly belong to ``table``?"""
+    bare = table.lower().split(".")[-1]
+    aliases = _aliases(tree)
+    for c in tree.find_all(exp.Column):
+        if c.name.lower() != column.lower():
+            continue
+        qual = c.table.lower()
+        if not qual or qual not in aliases or aliases[qual] == bare:
+            return True  # unqualified, or through a subquery/CTE alias: assume it is this one
+    return False
+
+
+def _add_condition(tree: exp.Select, ref: ValueRef) -> str | None:
+    table, column = ref.table, ref.column
+    for sel in tree.find_all(exp.Select):  # breadth first: the outermost reader wins
+        sources = []
+        frm = sel.args.get("from") or sel.args.get("from_")
+        if frm is not None:
+            sources.append(frm.this)
+        sources += [j.this for j in sel.args.get("joins") or []]
+        for src in sources:
+            if isinstance(src, exp.Table) and _table_matches(src, table):
+                qual = src.alias_or_name
+                cond = exp.EQ(this=exp.column(column, table=qual), expression=ref.literal())
+                _and_where(sel, cond)
+                return f"added {cond.sql()}"
+    return None
+
+
+def _join_and_add(tree: exp.Select, schema: Schema, ref: ValueRef) -> str | None:
+    """Reach ``table`` from the outer SELECT's only table along one foreign key, then filter on it.
+
+    From the referencing side (sessions -> users) a join keeps one row per row; from the
+    referenced side (users -> sessions) a join would multiply rows, so the filter becomes a
+    semi-join instead: ``users.user_id IN (SELECT user_id FROM sessions WHERE browser = ...)``.
+    """
+    table, column = ref.table, ref.column
+    frm = tree.args.get("from") or tree.args.get("from_")
+    src = frm.this if frm is not None else None
+    if not isinstance(src, exp.Table) or tree.args.get("joins"):
+        return None
+    here = next((t for t in schema.tables if _table_matches(src, t.qualified_name)), None)
+    there = schema.table(table)
+    if here is None or there is None:
+        return None
+    up = [fk for fk in schema.foreign_keys if fk.table == here.qualified_name and fk.ref_table == there.qualified_name]
+    down = [fk for fk in schema.foreign_keys if fk.ref_table == here.qualified_name and fk.table == there.qualified_name]
+    if len(up) + len(down) != 1:
+        return None  # no key, or several (billing vs shipping address): not ours to pick
+    src_alias = src.alias_or_name
+    cond = exp.EQ(this=exp.column(column), expression=ref.literal())
+    if down:
+        fk = down[0]
+        if len(fk.columns) != 1:
+            return None
+        inner = exp.select(exp.column(fk.columns[0])).from_(exp.to_table(there.qualified_name)).where(cond)
+        _and_where(tree, exp.In(this=exp.column(fk.ref_columns[0], table=src_alias), query=exp.Subquery(this=inner)))
+        return f"added {src_alias}.{fk.ref_columns[0]} IN (SELECT {fk.columns[0]} FROM {there.qualified_name} " \
+               f"WHERE {cond.sql()})"
+    fk = up[0]
+    used = {a.lower() for a in _aliases(tree)}
+    alias = next(a for a in (there.name[:1].lower(), there.name[:2].lower(), *(f"t{i}" for i in range(1, 99)))
+                 if a not in used)
+    own = {c.lower() for c in here.column_names}
+    for c in tree.find_all(exp.Column):  # bare names of the outer SELECT only: subqueries keep theirs
+        if not c.table and c.name.lower() in own and c.find_ancestor(exp.Select) is tree:
+            c.set("table", exp.to_identifier(src_alias))
+    on = exp.and_(*(exp.EQ(this=exp.column(a, table=src_alias), expression=exp.column(b, table=alias))
+                    for a, b in zip(fk.columns, fk.ref_columns, strict=True)))
+    target = exp.to_table(there.qualified_name)
+    target.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
+    tree.join(target, on=on, copy=False)
+    cond = exp.EQ(this=exp.column(column, table=alias), expression=ref.literal())
+    _and_where(tree, cond)
+    return f"joined {there.qualified_name} AS {alias} and added {cond.sql()}"
+
+
+def _swap_flag(tree: exp.Expr, ref: ValueRef) -> str | None:
+    """``flag = 0`` where the question says the flag holds (or the reverse): the one such test flips."""
+    bare = ref.table.lower().split(".")[-1]
+    aliases = _aliases(tree)
+    tests = []
+    for eq in tree.find_all(exp.EQ):
+        col, lit = eq.this, eq.expression
+        if isinstance(lit, exp.Column):
+            col, lit = lit, col
+        if not (isinstance(col, exp.Column) and col.name.lower() == ref.column.lower()):
+            continue
+        qual = col.table.lower()
+        if qual in aliases and aliases[qual] != bare:
+            continue
+        if isinstance(lit, (exp.Literal, exp.Boolean)):
+            tests.append(lit)
+    if len(tests) != 1:
+        return None
+    old = tests[0].sql().lower()
+    if old == ref.value:
+        return None
+    if old not in ("0", "1", "true", "false"):
+        return None
+    tests[0].replace(ref.literal())
+    return f"replaced {ref.column} = {old} with {ref.value}"
+
+
+def _swap_value(tree: exp.Expr, table: str, column: str, value: str, named: set[str]) -> str | None:
+    literals = {lit.this.lower() for lit in tree.find_all(exp.Literal) if lit.is_string}
+    if value.lower() in literals:
+        return None  # already there (perhaps in an IN list or a CASE): the model's shape stands
+    bare = table.lower().split(".")[-1]
+    aliases = _aliases(tree)
+    wrong = []
+    for eq in tree.find_all(exp.EQ):
+        col, lit = eq.this, eq.expression
+        if isinstance(lit, exp.Column) and isinstance(col, exp.Literal):
+            col, lit = lit, col
+        if not (isinstance(col, exp.Column) and isinstance(lit, exp.Literal) and lit.is_string):
+            continue
+        qual = col.table.lower()
+        if col.name.lower() != column.lower() or (qual in aliases and aliases[qual] != bare):
+            continue
+        if lit.this.lower() not in named:  # another known value, or one the column never holds ('UK')
+            wrong.append(lit)
+    if len(wrong) != 1:
+        return None
+    old = wrong[0].this
+    wrong[0].replace(exp.Literal.string(value))
+    return f"replaced {column} = '{old}' with '{value}'"
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _and_where(sel: exp.Select, cond: exp.Expr) -> None:
+    """``WHERE old AND cond``; ``old`` is parenthesised only when it is an OR (sqlglot's own
+    append would wrap every earlier AND chain too)."""
+    where = sel.args.get("where")
+    if where is None:
+        sel.set("where", exp.Where(this=cond))
+        return
+    old = where.this
+    if isinstance(old, exp.Connector) and not isinstance(old, exp.And):
+        old = exp.Paren(this=old)
+    where.set("this", exp.And(this=old, expression=cond))
+
+
+def _usable(v: str) -> bool:
+    return (0 < len(v) <= MAX_VALUE_CHARS and len(v.split()) <= MAX_VALUE_WORDS
+            and any(ch.isalpha() for ch in v))
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _qualified(name: str) -> str:
+    return ".".join(_quote(p) for p in name.split("."))
+
+
+def flag_words(schema: Schema) -> dict[tuple[str, str], dict[str, list[str]]]:
+    """The words the teacher's questions use for each yes/no column, by SQL literal."""
+    from teacher.lexicon import Lexicon  # the teacher's lexicon: the same words training used
+
+    lex = Lexicon(schema)
+    out: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for table in schema.tables:
+        for col in table.columns:
+            if not lex.is_flag(col):
+                continue
+            yes, no = ("true", "false") if col.type == "boolean" else ("1", "0")
+            out[(table.qualified_name, col.name)] = {yes: lex.value_texts(col, 1), no: lex.value_texts(col, 0)}
+    return out
+
+
+_ZIPF_CACHE: dict[str, float] = {}
+
+
+def _zipf(word: str) -> float:
+    """How common ``word`` is in English (wordfreq's Zipf scale; 0 when wordfreq is missing)."""
+    low = word.lower()
+    if low not in _ZIPF_CACHE:
+        try:
+            import wordfreq  # only at index-building time: the runtime loads a built index
+            _ZIPF_CACHE[low] = float(wordfreq.zipf_frequency(low, "en"))
+        except Exception:
+            _ZIPF_CACHE[low] = 0.0
+    return _ZIPF_CACHE[low]
