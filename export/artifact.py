@@ -17,8 +17,9 @@ Layout (every file is listed with its size in ``manifest.json["files"]``)::
     prompt.j2             the prompt template text the student was trained with
     generation.json       decoding settings (see GENERATION_KEYS below)
     schema.json           the normalised schema (``Schema.to_dict()``: includes fingerprint and dialect)
-    values.json           optional: the value index the runtime grounds answers with (distinct values
-                          of the sandbox's low-cardinality text columns; schemadistill/grounding.py)
+    values.json           optional (export.values): the value index the runtime grounds answers with
+                          (distinct values of the sandbox's low-cardinality text columns;
+                          schemadistill/grounding.py)
     manifest.json         format, source, package versions, opset, graph I/O (``io``), variants,
                           file sizes, eval figures from training, parity figures
 

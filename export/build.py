@@ -189,12 +189,13 @@ def _schema(run_dir: Path, student: dict[str, Any]) -> Any:
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, variants: str | Sequence[str] | None = None,
                parity_max: int | None = None, *, skip_parity: bool = False, opset: int | None = None,
-               fp16_on_cpu: bool = False) -> dict[str, Any]:
+               fp16_on_cpu: bool = False, values: bool = True) -> dict[str, Any]:
     """Build, check and install the artifact of ``run_dir``; returns the stage's figures.
 
     ``out`` defaults to ``RUN/export/artifact``; ``variants`` and ``parity_max`` (the most
     held-out questions the gate decodes) default to the ``export`` config section's defaults;
-    ``fp16_on_cpu`` checks fp16 on CPU kernels when there is no CUDA provider.
+    ``fp16_on_cpu`` checks fp16 on CPU kernels when there is no CUDA provider; ``values`` ships
+    the value index (``values.json``) the runtime grounds answers with.
     """
     defaults = ExportConfig()
     variants = defaults.variants if variants is None else variants
@@ -212,7 +213,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, variants: str
     t0 = time.perf_counter()
     work = art.staging_dir(final)
     try:
-        manifest, generation = _assemble(work, run_dir, model_dir, student, schema, wanted, opset, log)
+        manifest, generation = _assemble(work, run_dir, model_dir, student, schema, wanted, opset, log, values)
         if skip_parity:
             manifest["parity"] = {"skipped": True}
         else:
@@ -232,7 +233,8 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, variants: str
 
 
 def _assemble(work: Path, run_dir: Path, model_dir: Path, student: dict[str, Any], schema: Any,
-              wanted: list[str], opset: int | None, log: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+              wanted: list[str], opset: int | None, log: Path, values: bool = True
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every artifact file into ``work`` (manifest without parity figures); (manifest, generation)."""
     from transformers import AutoConfig
 
@@ -273,9 +275,9 @@ def _assemble(work: Path, run_dir: Path, model_dir: Path, student: dict[str, Any
     atomic_write_text(work / art.PROMPT, student["prompt"]["template"])
     atomic_write_json(work / art.GENERATION, generation)
     atomic_write_json(work / art.SCHEMA, schema.to_dict())
-    values = _value_index(run_dir, student, schema)
-    if values is not None:
-        values.save(work / art.VALUES)
+    index = _value_index(run_dir, schema) if values else None
+    if index is not None:
+        index.save(work / art.VALUES)
     shutil.copy2(log, work / "export.log")
     manifest = _manifest(run_dir, student, exported, io, wanted, work)
     if int8:
@@ -285,13 +287,13 @@ def _assemble(work: Path, run_dir: Path, model_dir: Path, student: dict[str, Any
     return manifest, generation
 
 
-def _value_index(run_dir: Path, student: dict[str, Any], schema: Any) -> Any:
-    """The run's value index for ``values.json``, unless the student was set not to ground."""
+def _value_index(run_dir: Path, schema: Any) -> Any:
+    """The run's value index for ``values.json`` (None without a sandbox)."""
     from schemadistill.grounding import ValueIndex
     from schemadistill.sandbox import Executor
 
     db = run_dir / "sandbox" / "sandbox.duckdb"
-    if not student.get("config", {}).get("ground_values", True) or not db.is_file():
+    if not db.is_file():
         return None
     with Executor(db) as ex:
         return ValueIndex.from_database(ex, schema)

@@ -292,7 +292,7 @@ def export_cmd(
     if out is None:
         # the artifact in the run may now differ from what the pipeline recorded: let it redo the stage
         (run_dir / "export" / "manifest.json").unlink(missing_ok=True)
-    figs = export_run(run_dir, out, cfg.variants, cfg.parity_max, skip_parity=skip_parity)
+    figs = export_run(run_dir, out, cfg.variants, cfg.parity_max, skip_parity=skip_parity, values=cfg.values)
     sizes = ", ".join(f"{v} {figs[f'{v}_mb']:.2f} MB" for v in figs["variants"].split(","))
     gate = "skipped" if skip_parity else ", ".join(f"{v} {figs.get(f'{v}_parity')}" for v in figs["variants"].split(","))
     err_console.print(f"wrote {figs['artifact']} ({sizes}); parity gate: {gate}", highlight=False,

@@ -80,7 +80,8 @@ class StudentConfig:
     name: str = _f("scratch", "scratch[:xs|:sm|:s|:m] | a Hugging Face id or local path (<= 3B parameters, LoRA).")
     prompt_schema: str = _f("none", "compact: a compact schema rendering in the prompt; none: the question only.")
     number_slots: int = _f(3, "Numbers of at least this many digits in a question become slots #1, #2, ... in "
-                              "prompt and SQL, filled back after generation (0: off).")
+                              "prompt and SQL, filled back after generation (0: off). 3, not 2: with 2 the student "
+                              "wrote slots into SQL for questions without numbers (docs/DESIGN.md).")
     schedule: str = _f("shuffled", "shuffled: every phase's pairs in one shuffled run with one learning-rate "
                                    "schedule, saved and evaluated at each third of its steps (written as phases "
                                    "1-3; measured better, docs/DESIGN.md); phases: one run per curriculum phase, "
@@ -97,10 +98,10 @@ class StudentConfig:
                             "Modules LoRA adapts (pretrained students).")
     eval_max: int = _f(200, "Most held-out questions evaluated after each phase (per split).")
     max_new_tokens: int = _f(160, "Longest SQL the student may write.")
-    ground_values: bool = _f(True, "Value grounding after generation: a value the question names (a distinct "
-                                   "value of a text column, e.g. 'Germany') and the SQL left out or swapped is put "
-                                   "in (schemadistill/grounding.py); used by the evaluations and shipped in the "
-                                   "artifact as values.json. false: the model's SQL as it is.")
+    ground_values: bool = _f(True, "Value grounding in the evaluations: a value the question names (a distinct value "
+                                   "of a text column, e.g. 'Germany', or a yes/no column's word) that the SQL left "
+                                   "out or swapped is put in, as the runtime does with the artifact's values.json "
+                                   "(export.values); schemadistill/grounding.py. false: score the model's SQL as it is.")
     seed: int = _f(0, "Seed of model init and data order.")
 
 
@@ -116,6 +117,9 @@ class ExportConfig:
                                                "(int8 and fp16 are made from fp32, which ships only if listed).")
     parity_max: int = _f(200, "Most held-out questions the parity gate decodes (a seeded sample when there are "
                               "more); each is decoded by PyTorch and by every variant.")
+    values: bool = _f(True, "Ship values.json, the value index the runtime grounds answers with (distinct values "
+                            "of the data's low-cardinality text columns: your data's values travel with the "
+                            "artifact). false: the runtime answers with the model's SQL as it is.")
 
     def check(self) -> None:
         bad = [v for v in self.variants if v not in EXPORT_VARIANTS]

@@ -57,48 +57,35 @@ FORMAT = 1
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’.&-][A-Za-z0-9]+)*")
 
-# Country names as users write them: short forms and demonyms. Keys are the names as a
-# database usually stores them; the aliases become mentions of that value.
-COUNTRY_ALIASES: dict[str, list[str]] = {
-    "United States": ["US", "U.S.", "USA", "U.S.A.", "America", "American", "the States"],
-    "United Kingdom": ["UK", "U.K.", "Britain", "Great Britain", "British", "GB"],
-    "Germany": ["German", "Deutschland"],
-    "France": ["French"],
-    "Netherlands": ["the Netherlands", "Holland", "Dutch", "NL"],
-    "Spain": ["Spanish"],
-    "Italy": ["Italian"],
-    "Canada": ["Canadian"],
-    "Mexico": ["Mexican"],
-    "Brazil": ["Brazilian"],
-    "Argentina": ["Argentinian", "Argentine"],
-    "India": ["Indian"],
-    "China": ["Chinese"],
-    "Japan": ["Japanese"],
-    "South Korea": ["Korea", "Korean", "South Korean"],
-    "Australia": ["Australian"],
-    "New Zealand": ["NZ"],
-    "Ireland": ["Irish"],
-    "Sweden": ["Swedish"],
-    "Norway": ["Norwegian"],
-    "Denmark": ["Danish"],
-    "Finland": ["Finnish"],
-    "Poland": ["Polish"],
-    "Switzerland": ["Swiss"],
-    "Austria": ["Austrian"],
-    "Belgium": ["Belgian"],
-    "Portugal": ["Portuguese"],
-    "Greece": ["Greek"],
-    "Turkey": ["Turkish"],
-    "Russia": ["Russian"],
-    "Ukraine": ["Ukrainian"],
-    "Singapore": ["Singaporean"],
-    "South Africa": ["South African"],
-    "Nigeria": ["Nigerian"],
-    "Egypt": ["Egyptian"],
-    "Israel": ["Israeli"],
-    "United Arab Emirates": ["UAE", "Emirati"],
-    "Saudi Arabia": ["Saudi"],
+# Country names as users write them. Keys are the names as a database usually stores them.
+# Short names stand where the name stands ("users from the UK"): the teacher writes them too
+# (teacher/lexicon.py). Demonyms stand before a noun ("German users"): grounding reads them.
+COUNTRY_SHORT_NAMES: dict[str, list[str]] = {
+    "United States": ["US", "USA", "the US", "America"],
+    "United Kingdom": ["UK", "the UK", "Britain", "Great Britain"],
+    "Netherlands": ["the Netherlands", "Holland"],
+    "South Korea": ["Korea"],
+    "United Arab Emirates": ["UAE", "the UAE"],
 }
+COUNTRY_DEMONYMS: dict[str, list[str]] = {
+    "United States": ["American"], "United Kingdom": ["British"], "Germany": ["German"],
+    "France": ["French"], "Netherlands": ["Dutch"], "Spain": ["Spanish"], "Italy": ["Italian"],
+    "Canada": ["Canadian"], "Mexico": ["Mexican"], "Brazil": ["Brazilian"],
+    "Argentina": ["Argentinian", "Argentine"], "India": ["Indian"], "China": ["Chinese"],
+    "Japan": ["Japanese"], "South Korea": ["Korean", "South Korean"], "Australia": ["Australian"],
+    "Ireland": ["Irish"], "Sweden": ["Swedish"], "Norway": ["Norwegian"], "Denmark": ["Danish"],
+    "Finland": ["Finnish"], "Poland": ["Polish"], "Switzerland": ["Swiss"], "Austria": ["Austrian"],
+    "Belgium": ["Belgian"], "Portugal": ["Portuguese"], "Greece": ["Greek"], "Turkey": ["Turkish"],
+    "Russia": ["Russian"], "Ukraine": ["Ukrainian"], "Singapore": ["Singaporean"],
+    "South Africa": ["South African"], "Nigeria": ["Nigerian"], "Egypt": ["Egyptian"],
+    "Israel": ["Israeli"], "United Arab Emirates": ["Emirati"], "Saudi Arabia": ["Saudi"],
+    "New Zealand": ["New Zealander"],
+}
+_SPELLINGS = {"United States": ["U.S.", "U.S.A.", "the States"], "United Kingdom": ["U.K.", "GB"],
+              "Germany": ["Deutschland"], "Netherlands": ["NL"], "New Zealand": ["NZ"]}
+COUNTRY_ALIASES: dict[str, list[str]] = {
+    k: [*COUNTRY_SHORT_NAMES.get(k, []), *COUNTRY_DEMONYMS.get(k, []), *_SPELLINGS.get(k, [])]
+    for k in {**COUNTRY_SHORT_NAMES, **COUNTRY_DEMONYMS, **_SPELLINGS}}
 _ALIASES_BY_VALUE = {k.lower(): v for k, v in COUNTRY_ALIASES.items()}
 # "the most active users" ranks users; it does not ask for the is_active flag
 _DEGREE = frozenset({"most", "more", "least", "less", "very", "highly"})

@@ -260,14 +260,15 @@ def _student_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
 def _export_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
     # the model's own hash too: a retrained student with unchanged settings is a new model
     return {"student": _upstream(out, "student"), "model": _file_hash(str(out / "student" / "model")),
-            "variants": list(cfg.export.variants), "parity_max": cfg.export.parity_max}
+            "variants": list(cfg.export.variants), "parity_max": cfg.export.parity_max,
+            "values": cfg.export.values}
 
 
 def _export_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
     from export.build import export_run
 
     # ONNX artifact in OUT/export/artifact, installed only if it passes the parity gate
-    return export_run(out, variants=cfg.export.variants, parity_max=cfg.export.parity_max)
+    return export_run(out, variants=cfg.export.variants, parity_max=cfg.export.parity_max, values=cfg.export.values)
 
 
 def _bench_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 
+from schemadistill.grounding import COUNTRY_SHORT_NAMES
 from schemadistill.schema.model import Column, Dimension, Metric, Schema, Table
 from teacher import lexicon_data as data
 
@@ -541,7 +542,7 @@ class Lexicon:
                 return self.date_texts(datetime.date.fromisoformat(text), "day")
             except ValueError:
                 return [text]
-        out = [text]
+        out = [text, *COUNTRY_SHORT_NAMES.get(text, [])]  # "the UK" for 'United Kingdom', as users write it
         if "_" in text and re.fullmatch(r"[a-z0-9_]+", text):
             out.append(text.replace("_", " "))  # in_store -> "in store"
         return out

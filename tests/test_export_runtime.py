@@ -173,6 +173,18 @@ def test_answers_are_value_grounded_from_values_json(run: Path, rt: Runtime, mon
         assert a.rows == ex.run(a.sql).rows and a.rows != ex.run("SELECT COUNT(*) FROM ecommerce.users").rows
 
 
+def test_artifact_without_values_answers_ungrounded(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """export.values=false: no values.json, and the runtime leaves the model's SQL as it is."""
+    art = tmp_path / "artifact"
+    export_run(run, out=art, variants="fp32", skip_parity=True, values=False)
+    assert not (art / "values.json").exists()
+    with Runtime(art, variant="fp32", threads=1) as bare:
+        assert bare.values is None
+        _plant(bare, monkeypatch, ["SELECT COUNT(*) FROM ecommerce.users AS u;"])
+        a = bare.ask("How many users live in Germany?")
+    assert a.sql == "SELECT COUNT(*) FROM ecommerce.users AS u;" and a.grounded == []
+
+
 @pytest.mark.parametrize("planted", ["DROP TABLE ecommerce.users;", "SELECT 1; DROP TABLE ecommerce.users;",
                                      "INSERT INTO ecommerce.users VALUES (1, 'x', 1, 2);"])
 def test_non_read_only_output_is_refused(run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch,
@@ -267,3 +279,5 @@ def test_cli_ask_and_eval(run: Path, rt: Runtime, tmp_path: Path) -> None:
     assert last["n"] == 6 and last["skipped"] == 1 and last["execution_accuracy"] > 0.5
     r = _cli("eval", art, "--questions", str(qfile), "--db", str(_db(run)), "--limit", "2")
     assert r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["n"] == 2, r.stderr
+    r = _cli("eval", art, "--questions", str(qfile), "--db", str(_db(run)), "--limit", "2", "--no-ground")
+    assert r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["grounded"] == 0, r.stderr

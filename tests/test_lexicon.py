@@ -418,7 +418,9 @@ def test_value_texts(lex: Lexicon) -> None:
     assert "inactive" in lex.value_texts(active, False)
     assert "deactivated" in lex.value_texts(active, 0)  # "not deactivated" negated
     _, country = _c(lex, "ecommerce.users", "country")
-    assert lex.value_texts(country, "United Kingdom") == ["United Kingdom"]
+    # the stored name first, then the short names users write (schemadistill/grounding.py reads them back)
+    assert lex.value_texts(country, "United Kingdom") == ["United Kingdom", "UK", "the UK", "Britain", "Great Britain"]
+    assert lex.value_texts(country, "France") == ["France"]
     _, channel = _c(lex, "retail.order_items", "channel")
     assert lex.value_texts(channel, "in_store") == ["in_store", "in store"]
     _, year = _c(lex, "ecommerce.users", "birth_year")

@@ -337,6 +337,8 @@ def test_links_resolve() -> None:
 def _same(doc_value: str, code_repr: str) -> bool:
     """A default as the docs write it (``3e-3,2e-3``, ``0.0``, ``offline``) vs field_help's repr."""
     def norm_value(v: Any) -> Any:
+        if isinstance(v, bool):  # YAML's spelling: true / false
+            return str(v).lower()
         if isinstance(v, (list, tuple)):
             return [norm_value(x) for x in v]
         try:
