@@ -259,7 +259,6 @@ class ValueIndex:
                 i += 1
         return out
 
-
     @staticmethod
     def _negated(toks: list[str], i: int, n: int) -> bool:
         before = {t.lower() for t in toks[max(0, i - 2):i]}
@@ -317,11 +316,6 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     except SqlglotError:
         return Grounded(sql)
     return Grounded(out + (";" if semicolon else ""), changes)
-
-
-def ground_many(sqls: list[str], questions: list[str], index: ValueIndex | None, dialect: str = "duckdb",
-                schema: Schema | None = None) -> list[Grounded]:
-    return [ground_sql(s, q, index, dialect, schema) for s, q in zip(sqls, questions, strict=True)]
 
 
 # -- SQL surgery ------------------------------------------------------------------------------

@@ -38,13 +38,14 @@ def test_layout_and_manifest(built: dict[str, Any]) -> None:
     assert art == built["run"] / "export" / "artifact"
     names = sorted(p.name for p in art.iterdir())
     assert names == ["export.log", "generation.json", "manifest.json", "model.int8.onnx", "model.onnx",
-                     "prompt.j2", "schema.json", "tokenizer.json"]
+                     "prompt.j2", "schema.json", "tokenizer.json", "values.json"]
     assert not list(art.parent.glob(".artifact*"))  # the staging folder was renamed, not left behind
     m = json.loads((art / "manifest.json").read_text())
     assert m["packages"]["optimum"] and m["packages"]["onnxruntime"] and m["opset"] >= 14
     assert m["variants"]["int8"]["providers"] == ["CPUExecutionProvider"]
     assert set(m["variants"]["fp32"]["providers"]) == {"CPUExecutionProvider", "CUDAExecutionProvider"}
     assert m["files"]["model.onnx"] == (art / "model.onnx").stat().st_size
+    assert m["files"]["values.json"] == (art / "values.json").stat().st_size  # checked like every file
     assert m["eval"]["heldout_iid"]["execution_accuracy"] == 1.0  # from student/eval_phase3.json
     assert m["parity"] == {"skipped": True}
     assert m["schema"]["fingerprint"] == tiny_schema().fingerprint
