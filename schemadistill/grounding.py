@@ -413,28 +413,28 @@ def _join_and_add(tree: exp.Select, schema: Schema, ref: ValueRef) -> str | None
     return f"joined {there.qualified_name} AS {alias} and added {cond.sql()}"
 
 
+def _compared(tree: exp.Expr, table: str, column: str) -> list[exp.Expr]:
+    """The other side of every ``column = x`` (either order) where the column may be ``table``'s."""
+    bare = table.lower().split(".")[-1]
+    aliases = _aliases(tree)
+    out = []
+    for eq in tree.find_all(exp.EQ):
+        for col, other in ((eq.this, eq.expression), (eq.expression, eq.this)):
+            if isinstance(col, exp.Column) and col.name.lower() == column.lower():
+                qual = col.table.lower()
+                if not (qual in aliases and aliases[qual] != bare):
+                    out.append(other)
+                break
+    return out
+
+
 def _swap_flag(tree: exp.Expr, ref: ValueRef) -> str | None:
     """``flag = 0`` where the question says the flag holds (or the reverse): the one such test flips."""
-    bare = ref.table.lower().split(".")[-1]
-    aliases = _aliases(tree)
-    tests = []
-    for eq in tree.find_all(exp.EQ):
-        col, lit = eq.this, eq.expression
-        if isinstance(lit, exp.Column):
-            col, lit = lit, col
-        if not (isinstance(col, exp.Column) and col.name.lower() == ref.column.lower()):
-            continue
-        qual = col.table.lower()
-        if qual in aliases and aliases[qual] != bare:
-            continue
-        if isinstance(lit, (exp.Literal, exp.Boolean)):
-            tests.append(lit)
+    tests = [x for x in _compared(tree, ref.table, ref.column) if isinstance(x, (exp.Literal, exp.Boolean))]
     if len(tests) != 1:
         return None
     old = tests[0].sql().lower()
-    if old == ref.value:
-        return None
-    if old not in ("0", "1", "true", "false"):
+    if old == ref.value or old not in _OPPOSITE:
         return None
     tests[0].replace(ref.literal())
     return f"replaced {ref.column} = {old} with {ref.value}"
@@ -444,20 +444,9 @@ def _swap_value(tree: exp.Expr, table: str, column: str, value: str, named: set[
     literals = {lit.this.lower() for lit in tree.find_all(exp.Literal) if lit.is_string}
     if value.lower() in literals:
         return None  # already there (perhaps in an IN list or a CASE): the model's shape stands
-    bare = table.lower().split(".")[-1]
-    aliases = _aliases(tree)
-    wrong = []
-    for eq in tree.find_all(exp.EQ):
-        col, lit = eq.this, eq.expression
-        if isinstance(lit, exp.Column) and isinstance(col, exp.Literal):
-            col, lit = lit, col
-        if not (isinstance(col, exp.Column) and isinstance(lit, exp.Literal) and lit.is_string):
-            continue
-        qual = col.table.lower()
-        if col.name.lower() != column.lower() or (qual in aliases and aliases[qual] != bare):
-            continue
-        if lit.this.lower() not in named:  # another known value, or one the column never holds ('UK')
-            wrong.append(lit)
+    # another known value, or one the column never holds ('UK')
+    wrong = [x for x in _compared(tree, table, column)
+             if isinstance(x, exp.Literal) and x.is_string and x.this.lower() not in named]
     if len(wrong) != 1:
         return None
     old = wrong[0].this
