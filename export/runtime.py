@@ -90,7 +90,7 @@ class Answer:
     columns: list[str] | None = None
     first_sql: str | None = None  # the first attempt, when a repair round ran
     warnings: list[str] = field(default_factory=list)
-    grounded: list[str] = field(default_factory=list)  # what value grounding changed (values.json)
+    grounded: list[str] = field(default_factory=list)  # what grounding changed (values.json, dates, numbers)
 
 
 def _clean_up_spaces(text: str) -> str:
@@ -174,7 +174,9 @@ class Runtime:
         self.batch_size = max(1, batch_size)
         self.schema = Schema.from_dict(art.schema)
         self.dialect = str(gen.get("dialect") or art.dialect)
-        # ground=False: the model's SQL as it is (to measure what grounding adds)
+        # ground=False: the model's SQL as it is (to measure what grounding adds); without values.json
+        # the question's dates and numbers are still grounded (that needs no data)
+        self.ground = ground
         self.values = ValueIndex.from_json(art.values) if ground and art.values is not None else None
         self._executors: dict[Path, Executor] = {}
 
@@ -390,8 +392,10 @@ class Runtime:
     def ask_many(self, questions: Sequence[str], db: str | Path | None = None) -> list[Answer]:
         """Generate, ground, check, and give each failing answer one repair round (batched).
 
-        With the artifact's ``values.json`` a value the question names and the SQL left out or
-        swapped is put in first (schemadistill/grounding.py; ``grounded`` says what changed).
+        Grounding first: a date or number the question states that the SQL copied wrong is put
+        back (schemadistill/literals.py) and, with the artifact's ``values.json``, a value the
+        question names that the SQL left out or swapped is put in (schemadistill/grounding.py);
+        ``grounded`` says what changed.
         A statement that is not one read-only query is refused (``sql`` None). One that does
         not parse, names an unknown table or column, or (with ``db``) fails in the sandbox is
         regenerated once from the student's repair prompt, holding the broken SQL and the real
@@ -432,6 +436,8 @@ class Runtime:
         return answers
 
     def _ground(self, sql: str, question: str) -> Grounded:
+        if not self.ground:
+            return Grounded(sql)
         return ground_sql(sql, question, self.values, self.dialect, self.schema)
 
     def close(self) -> None:

@@ -320,7 +320,7 @@ def ask(
 
     A statement that is not one read-only query is refused (exit code 1). One that fails the
     checks gets one repair round; a line ``-- repaired: yes|no`` follows the SQL, and a line
-    ``-- grounded: ...`` for each value the question named that grounding put into it.
+    ``-- grounded: ...`` for each value, date or number of the question that grounding put into it.
     """
     from export.runtime import Runtime
 
@@ -359,7 +359,8 @@ def eval_cmd(
     variant: VariantOpt = "auto",
     limit: Annotated[int | None, typer.Option("--limit", help="Only the first N lines of the file.")] = None,
     ground: Annotated[bool, typer.Option("--ground/--no-ground",
-                                         help="Value grounding from the artifact's values.json (as `ask` does).")] = True,
+                                         help="Grounding (values from the artifact's values.json; the question's dates "
+                                              "and numbers), as `ask` does.")] = True,
 ) -> None:
     """Execution accuracy of the exported student through the lean runtime (grounding, guard and repair included).
 

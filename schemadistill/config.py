@@ -98,10 +98,11 @@ class StudentConfig:
                             "Modules LoRA adapts (pretrained students).")
     eval_max: int = _f(200, "Most held-out questions evaluated after each phase (per split).")
     max_new_tokens: int = _f(160, "Longest SQL the student may write.")
-    ground_values: bool = _f(True, "Value grounding in the evaluations: a value the question names (a distinct value "
-                                   "of a text column, e.g. 'Germany', or a yes/no column's word) that the SQL left "
-                                   "out or swapped is put in, as the runtime does with the artifact's values.json "
-                                   "(export.values); schemadistill/grounding.py. false: score the model's SQL as it is.")
+    ground_values: bool = _f(True, "Grounding in the evaluations, as the runtime does: a value the question names (a "
+                                   "distinct value of a text column, e.g. 'Germany', or a yes/no column's word) that "
+                                   "the SQL left out or swapped is put in (the artifact's values.json, export.values), "
+                                   "and a date or number the question states that the SQL copied wrong is put back; "
+                                   "schemadistill/grounding.py, literals.py. false: score the model's SQL as it is.")
     seed: int = _f(0, "Seed of model init and data order.")
 
 
@@ -119,7 +120,7 @@ class ExportConfig:
                               "more); each is decoded by PyTorch and by every variant.")
     values: bool = _f(True, "Ship values.json, the value index the runtime grounds answers with (distinct values "
                             "of the data's low-cardinality text columns: your data's values travel with the "
-                            "artifact). false: the runtime answers with the model's SQL as it is.")
+                            "artifact). false: the runtime grounds only the question's dates and numbers.")
 
     def check(self) -> None:
         bad = [v for v in self.variants if v not in EXPORT_VARIANTS]

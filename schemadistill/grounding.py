@@ -47,6 +47,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from schemadistill.literals import ground_literals
 from schemadistill.schema.model import Schema
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
@@ -273,25 +274,28 @@ class Grounded:
 
 
 def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str = "duckdb",
-               schema: Schema | None = None) -> Grounded:
+               schema: Schema | None = None, literals: bool = True) -> Grounded:
     """``sql`` with the question's named values put in (see the module docstring); never raises.
 
     ``schema`` (its foreign keys and columns) allows the one-hop join; without it only tables
     the SQL already reads get a condition.
     """
+    literal_changes: list[str] = []
+    if literals:
+        sql, literal_changes = ground_literals(sql, question, dialect)
     if index is None or not sql.strip():
-        return Grounded(sql)
+        return Grounded(sql, literal_changes)
     mentions = index.mentions(question)
     if not mentions:
-        return Grounded(sql)
+        return Grounded(sql, literal_changes)
     body = sql.strip()
     semicolon = body.endswith(";")
     try:
         tree = sqlglot.parse_one(body.rstrip(";"), read=dialect)
     except (SqlglotError, RecursionError, ValueError):
-        return Grounded(sql)
+        return Grounded(sql, literal_changes)
     if not isinstance(tree, exp.Select):
-        return Grounded(sql)  # set operations, DDL...: which branch a value belongs to is not clear
+        return Grounded(sql, literal_changes)  # set operations, DDL...: which branch a value belongs to is not clear
     by_col: dict[tuple[str, str], set[ValueRef]] = defaultdict(set)
     for m in mentions:
         by_col[(m.ref.table, m.ref.column)].add(m.ref)
@@ -310,12 +314,12 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         if change:
             changes.append(change)
     if not changes:
-        return Grounded(sql)
+        return Grounded(sql, literal_changes)
     try:
         out = tree.sql(dialect=dialect)
     except SqlglotError:
-        return Grounded(sql)
-    return Grounded(out + (";" if semicolon else ""), changes)
+        return Grounded(sql, literal_changes)
+    return Grounded(out + (";" if semicolon else ""), literal_changes + changes)
 
 
 # -- SQL surgery ------------------------------------------------------------------------------

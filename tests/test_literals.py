@@ -1,0 +1,114 @@
+"""Literal grounding (schemadistill/literals.py): reading the question's dates and numbers, and
+the rules that decide when a SQL literal is replaced.
+
+    .venv/bin/pytest -q tests/test_literals.py
+
+End-to-end cases (question, model SQL, grounded SQL run in DuckDB) are golden fixtures in
+tests/fixtures/grounding/ecommerce.sql, run by tests/test_grounding.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from schemadistill.literals import Atom, ground_literals, question_atoms
+
+D = dt.date
+
+
+def _read(question: str) -> list[tuple[str, object]]:
+    return [(a.kind, a.number if a.kind == "number" else a.start) for a in question_atoms(question)]
+
+
+@pytest.mark.parametrize("text,start", [
+    ("2023-12-13", D(2023, 12, 13)), ("12/13/2023", D(2023, 12, 13)), ("2023/12/13", D(2023, 12, 13)),
+    ("December 13, 2023", D(2023, 12, 13)), ("Dec 13, 2023", D(2023, 12, 13)), ("Dec. 13 2023", D(2023, 12, 13)),
+    ("13 December 2023", D(2023, 12, 13)), ("13th of December 2023", D(2023, 12, 13)),
+    ("Wednesday, December 13, 2023", D(2023, 12, 13)), ("December 13th, 2023", D(2023, 12, 13)),
+])
+def test_days_in_the_formats_people_write(text: str, start: dt.date) -> None:
+    assert _read(f"Revenue on {text}?") == [("day", start)]
+
+
+@pytest.mark.parametrize("text,kind,start,end", [
+    ("December 2023", "month", D(2023, 12, 1), D(2023, 12, 31)), ("Feb 2024", "month", D(2024, 2, 1), D(2024, 2, 29)),
+    ("2023-12", "month", D(2023, 12, 1), D(2023, 12, 31)), ("12/2023", "month", D(2023, 12, 1), D(2023, 12, 31)),
+    ("October of 2024", "month", D(2024, 10, 1), D(2024, 10, 31)),
+    ("Q2 2024", "quarter", D(2024, 4, 1), D(2024, 6, 30)), ("2024 Q4", "quarter", D(2024, 10, 1), D(2024, 12, 31)),
+    ("the 2nd quarter of 2024", "quarter", D(2024, 4, 1), D(2024, 6, 30)),
+    ("the fourth quarter of 2023", "quarter", D(2023, 10, 1), D(2023, 12, 31)),
+    ("2022", "year", D(2022, 1, 1), D(2022, 12, 31)),
+])
+def test_periods_and_their_bounds(text: str, kind: str, start: dt.date, end: dt.date) -> None:
+    atoms = question_atoms(f"Sessions in {text}")
+    assert [(a.kind, a.start, a.end) for a in atoms] == [(kind, start, end)]
+
+
+def test_numbers_words_scales_and_percentages() -> None:
+    assert _read("between zero and 1.7k, over 1,250 or 2.5 and 3M") == [
+        ("number", 0.0), ("number", 1700.0), ("number", 1250.0), ("number", 2.5), ("number", 3_000_000.0)]
+    pct = question_atoms("share above 10% or 15 percent")
+    assert [(a.number, a.percent) for a in pct] == [(10.0, True), (15.0, True)]
+    # "one" names no value ("had one with"); the numbers of a date are not numbers of their own
+    assert _read("users who had one with Safari on 2024-01-05") == [("day", D(2024, 1, 5))]
+    # an impossible date leaves its numbers as numbers
+    assert [a.kind for a in question_atoms("ids 13/45/2024")] == ["number", "number", "year"]
+
+
+def test_rank_numbers_may_stand_in_a_limit() -> None:
+    ranks = {a.number: a.rank for a in question_atoms("top 5 browsers, the 3 oldest users, aged 30 or more")}
+    assert ranks == {5.0: True, 3.0: True, 30.0: False}
+    sql = "SELECT user_id FROM users ORDER BY age DESC LIMIT 10"
+    assert ground_literals(sql, "The 3 oldest users")[1] == ["number 10 -> 3"]
+    assert ground_literals(sql, "Users aged 30 and above, oldest first")[1] == []
+
+
+def test_zero_one_and_arithmetic_are_never_replaced() -> None:
+    q = "Percentage of sessions by users older than 40"
+    sql = "SELECT 100.0 * COUNT(CASE WHEN revenue > 0 THEN 1 END) / COUNT(*) FROM s WHERE is_fraud = 1 AND age > 35"
+    out, changes = ground_literals(sql, q)
+    assert changes == ["number 35 -> 40"] and "100.0 *" in out and "revenue > 0" in out and "is_fraud = 1" in out
+
+
+def test_a_number_stated_once_explains_one_use() -> None:
+    q = "Sessions between 100 and 900 seconds with revenue between 0 and 1700"
+    out, changes = ground_literals("SELECT COUNT(*) FROM s WHERE d BETWEEN 100 AND 900 AND r BETWEEN 0 AND 900", q)
+    assert changes == ["number 900 -> 1700"] and out.endswith("r BETWEEN 0 AND 1700")
+
+
+def test_unclear_pairings_change_nothing() -> None:
+    # two wrong numbers, one stated number: which one it replaces is not clear
+    assert ground_literals("SELECT * FROM u WHERE age > 25 AND score < 80", "Users older than 30")[1] == []
+    # a date the question does not state at all (a reference date) stays
+    sql = "SELECT COUNT(*) FROM s WHERE d >= DATE '2024-12-31' - INTERVAL 30 DAY"
+    assert ground_literals(sql, "Sessions in the last 30 days") == (sql, [])
+    # a period the SQL already states through its parts (YEAR(d) = 2024)
+    sql = "SELECT COUNT(*) FROM s WHERE YEAR(d) = 2024 AND MONTH(d) = 12"
+    assert ground_literals(sql, "Sessions in December 2024") == (sql, [])
+
+
+def test_one_sided_bounds_follow_the_words() -> None:
+    sql = "SELECT COUNT(*) FROM s WHERE d < DATE '2023-01-01'"
+    assert ground_literals(sql, "Sessions before 2023-12-13")[0].endswith("d < CAST('2023-12-13' AS DATE)")
+    assert ground_literals(sql, "Sessions until 2023-12-13")[0].endswith("d < CAST('2023-12-14' AS DATE)")
+    assert ground_literals(sql, "Sessions no later than 2023-12-13")[0].endswith("d < CAST('2023-12-14' AS DATE)")
+    sql = "SELECT COUNT(*) FROM s WHERE d >= DATE '2023-01-01'"
+    assert ground_literals(sql, "Sessions after 2023-12-13")[0].endswith("d >= CAST('2023-12-14' AS DATE)")
+    assert ground_literals(sql, "Sessions since 2023-12-13")[0].endswith("d >= CAST('2023-12-13' AS DATE)")
+    assert ground_literals(sql, "Sessions on or after 2023-12-13")[0].endswith("d >= CAST('2023-12-13' AS DATE)")
+    # a month's exclusive end written as the next month's first day is already right
+    ok = "SELECT COUNT(*) FROM s WHERE d >= DATE '2023-12-01' AND d < DATE '2024-01-01'"
+    assert ground_literals(ok, "Sessions in December 2023") == (ok, [])
+
+
+@pytest.mark.parametrize("sql", ["", "   ", "SELEC nonsense (((", "not sql at all"])
+def test_bad_sql_comes_back_as_it_came(sql: str) -> None:
+    assert ground_literals(sql, "Revenue on 2023-12-13 over 100?") == (sql, [])
+
+
+def test_atoms_keep_question_order() -> None:
+    atoms = question_atoms("over 50 from 2023-01-02 to 2023-02-03, top 3")
+    assert [a.kind for a in atoms] == ["number", "day", "day", "number"]
+    assert all(isinstance(a, Atom) for a in atoms) and [a.pos for a in atoms] == sorted(a.pos for a in atoms)
