@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,7 @@ _DEGREE = frozenset({"most", "more", "least", "less", "very", "highly"})
 _NEGATORS_BEFORE = frozenset({"not", "no", "non", "excluding", "exclude", "excludes", "without", "except", "never"})
 _NEGATED_AFTER = re.compile(r"^(?:flag )?(?:(?:is|was|are|were|being) )?(?:not\b|unset\b|false\b|0\b|"
                             r"set to (?:false|0|no)\b|equal to (?:false|0)\b|equals (?:false|0)\b)")
+_FILTER_NEGATORS = _NEGATORS_BEFORE | {"didn't", "didnt", "don't", "doesn't", "haven't", "hasn't", "nothing", "zero"}
 _OPPOSITE = {"1": "0", "0": "1", "true": "false", "false": "true"}
 
 
@@ -126,6 +127,37 @@ class ValueRef:
         return exp.Literal.number(self.value)
 
 
+@dataclass(frozen=True)
+class FilterRef:
+    """A named condition of the sidecar (``schema.yaml`` ``filters:``) on ``table``."""
+
+    name: str
+    table: str
+    sql: str  # the condition, in ``dialect``
+    dialect: str = "duckdb"
+
+    def condition(self, qualifier: str | None) -> exp.Expr:
+        """The condition with its columns qualified by ``qualifier`` (the table's alias)."""
+        tree = sqlglot.parse_one(self.sql, read=self.dialect)
+        if qualifier:
+            for col in tree.find_all(exp.Column):
+                col.set("table", exp.to_identifier(qualifier))
+        return tree
+
+    def key(self) -> str:
+        """The condition with qualifiers dropped, to find it in a query however it is written."""
+        return _bare_sql(sqlglot.parse_one(self.sql, read=self.dialect))
+
+
+def _bare_sql(node: exp.Expr) -> str:
+    node = node.copy()
+    for col in node.find_all(exp.Column):
+        col.set("table", None)
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node.sql(dialect="duckdb").lower()
+
+
 @dataclass
 class Mention:
     ref: ValueRef
@@ -140,6 +172,8 @@ class ValueIndex:
     phrases: dict[str, list[tuple[ValueRef, str]]] = field(default_factory=dict)
     # (table, column) -> lower-cased values, to tell a value from another literal
     columns: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    # phrase (lower-case words) -> the named condition it stands for ("made a purchase" -> revenue > 0)
+    filters: dict[str, FilterRef] = field(default_factory=dict)
 
     def add(self, ref: ValueRef, text: str, exact: bool) -> None:
         toks = words(text)
@@ -155,7 +189,17 @@ class ValueIndex:
         return max((p.count(" ") + 1 for p in self.phrases), default=0)
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self.columns.values())
+        return sum(len(v) for v in self.columns.values()) + len(self.filters)
+
+    def add_filters(self, schema: Schema) -> None:
+        """The sidecar's named conditions, under their synonyms (not their names: a filter named
+        "purchase" must not fire on "purchase amount", the revenue column's own synonym)."""
+        for f in schema.filters:
+            ref = FilterRef(f.name, f.table, f.sql, schema.dialect)
+            for text in f.synonyms:
+                toks = words(text)
+                if toks:
+                    self.filters.setdefault(_phrase(toks), ref)
 
     # -- building --------------------------------------------------------------------------
     @classmethod
@@ -208,7 +252,9 @@ class ValueIndex:
                 vals = [v for v in vals if _usable(v)]
                 if vals:
                     found[(table.qualified_name, col.name)] = vals
-        return cls.from_values(found, flag_words(schema) if flags else None)
+        index = cls.from_values(found, flag_words(schema) if flags else None)
+        index.add_filters(schema)
+        return index
 
     # -- files -----------------------------------------------------------------------------
     def to_json(self) -> dict[str, Any]:
@@ -216,7 +262,9 @@ class ValueIndex:
         phrases = [{"phrase": p, "table": r.table, "column": r.column, "value": r.value, "exact": exact,
                     **({"flag": True} if r.flag else {})}
                    for p, entries in sorted(self.phrases.items()) for r, exact in entries]
-        return {"format": FORMAT, "columns": cols, "phrases": phrases}
+        filters = [{"phrase": p, "name": f.name, "table": f.table, "sql": f.sql, "dialect": f.dialect}
+                   for p, f in sorted(self.filters.items())]
+        return {"format": FORMAT, "columns": cols, "phrases": phrases, "filters": filters}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ValueIndex:
@@ -226,6 +274,8 @@ class ValueIndex:
         for p in d.get("phrases", []):
             index.phrases.setdefault(p["phrase"], []).append(
                 (ValueRef(p["table"], p["column"], p["value"], bool(p.get("flag"))), p.get("exact", "")))
+        for f in d.get("filters", []):  # absent in artifacts made before named filters
+            index.filters[f["phrase"]] = FilterRef(f["name"], f["table"], f["sql"], f.get("dialect", "duckdb"))
         return index
 
     def save(self, path: str | Path) -> None:
@@ -260,6 +310,27 @@ class ValueIndex:
                 i += 1
         return out
 
+    def filter_mentions(self, question: str) -> list[FilterRef]:
+        """Named conditions the question asks for; a negated one ("never made a purchase") is
+        left to the model, whose SQL for a negation is not one we could check."""
+        if not self.filters:
+            return []
+        toks = [t.lower() for t in words(question)]
+        longest = max(p.count(" ") + 1 for p in self.filters)
+        out: list[FilterRef] = []
+        i = 0
+        while i < len(toks):
+            for n in range(min(longest, len(toks) - i), 0, -1):
+                ref = self.filters.get(" ".join(toks[i:i + n]))
+                if ref is not None:
+                    if not set(toks[max(0, i - 3):i]) & _FILTER_NEGATORS and ref not in out:
+                        out.append(ref)
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
     @staticmethod
     def _negated(toks: list[str], i: int, n: int) -> bool:
         before = {t.lower() for t in toks[max(0, i - 2):i]}
@@ -286,7 +357,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     if index is None or not sql.strip():
         return Grounded(sql, literal_changes)
     mentions = index.mentions(question)
-    if not mentions:
+    filters = index.filter_mentions(question)
+    if not mentions and not filters:
         return Grounded(sql, literal_changes)
     body = sql.strip()
     semicolon = body.endswith(";")
@@ -308,11 +380,14 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         if _references(tree, table, column):
             change = _swap_flag(tree, ref) if ref.flag else _swap_value(tree, table, column, ref.value, named)
         else:
-            change = _add_condition(tree, ref)
-            if change is None and schema is not None:
-                change = _join_and_add(tree, schema, ref)
+            change = _add_somewhere(tree, schema, table, _equals(ref))
         if change:
             changes.append(change)
+    for fref in filters:
+        if not _has_condition(tree, fref) and not _constrained(tree, fref):
+            change = _add_somewhere(tree, schema, fref.table, fref.condition)
+            if change:
+                changes.append(change)
     if not changes:
         return Grounded(sql, literal_changes)
     try:
@@ -352,8 +427,42 @@ def _references(tree: exp.Expr, table: str, column: str) -> bool:
     return False
 
 
-def _add_condition(tree: exp.Select, ref: ValueRef) -> str | None:
-    table, column = ref.table, ref.column
+def _equals(ref: ValueRef) -> Callable[[str | None], exp.Expr]:
+    return lambda qual: exp.EQ(this=exp.column(ref.column, table=qual), expression=ref.literal())
+
+
+def _has_condition(tree: exp.Expr, ref: FilterRef) -> bool:
+    """Does the query test the named condition anywhere (WHERE, a CASE, a subquery)?"""
+    key = ref.key()
+    kind = type(sqlglot.parse_one(ref.sql, read=ref.dialect).unnest())
+    return any(_bare_sql(node) == key for node in tree.find_all(kind))
+
+
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)
+
+
+def _constrained(tree: exp.Expr, ref: FilterRef) -> bool:
+    """Does the query already compare a column of the named condition ("made a purchase over
+    100" as ``revenue > 100``)? Then the question's own bound stands and nothing is added."""
+    cols = {c.name.lower() for c in sqlglot.parse_one(ref.sql, read=ref.dialect).find_all(exp.Column)}
+    for node in tree.find_all(*_COMPARISONS):
+        operands = [node.this, *(node.args.get(k) for k in ("expression", "low", "high"))]
+        if any(isinstance(o, exp.Column) and o.name.lower() in cols and _references(node, ref.table, o.name)
+               for o in operands if o is not None):
+            return True
+    return False
+
+
+def _add_somewhere(tree: exp.Select, schema: Schema | None, table: str,
+                   make: Callable[[str | None], exp.Expr]) -> str | None:
+    """The condition ``make(alias)`` on ``table``: where a SELECT reads it, else one key away."""
+    change = _add_condition(tree, table, make)
+    if change is None and schema is not None:
+        change = _join_and_add(tree, schema, table, make)
+    return change
+
+
+def _add_condition(tree: exp.Select, table: str, make: Callable[[str | None], exp.Expr]) -> str | None:
     for sel in tree.find_all(exp.Select):  # breadth first: the outermost reader wins
         sources = []
         frm = sel.args.get("from") or sel.args.get("from_")
@@ -362,21 +471,19 @@ def _add_condition(tree: exp.Select, ref: ValueRef) -> str | None:
         sources += [j.this for j in sel.args.get("joins") or []]
         for src in sources:
             if isinstance(src, exp.Table) and _table_matches(src, table):
-                qual = src.alias_or_name
-                cond = exp.EQ(this=exp.column(column, table=qual), expression=ref.literal())
+                cond = make(src.alias_or_name)
                 _and_where(sel, cond)
                 return f"added {cond.sql()}"
     return None
 
 
-def _join_and_add(tree: exp.Select, schema: Schema, ref: ValueRef) -> str | None:
+def _join_and_add(tree: exp.Select, schema: Schema, table: str, make: Callable[[str | None], exp.Expr]) -> str | None:
     """Reach ``table`` from the outer SELECT's only table along one foreign key, then filter on it.
 
     From the referencing side (sessions -> users) a join keeps one row per row; from the
     referenced side (users -> sessions) a join would multiply rows, so the filter becomes a
     semi-join instead: ``users.user_id IN (SELECT user_id FROM sessions WHERE browser = ...)``.
     """
-    table, column = ref.table, ref.column
     frm = tree.args.get("from") or tree.args.get("from_")
     src = frm.this if frm is not None else None
     if not isinstance(src, exp.Table) or tree.args.get("joins"):
@@ -390,7 +497,7 @@ def _join_and_add(tree: exp.Select, schema: Schema, ref: ValueRef) -> str | None
     if len(up) + len(down) != 1:
         return None  # no key, or several (billing vs shipping address): not ours to pick
     src_alias = src.alias_or_name
-    cond = exp.EQ(this=exp.column(column), expression=ref.literal())
+    cond = make(None)
     if down:
         fk = down[0]
         if len(fk.columns) != 1:
@@ -412,7 +519,7 @@ def _join_and_add(tree: exp.Select, schema: Schema, ref: ValueRef) -> str | None
     target = exp.to_table(there.qualified_name)
     target.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
     tree.join(target, on=on, copy=False)
-    cond = exp.EQ(this=exp.column(column, table=alias), expression=ref.literal())
+    cond = make(alias)
     _and_where(tree, cond)
     return f"joined {there.qualified_name} AS {alias} and added {cond.sql()}"
 

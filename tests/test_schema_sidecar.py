@@ -49,6 +49,12 @@ metrics:
 dimensions:
   os: {sql: os, table: ecommerce.sessions, synonyms: [platform, operating system]}
   age_band: {sql: "CASE WHEN users.age < 30 THEN 'young' ELSE 'older' END", table: users}
+filters:
+  purchase:
+    sql: "revenue > 0"
+    table: ecommerce.sessions
+    synonyms: [made a purchase, with a purchase]
+  adult: {sql: "age >= 18 AND age IS NOT NULL", table: users}
 rules:
   - "A customer made a purchase when one of their sessions has revenue > 0."
 """
@@ -77,6 +83,10 @@ def test_happy_path(tmp_path: Path) -> None:
     assert s.metrics[0].synonyms == ["sales", "turnover", "gmv"] and s.metrics[0].description == "Total revenue"
     assert [(d.name, d.sql, d.table) for d in s.dimensions][0] == ("os", "os", "ecommerce.sessions")
     assert s.rules == ["A customer made a purchase when one of their sessions has revenue > 0."]
+    assert [(f.name, f.sql, f.table, f.synonyms) for f in s.filters] == [
+        ("purchase", "revenue > 0", "ecommerce.sessions", ["made a purchase", "with a purchase"]),
+        ("adult", "age >= 18 AND age IS NOT NULL", "ecommerce.users", [])]
+    assert s.to_dict()["filters"][0]["sql"] == "revenue > 0"
 
 
 def test_sidecar_does_not_change_the_fingerprint(tmp_path: Path) -> None:
@@ -167,6 +177,17 @@ def test_metric_sql_that_is_a_query(tmp_path: Path) -> None:
 def test_metric_or_dimension_without_sql_or_table(tmp_path: Path, body: str, missing: str) -> None:
     err = error(tmp_path, body)
     assert err.line == 2 and missing in err.message
+
+
+@pytest.mark.parametrize("body, line, says", [
+    ("filters:\n  purchase:\n    sql: SUM(revenue)\n    table: ecommerce.sessions\n", 3, "must be a condition"),
+    ("filters:\n  purchase:\n    sql: revenu > 0\n    table: ecommerce.sessions\n", 3, "revenu"),
+    ("filters:\n  purchase:\n    sql: revenue > 0\n", 2, "no table"),
+    ("filters:\n  purchase: {sql: users.age > 1, table: ecommerce.sessions}\n", 2, "only use columns"),
+])
+def test_filter_mistakes(tmp_path: Path, body: str, line: int, says: str) -> None:
+    err = error(tmp_path, body)
+    assert err.line == line and says in err.message
 
 
 def test_dimension_with_unknown_column(tmp_path: Path) -> None:

@@ -19,11 +19,11 @@ from schemadistill.errors import UserError
 from schemadistill.schema.ddl import SUPPORTED_DIALECTS, parse_ddl, resolve_dialect
 from schemadistill.schema.infer import apply_inference
 from schemadistill.schema.introspect import db_kind, load_duckdb, load_sqlite
-from schemadistill.schema.model import Column, Dimension, ForeignKey, Metric, Schema, Table
+from schemadistill.schema.model import Column, Dimension, ForeignKey, Metric, NamedFilter, Schema, Table
 from schemadistill.schema.sidecar import apply_sidecar, find_sidecar
 
 __all__ = [
-    "SUPPORTED_DIALECTS", "Column", "Dimension", "ForeignKey", "Metric", "Schema", "Table",
+    "SUPPORTED_DIALECTS", "Column", "Dimension", "ForeignKey", "Metric", "NamedFilter", "Schema", "Table",
     "UserError", "load_schema",
 ]
 

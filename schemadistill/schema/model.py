@@ -109,11 +109,23 @@ class Dimension:
 
 
 @dataclass
+class NamedFilter:
+    """A named condition from the sidecar, e.g. purchase: ``revenue > 0`` ("made a purchase")."""
+
+    name: str
+    sql: str  # a condition over ``table``'s columns
+    table: str  # qualified name of the table the condition reads
+    description: str = ""
+    synonyms: list[str] = field(default_factory=list)  # the words users say for it
+
+
+@dataclass
 class Schema:
     tables: list[Table] = field(default_factory=list)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
     metrics: list[Metric] = field(default_factory=list)
     dimensions: list[Dimension] = field(default_factory=list)
+    filters: list[NamedFilter] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)  # business rules in words
     dialect: str = "duckdb"  # dialect the DDL was written in; SQL is written in it too
     source: str = ""  # path the schema was loaded from
@@ -170,6 +182,7 @@ class Schema:
             "foreign_keys": [asdict(fk) for fk in self.foreign_keys],
             "metrics": [asdict(m) for m in self.metrics],
             "dimensions": [asdict(d) for d in self.dimensions],
+            "filters": [asdict(f) for f in self.filters],
             "rules": list(self.rules),
         }
 
@@ -189,6 +202,7 @@ class Schema:
             foreign_keys=[ForeignKey(**fk) for fk in data.get("foreign_keys", [])],
             metrics=[Metric(**m) for m in data.get("metrics", [])],
             dimensions=[Dimension(**d) for d in data.get("dimensions", [])],
+            filters=[NamedFilter(**f) for f in data.get("filters", [])],
             rules=list(data.get("rules", [])),
             dialect=data.get("dialect", "duckdb"),
             source=data.get("source", ""),

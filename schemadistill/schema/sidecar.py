@@ -19,15 +19,16 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from schemadistill.errors import UserError
-from schemadistill.schema.model import Dimension, Metric, Role, Schema, Table
+from schemadistill.schema.model import Dimension, Metric, NamedFilter, Role, Schema, Table
 
 SIDECAR_NAMES = ("schema.yaml", "schema.yml")
 ROLES: tuple[str, ...] = get_args(Role)
-_TOP_KEYS = ("tables", "metrics", "dimensions", "rules")
+_TOP_KEYS = ("tables", "metrics", "dimensions", "filters", "rules")
 _TABLE_KEYS = ("description", "synonyms", "time_column", "columns")
 _COLUMN_KEYS = ("description", "synonyms", "examples", "role")
 _METRIC_KEYS = ("sql", "table", "description", "synonyms", "unit")
 _DIMENSION_KEYS = ("sql", "table", "description", "synonyms")
+_FILTER_KEYS = ("sql", "table", "description", "synonyms")
 
 
 def find_sidecar(schema_path: str | Path) -> Path | None:
@@ -131,6 +132,8 @@ class _Reader:
             elif key == "dimensions":
                 self.schema.dimensions = [self.read_dimension(n, k, d)
                                           for n, k, d in self.pairs(node, "dimensions")]
+            elif key == "filters":
+                self.schema.filters = [self.read_filter(n, k, f) for n, k, f in self.pairs(node, "filters")]
             elif key == "rules":
                 self.schema.rules = self.strings(node, "rules")
 
@@ -219,6 +222,20 @@ class _Reader:
         # A dimension's sql defaults to its name: `os: {table: sessions}` slices by column os.
         fields, sql, table = self._sql_and_table("dimension", name, knode, node, _DIMENSION_KEYS, name)
         return Dimension(
+            name=name, sql=sql, table=table.qualified_name,
+            description=self.text(fields["description"], "description") if "description" in fields else "",
+            synonyms=self.strings(fields["synonyms"], "synonyms") if "synonyms" in fields else [],
+        )
+
+    def read_filter(self, name: str, knode: yaml.Node, node: yaml.Node) -> NamedFilter:
+        fields, sql, table = self._sql_and_table("filter", name, knode, node, _FILTER_KEYS, None)
+        tree = sqlglot.parse_one(sql, read=self.schema.dialect)  # parses: check_sql said so
+        while isinstance(tree, exp.Paren):
+            tree = tree.this
+        if not isinstance(tree, (exp.Predicate, exp.Connector, exp.Not)):
+            raise self.fail(fields.get("sql", knode), f"filter {name!r}: sql must be a condition such as "
+                                                      f"revenue > 0, not {sql!r}")
+        return NamedFilter(
             name=name, sql=sql, table=table.qualified_name,
             description=self.text(fields["description"], "description") if "description" in fields else "",
             synonyms=self.strings(fields["synonyms"], "synonyms") if "synonyms" in fields else [],
