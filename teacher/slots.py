@@ -26,7 +26,16 @@ from typing import TYPE_CHECKING, Any
 import sqlglot
 from sqlglot import exp
 
-from schemadistill.schema.model import NUMERIC_TYPES, TEMPORAL_TYPES, Column, Dimension, Metric, Schema, Table
+from schemadistill.schema.model import (
+    NUMERIC_TYPES,
+    TEMPORAL_TYPES,
+    Column,
+    Dimension,
+    Metric,
+    NamedFilter,
+    Schema,
+    Table,
+)
 
 if TYPE_CHECKING:  # the lexicon and executor are duck-typed at run time
     from schemadistill.sandbox import Executor
@@ -262,6 +271,12 @@ class SchemaView:
         self.reference_date: dt.date | None = reference_date or data_end
         self.metrics: list[Metric] = [m for m in schema.metrics if self.table(m.table)]
         self.dimensions: list[Dimension] = [d for d in schema.dimensions if self.table(d.table)]
+        # the sidecar's named conditions ("made a purchase" = revenue > 0), by table
+        self.named_filters: dict[str, list[NamedFilter]] = {}
+        for f in schema.filters:
+            ti = self.table(f.table)
+            if ti is not None:
+                self.named_filters.setdefault(ti.name, []).append(f)
         self.family_stats: dict[str, Any] = {}  # filled by generate_candidates: per-family counts
         self._cache: dict[str, list[tuple[Any, ...]]] = {}
 

@@ -268,3 +268,21 @@ def test_sql_style_comes_from_the_examples_or_defaults_to_trunc() -> None:
     assert resolve_sql_style("range", "cast") == "range"
     with pytest.raises(UserError, match="sql_style"):
         resolve_sql_style("fancy", None)
+
+
+def test_named_filters_are_phrased_in_the_sidecars_words(bound: dict[str, Bound]) -> None:
+    """examples/ecommerce's sidecar names purchase = revenue > 0 ("made a purchase", "with a
+    purchase"): filters on sessions sometimes take it, in those words, with the table's alias
+    once the query joins; a schema without named filters never gets one."""
+    b = bound["ecommerce"]
+    assert [f.name for f in b.view.named_filters["ecommerce.sessions"]] == ["purchase"]
+    cands = generate_candidates(b.view, 300, random.Random("named"), {"agg_filtered": 1.0, "group_agg": 1.0},
+                                phrasings=2)
+    named = [c for c in cands if "revenue > 0" in c.sql and ("made a purchase" in c.question
+                                                            or "a purchase" in c.question)]
+    assert named, "no candidate used the named filter"
+    for c in named:
+        assert b.executor.run(c.sql).ok, c.sql
+        if " JOIN " in c.sql:
+            assert "s.revenue > 0" in c.sql, c.sql
+    assert not bound["large"].view.named_filters

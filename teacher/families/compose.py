@@ -15,6 +15,9 @@ import random
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import sqlglot
+from sqlglot import exp
+
 from teacher.slots import ColumnInfo, CRef, SchemaView, Slot, Step, TableInfo, TRef, V, Words, nice_number
 
 Phrase = Callable[[], str]
@@ -450,9 +453,49 @@ def measure_threshold(rng: random.Random, ci: ColumnInfo, which: Sequence[int] =
     return nice_number(float(x), float(ci.vmin), float(ci.vmax))
 
 
+# How often a filter on a table with named conditions (sidecar ``filters:``) is one of them: the
+# users' own words for a condition ("made a purchase") are worth learning, but not at the cost
+# of every other condition on that table.
+NAMED_FILTER_P = 0.25
+_PAST_VERBS = frozenset({"made", "had", "bought", "did", "got", "paid", "placed", "used", "completed"})
+
+
+def named_filter(view: SchemaView, q: Query, t: TRef, nf: Any) -> Filter | None:
+    """A sidecar named condition in the sidecar's words: "where the session made a purchase",
+    "with a purchase"; its SQL (``revenue > 0``) with the table's alias once the query has one."""
+    tree = sqlglot.parse_one(nf.sql, read=view.schema.dialect)
+    cols = [c.name for c in tree.find_all(exp.Column)]
+    infos = [ci for ci in t.info.columns if ci.name in cols]
+    if not infos or any(q.has_filter_on(ci) for ci in infos):
+        return None
+    syns = nf.synonyms or [nf.name.replace("_", " ")]
+    withs = [s[5:] for s in syns if s.lower().startswith("with ")]
+    verbs = [s for s in syns if s.split()[0].lower() in _PAST_VERBS]
+    pred: list[Phrase] = [lambda s=s: f"the {t.singular} {s}" for s in verbs]
+    pred += [lambda s=s: f"there is {s}" for s in withs]
+    mod: list[Phrase] = [lambda s=s: s for s in withs]
+    if not pred:
+        return None  # no synonym we can place in a sentence: the condition's words stay unknown
+
+    def sql() -> str:
+        out = tree.copy()
+        if t.alias:
+            for col in out.find_all(exp.Column):
+                col.set("table", exp.to_identifier(t.alias))
+        return out.sql(dialect=view.schema.dialect)
+
+    return Filter(sql, pred, mod or pred, features=("filter_range",), col=view.cref(t, infos[0]))
+
+
 def value_filter(view: SchemaView, rng: random.Random, q: Query, t: TRef, kind: str) -> Filter | None:
-    """A random filter of ``kind`` on a column of ``t`` not filtered yet (None if none fits)."""
+    """A random filter of ``kind`` on a column of ``t`` not filtered yet (None if none fits); now and
+    then one of the table's named conditions instead (``NAMED_FILTER_P``)."""
     ti = t.info
+    named = view.named_filters.get(ti.name)
+    if named and rng.random() < NAMED_FILTER_P:
+        f = named_filter(view, q, t, rng.choice(named))
+        if f is not None:
+            return f
     if kind in ("eq", "neq", "in"):
         cols = [c for c in ti.dims if c.role == "dimension" and not q.has_filter_on(c)]
         if not cols:
