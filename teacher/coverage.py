@@ -1,6 +1,7 @@
 """How much of a real question set the generated pairs cover, by query shape.
 
-    python -m teacher.coverage runs/ecommerce/teacher/pairs.jsonl dev.jsonl [--dialect duckdb]
+    python -m teacher.coverage runs/ecommerce/teacher/pairs.jsonl dev.jsonl [--dialect duckdb] \
+        [--schema runs/ecommerce/schema/schema.json]
 
 For every gold SQL in QUESTIONS (JSONL with a ``sql`` field) two matches are counted against
 the SQL of PAIRS:
@@ -9,6 +10,11 @@ the SQL of PAIRS:
   up to literal values, aliases and formatting);
 * loose template: the same after redundant parentheses, ``COUNT(1)`` and the order of AND-ed
   conditions are evened out (``loose_template``);
+* shape (with ``--schema``): the family level, what a template family binds differently per
+  instance evened out too: columns stand for their type (a BIGINT measure for another), output
+  and subquery names are masked, ``INNER JOIN`` is ``JOIN``, ORDER BY keeps its first key (the
+  teacher adds tie-breakers) and goes when there is no LIMIT (it orders nothing that counts), and
+  the conditions of a WHERE are a set (two equality filters on different columns are one shape);
 * construct: the same set of constructs as some pair: tables, number of joins, aggregate
   kinds, GROUP BY arity, window, subquery, CTE, date-function kinds, set operations, HAVING,
   ORDER BY / LIMIT.
@@ -96,13 +102,45 @@ def loose_template(tree: exp.Expr) -> str:
     return masked_template(tree)
 
 
+def shape_template(tree: exp.Expr, schema: Any) -> str:
+    """``loose_template`` at the family level (see the module docstring); ``schema`` is a Schema."""
+    tree = tree.copy()
+    types = {c.name.lower(): c.type for t in schema.tables for c in t.columns}
+    names = {t.name.lower() for t in schema.tables} | {(t.schema or "").lower() for t in schema.tables}
+    for sel in tree.find_all(exp.Select):
+        order = sel.args.get("order")
+        if order is not None:
+            if sel.args.get("limit") is None and not isinstance(sel.parent, exp.Subquery):
+                sel.set("order", None)
+            elif len(order.expressions) > 1:
+                order.set("expressions", order.expressions[:1])
+    for join in tree.find_all(exp.Join):
+        if (join.args.get("kind") or "").upper() == "INNER":
+            join.set("kind", None)
+    for col in tree.find_all(exp.Column):
+        kind = types.get(col.name.lower())
+        col.set("this", exp.to_identifier(f"c_{kind}" if kind else "_a"))
+    for ident in tree.find_all(exp.Identifier):
+        if ident.name.lower() not in names and not ident.name.startswith("c_"):
+            ident.set("this", "_a")
+    for where in tree.find_all(exp.Where):
+        if isinstance(where.this, exp.And):
+            parts = {loose_template(p.unnest()): p for p in where.this.flatten()}
+            where.set("this", exp.and_(*[parts[k].copy() for k in sorted(parts)]))
+    return loose_template(tree)
+
+
 _FIELDS = ("tables", "joins", "aggregates", "group_by", "window", "subquery", "cte", "dates",
            "set_ops", "having", "order_by", "limit")
 
 
-def coverage(pairs: list[dict[str, Any]], questions: list[dict[str, Any]], dialect: str = "duckdb") -> dict[str, Any]:
+def coverage(pairs: list[dict[str, Any]], questions: list[dict[str, Any]], dialect: str = "duckdb",
+             schema: Any = None) -> dict[str, Any]:
+    """Match counts of ``questions``' gold SQL against ``pairs`` (module docstring); ``schema``
+    (a Schema) adds the family-level ``shape`` match."""
     templates: set[str] = set()
     loose: set[str] = set()
+    shaped: set[str] = set()
     shapes: set[tuple[Any, ...]] = set()
     for p in pairs:
         if p.get("kind", "generate") != "generate":
@@ -114,7 +152,9 @@ def coverage(pairs: list[dict[str, Any]], questions: list[dict[str, Any]], diale
         templates.add(masked_template(tree))
         loose.add(loose_template(tree))
         shapes.add(constructs(tree))
-    parsed = exact = near = shape = 0
+        if schema is not None:
+            shaped.add(shape_template(tree, schema))
+    parsed = exact = near = shape = family = 0
     missing: Counter[str] = Counter()
     for q in questions:
         try:
@@ -126,6 +166,8 @@ def coverage(pairs: list[dict[str, Any]], questions: list[dict[str, Any]], diale
             exact += 1
         if loose_template(tree) in loose:
             near += 1
+        if schema is not None and shape_template(tree, schema) in shaped:
+            family += 1
         sig = constructs(tree)
         if sig in shapes:
             shape += 1
@@ -136,6 +178,7 @@ def coverage(pairs: list[dict[str, Any]], questions: list[dict[str, Any]], diale
         "coverage": "teacher", "questions": n, "parsed": parsed, "pair_templates": len(templates),
         "template_exact": exact, "template_share": round(exact / n, 4) if n else 0.0,
         "template_loose": near, "template_loose_share": round(near / n, 4) if n else 0.0,
+        **({"shape": family, "shape_share": round(family / n, 4) if n else 0.0} if schema is not None else {}),
         "construct": shape, "construct_share": round(shape / n, 4) if n else 0.0,
         "construct_gaps": dict(missing.most_common(8)),
     }
@@ -156,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("pairs", type=Path, help="pairs.jsonl written by the teacher")
     ap.add_argument("questions", type=Path, help="JSONL with question + sql (e.g. dev.jsonl)")
     ap.add_argument("--dialect", default="duckdb", help="dialect of the questions' SQL")
+    ap.add_argument("--schema", type=Path, default=None,
+                    help="the run's schema (RUN/schema/schema.json, or a DDL/database): adds the shape match")
     args = ap.parse_args(argv)
     # masking literals trips sqlglot's generator warnings (e.g. LIST_SORT); they are noise here
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -163,7 +208,14 @@ def main(argv: list[str] | None = None) -> int:
         if not p.is_file():
             print(f"error: {p}: file not found", file=sys.stderr)
             return 2
-    res = coverage(list(read_jsonl(args.pairs)), list(read_jsonl(args.questions)), args.dialect)
+    schema = None
+    if args.schema is not None:
+        from schemadistill.schema import load_schema
+        from schemadistill.schema.model import Schema
+
+        schema = (Schema.from_dict(json.loads(args.schema.read_text(encoding="utf-8")))
+                  if args.schema.suffix == ".json" else load_schema(args.schema))
+    res = coverage(list(read_jsonl(args.pairs)), list(read_jsonl(args.questions)), args.dialect, schema)
     from rich.console import Console
     from rich.table import Table
 
@@ -174,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     tab.add_row("exact masked template", str(res["template_exact"]), f"{res['template_share']:.1%}")
     tab.add_row("template, parentheses/COUNT(1)/AND order evened out", str(res["template_loose"]),
                 f"{res['template_loose_share']:.1%}")
+    if "shape" in res:
+        tab.add_row("shape: columns by type, names masked, WHERE as a set", str(res["shape"]),
+                    f"{res['shape_share']:.1%}")
     tab.add_row("same constructs", str(res["construct"]), f"{res['construct_share']:.1%}")
     for gap, count in res["construct_gaps"].items():
         tab.add_row(f"  uncovered, differs in: {gap}", str(count), "")

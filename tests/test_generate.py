@@ -13,6 +13,7 @@ from schemadistill.io import read_jsonl
 from schemadistill.sandbox import Executor, build_sandbox
 from schemadistill.schema import load_schema
 from schemadistill.schema.model import Schema
+from schemadistill.sqlcheck import parse_sql
 from teacher.pair import Pair
 from teacher.validate import Validator, normalise_question
 
@@ -285,3 +286,25 @@ def test_coverage_cli(run: tuple[Path, dict], tmp_path: Path, capsys: pytest.Cap
     assert main([str(out / "pairs.jsonl"), str(questions)]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert line["questions"] == 21 and line["template_exact"] >= 20 and line["construct"] >= 20
+    assert "shape" not in line  # needs the schema
+    assert main([str(out / "pairs.jsonl"), str(questions), "--schema", str(ECOMMERCE)]) == 0
+    line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert line["template_exact"] <= line["template_loose"] <= line["shape"] and line["shape"] >= 20
+
+
+def test_shape_template_evens_out_what_a_family_binds() -> None:
+    from teacher.coverage import shape_template
+
+    schema = load_schema(ECOMMERCE)
+    def shape(sql: str) -> str:
+        return shape_template(parse_sql(sql, "duckdb"), schema)
+    a = ("SELECT browser, AVG(session_duration) AS avg_d FROM ecommerce.sessions WHERE os = 'iOS' "
+         "AND is_fraud = 1 GROUP BY browser ORDER BY avg_d DESC, browser LIMIT 1")
+    b = ("SELECT os, AVG(session_duration) AS average FROM ecommerce.sessions WHERE is_fraud = 0 "
+         "AND browser = 'Chrome' GROUP BY os ORDER BY average DESC LIMIT 1")
+    assert shape(a) == shape(b)
+    assert shape("SELECT os, COUNT(*) FROM ecommerce.sessions GROUP BY os ORDER BY os") == \
+        shape("SELECT browser, COUNT(*) FROM ecommerce.sessions GROUP BY browser")
+    # a different aggregate, or a measure of another type, is another shape
+    assert shape(a) != shape(a.replace("AVG(", "SUM("))
+    assert shape(a) != shape(a.replace("AVG(session_duration)", "AVG(revenue)"))
