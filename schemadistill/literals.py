@@ -68,6 +68,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [(k, re.compile(p, re.IGNORECASE)
 ]]
 _NUMBER = re.compile(r"(?<![\w#.])(?P<n>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?!\.\d)"
                      r"(?P<k>[kK]\b|[mM]\b)?(?P<pct>\s*%|\s+percent\b)?(?!\w)")
+_QUOTED = re.compile(r"""(?:^|(?<=[\s(:=]))["“'‘](?P<t>[^"“”'‘’\n]{1,40})["”'’](?=[\s.,;:?!)]|$)""")
 _SCALE = {"k": 1_000.0, "m": 1_000_000.0}
 # "one" is left out: "had one with", "at least one" name no value to compare with
 _NUMBER_WORDS = {w: i for i, w in enumerate(
@@ -83,7 +84,7 @@ _DATE_STRING = re.compile(r"^(?P<y>[#\d]{1,4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:[
 class Atom:
     """One date, period or number the question states."""
 
-    kind: str  # day | month | quarter | year | number
+    kind: str  # day | month | quarter | year | number | text (a quoted string)
     start: dt.date | None = None  # periods: first day
     end: dt.date | None = None  # periods: last day
     number: float | None = None
@@ -91,6 +92,7 @@ class Atom:
     rank: bool = False  # "top 5", "first 3": may stand in a LIMIT
     parts: tuple[int, ...] = ()  # the numbers a date is written with (year, month, day / quarter)
     pos: int = 0
+    text: str = ""  # kind text: the string between the quotes
 
 
 def _month_end(y: int, m: int) -> dt.date:
@@ -123,6 +125,9 @@ def question_atoms(question: str) -> list[Atom]:
     def free(a: int, b: int) -> bool:
         return all(b <= s or a >= e for s, e in taken)
 
+    for m in _QUOTED.finditer(question):  # 'ari', "Safari": literal text, whatever it holds
+        atoms.append(Atom("text", text=m["t"], pos=m.start()))
+        taken.append(m.span())
     for kind, pat in _PATTERNS:
         for m in pat.finditer(question):
             if not free(*m.span()):
@@ -268,8 +273,9 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb") -> tuple[s
     sides = {lit.role[:2] for lit in lits if lit.kind == "date" and lit.role}
     for lit in lits:
         lit.ranged = sides == {"lo", "hi"}
-    changes = _ground_dates(lits, [a for a in atoms if a.kind != "number"], question)
+    changes = _ground_dates(lits, [a for a in atoms if a.kind in ("day", "month", "quarter", "year")], question)
     changes += _ground_numbers(lits, atoms)
+    changes += _ground_texts(tree, [a for a in atoms if a.kind == "text"], question)
     if not changes:
         return sql, []
     try:
@@ -358,6 +364,35 @@ def _set_date(lit: _Lit, d: dt.date | None) -> str:
     lit.node.set("this", d.isoformat())
     lit.date, lit.broken = d, False
     return f"date {old} -> {d.isoformat()}"
+
+
+# Only patterns: an equality's value is value grounding's (schemadistill/grounding.py), which knows
+# the data's spelling ("france" quoted, 'France' stored); a fragment ('%ari') has no such check.
+_TEXT_TESTS = (exp.Like, exp.ILike)
+
+
+def _ground_texts(tree: exp.Expr, quoted: list[Atom], question: str) -> list[str]:
+    """A LIKE pattern whose text the question never says ('%ome'), where the question quotes one
+    the SQL never uses ("ending with 'ari'"): the quoted one, wildcards kept."""
+    if not quoted:
+        return []
+    said = question.lower()
+    tested = [lit for lit in tree.find_all(exp.Literal, bfs=False)
+              if lit.is_string and not _DATE_STRING.match(lit.this) and isinstance(lit.parent, _TEXT_TESTS)]
+    core = {id(lit): lit.this.strip("%_") for lit in tested}
+    unexplained = [lit for lit in tested if core[id(lit)].lower() not in said]
+    used = {c.lower() for c in core.values()}
+    unused = [a for a in quoted if a.text.lower() not in used]
+    if not unexplained or len(unexplained) != len(unused):
+        return []
+    changes = []
+    for lit, atom in zip(unexplained, unused, strict=True):
+        old = lit.this
+        start, end = len(old) - len(old.lstrip("%_")), len(old.rstrip("%_"))
+        new = old[:start] + atom.text + old[end:]
+        lit.set("this", new)
+        changes.append(f"text '{old}' -> '{new}'")
+    return changes
 
 
 def _ground_numbers(lits: list[_Lit], atoms: list[Atom]) -> list[str]:

@@ -103,6 +103,19 @@ def test_one_sided_bounds_follow_the_words() -> None:
     assert ground_literals(ok, "Sessions in December 2023") == (ok, [])
 
 
+def test_quoted_text_the_sql_does_not_use() -> None:
+    sql = "SELECT COUNT(*) FROM s WHERE browser LIKE '%ome'"
+    assert ground_literals(sql, 'Count the sessions with browser ending with "ari".') == (
+        "SELECT COUNT(*) FROM s WHERE browser LIKE '%ari'", ["text '%ome' -> '%ari'"])
+    assert [a.text for a in question_atoms("the user's os is 'iOS' or “Android”")] == ["iOS", "Android"]
+    # said, if not quoted: explained; a CASE label is no comparison; two strings, one quote: unclear
+    assert ground_literals("SELECT * FROM s WHERE os = 'Android' AND b LIKE 'Saf%'", "Android 'Safari'")[1] == []
+    assert ground_literals("SELECT CASE WHEN x > 1 THEN 'big' END FROM s", "labels 'large'")[1] == []
+    assert ground_literals("SELECT * FROM s WHERE a LIKE 'x%' AND b LIKE 'y%'", "where b is 'z'")[1] == []
+    # an equality is value grounding's, which knows how the data spells it ("france" vs 'France')
+    assert ground_literals("SELECT * FROM u WHERE country = 'Germany'", 'country "france" in any case')[1] == []
+
+
 @pytest.mark.parametrize("sql", ["", "   ", "SELEC nonsense (((", "not sql at all"])
 def test_bad_sql_comes_back_as_it_came(sql: str) -> None:
     assert ground_literals(sql, "Revenue on 2023-12-13 over 100?") == (sql, [])
