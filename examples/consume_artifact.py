@@ -4,8 +4,9 @@
     python examples/consume_artifact.py runs/ecommerce/export/artifact "How many users are from France?"
 
 Greedy decoding with the KV cache, token for token what ``export.runtime`` writes for the question
-asked alone (the runtime also batches, puts values the question names into the SQL from values.json,
-checks the SQL and gives a failing answer one repair round).
+asked alone (the runtime also batches, grounds the SQL: the question's dates and numbers, and from
+values.json the values and named conditions it names; checks the SQL and gives a failing answer
+one repair round).
 The artifact layout (manifest.json "io", generation.json) is documented in export/artifact.py.
 """
 

@@ -31,6 +31,13 @@ The rules are conservative; where one is not sure it changes nothing:
 - A condition ``col = 'x'`` whose value the question does not name (another value, or one the
   column never holds, such as 'UK'), on a column of which the question names exactly one value
   not already in the SQL, gets that value; a flag's only test with the other polarity flips.
+- A named condition of the sidecar (``filters:``, e.g. purchase = ``revenue > 0``) whose
+  synonym the question says ("made a purchase"), not negated ("never", "didn't"), is added the
+  same way, unless the SQL already tests it (a WHERE, a CASE) or compares its column ("a
+  purchase over 100" as ``revenue > 100``).
+
+First of all, :func:`ground_sql` puts back the dates and numbers the question states and the
+SQL copied wrong (schemadistill/literals.py; that needs no index).
 """
 
 from __future__ import annotations
@@ -166,7 +173,8 @@ class Mention:
 
 @dataclass
 class ValueIndex:
-    """Phrases that name column values; built from a database, saved as ``values.json``."""
+    """Phrases that name column values and named conditions; built from a database and the
+    schema's sidecar, saved as ``values.json``."""
 
     # phrase (lower-case words joined by one space) -> [(ref, exact text or "" when any case matches)]
     phrases: dict[str, list[tuple[ValueRef, str]]] = field(default_factory=dict)
@@ -346,7 +354,8 @@ class Grounded:
 
 def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str = "duckdb",
                schema: Schema | None = None, literals: bool = True) -> Grounded:
-    """``sql`` with the question's named values put in (see the module docstring); never raises.
+    """``sql`` with the question's dates, numbers, named values and named conditions put in (see
+    the module docstring); never raises. ``literals=False`` skips the dates and numbers.
 
     ``schema`` (its foreign keys and columns) allows the one-hop join; without it only tables
     the SQL already reads get a condition.
