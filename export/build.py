@@ -295,8 +295,12 @@ def _value_index(run_dir: Path, schema: Any) -> Any:
     db = run_dir / "sandbox" / "sandbox.duckdb"
     if not db.is_file():
         return None
+    from schemadistill.pipeline import load_run_filters
+
     with Executor(db) as ex:
-        return ValueIndex.from_database(ex, schema)
+        index = ValueIndex.from_database(ex, schema)
+    index.add_filters(load_run_filters(run_dir), schema.dialect)  # the teacher's, read off EXAMPLES
+    return index
 
 
 def _manifest(run_dir: Path, student: dict[str, Any], exported: dict[str, Any], io: dict[str, Any],

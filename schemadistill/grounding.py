@@ -55,7 +55,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from schemadistill.literals import ground_literals
-from schemadistill.schema.model import Schema
+from schemadistill.schema.model import NamedFilter, Schema
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
 MAX_VALUE_CHARS = 40
@@ -199,11 +199,12 @@ class ValueIndex:
     def __len__(self) -> int:
         return sum(len(v) for v in self.columns.values()) + len(self.filters)
 
-    def add_filters(self, schema: Schema) -> None:
-        """The sidecar's named conditions, under their synonyms (not their names: a filter named
-        "purchase" must not fire on "purchase amount", the revenue column's own synonym)."""
-        for f in schema.filters:
-            ref = FilterRef(f.name, f.table, f.sql, schema.dialect)
+    def add_filters(self, filters: Iterable[NamedFilter], dialect: str) -> None:
+        """Named conditions (the sidecar's, or mined from EXAMPLES: teacher/mined_filters.py),
+        under their synonyms; not their names: a filter named "purchase" must not fire on
+        "purchase amount", the revenue column's own synonym."""
+        for f in filters:
+            ref = FilterRef(f.name, f.table, f.sql, dialect)
             for text in f.synonyms:
                 toks = words(text)
                 if toks:
@@ -261,7 +262,7 @@ class ValueIndex:
                 if vals:
                     found[(table.qualified_name, col.name)] = vals
         index = cls.from_values(found, flag_words(schema) if flags else None)
-        index.add_filters(schema)
+        index.add_filters(schema.filters, schema.dialect)
         return index
 
     # -- files -----------------------------------------------------------------------------

@@ -189,6 +189,17 @@ def load_run_schema(out: Path) -> Any:
     return Schema.from_dict(json.loads((out / "schema" / "schema.json").read_text(encoding="utf-8")))
 
 
+def load_run_filters(out: Path) -> list[Any]:
+    """The named conditions the teacher stage read off EXAMPLES (``teacher/filters.json``, written
+    by teacher/mined_filters.py); none when it mined none or has not run."""
+    from schemadistill.schema.model import NamedFilter
+
+    path = out / "teacher" / "filters.json"
+    if not path.is_file():
+        return []
+    return [NamedFilter(**f) for f in json.loads(path.read_text(encoding="utf-8"))]
+
+
 def _sandbox_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
     return {"schema": _upstream(out, "schema"), "data": _file_hash(cfg.sandbox.data),
             "rows": cfg.sandbox.rows, "seed": cfg.sandbox.seed}

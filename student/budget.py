@@ -68,14 +68,15 @@ def plan_steps(n_examples: int, epochs: float, batch_size: int, world_size: int)
     return max(1, math.ceil(per_epoch * epochs))
 
 
-def replanned_steps(plan: dict[str, Any], steps_done: int, seconds_used: float, tokens_per_s: float) -> int:
-    """A shuffled run's step count after its first segment: what the rest of the budget affords at
-    the speed that segment really ran (``tokens_per_s``, less :data:`REPLAN_MARGIN`), never more
+def replanned_steps(plan: dict[str, Any], steps_done: int, seconds_used: float, tokens_per_s: float,
+                    segments_left: int = 2) -> int:
+    """A shuffled run's step count after a segment: what the rest of the budget affords at the
+    speed that segment really ran (``tokens_per_s``, less :data:`REPLAN_MARGIN`), never more
     than its epochs ask for.
 
     The probe's estimate only sets the first segment's length; a run the probe misjudged by 30%
     (cold CPU caches at the start: measured 3,533 probed vs ~4,500 tokens/s run) still ends near
-    its budget. Two steps are left for the two segments still to run.
+    its budget. A step is left for each of the ``segments_left`` segments still to run.
     """
     planned = int(plan["planned_steps"])
     if not plan.get("budget_s") or not tokens_per_s or planned <= 0:
@@ -83,7 +84,7 @@ def replanned_steps(plan: dict[str, Any], steps_done: int, seconds_used: float, 
     tokens_per_step = plan["tokens"] / planned
     left_s = max(0.0, plan["budget_s"] - seconds_used)
     affordable = math.floor(left_s * REPLAN_MARGIN * tokens_per_s / tokens_per_step)
-    return max(steps_done + 2, min(planned, steps_done + affordable))
+    return max(steps_done + segments_left, min(planned, steps_done + affordable))
 
 
 def capped_steps(planned: int, planned_tokens: int, budget_s: float, tokens_per_s: float) -> int:

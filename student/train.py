@@ -365,6 +365,10 @@ def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden:
     spec, tokenizer, tok_hash = _student_and_tokenizer(out, cfg, kind, ref, schema,
                                                        [r for k in PHASES for r in phase_rows[k]], state)
     values = ValueIndex.from_database(executor, schema) if cfg.ground_values and executor is not None else None
+    if values is not None:
+        from schemadistill.pipeline import load_run_filters
+
+        values.add_filters(load_run_filters(run_dir), schema.dialect)
     run = _Run(out, cfg, kind, ref, tokenizer, spec, splits, schema, executor, state, resume, callbacks or [], values)
 
     data = {k: build_examples(phase_rows[k], spec, tokenizer, cfg.max_length) for k in PHASES}
@@ -484,6 +488,23 @@ def _replan(plan: dict[str, Any], first_segment: dict[str, Any]) -> bool:
     return True
 
 
+def _replan_last(plan: dict[str, Any], records: list[dict[str, Any]]) -> bool:
+    """Before segment 3: fit it to what is left at the speed segment 2 ran. Segment 1's speed alone
+    misleads when something else used the CPU then (a run planned 2,774 steps at 3,751 tokens/s
+    measured with other jobs running, then ran at 5,817 and ended 7 minutes early)."""
+    if plan.get("replanned_last") or "tokens" not in plan or len(records) != 2:
+        return False
+    stop1, stop2 = plan_segment(plan, 1)[1], plan_segment(plan, 2)[1]
+    used = sum(r.get("train_seconds") or 0.0 for r in records)
+    new = budget.replanned_steps(plan, stop2, used, records[-1].get("tokens_per_s") or 0.0, segments_left=1)
+    plan["replanned_last"] = {"after_step": stop2, "tokens_per_s": records[-1].get("tokens_per_s"),
+                              "from_max_steps": plan["max_steps"]}
+    if new != plan["max_steps"]:
+        plan["stops"] = [stop1, stop2, new]
+        plan["max_steps"] = new
+    return True
+
+
 def _train_shuffled(run: _Run, data: tuple[list[dict[str, Any]], list[int], int], rows_hash: str, passes: float,
                     lr: float, tokens: int, key: str) -> tuple[list[dict[str, Any]], dict[int, list[dict[str, Any]]],
                                                                Path | None]:
@@ -544,6 +565,13 @@ def _train_shuffled(run: _Run, data: tuple[list[dict[str, Any]], list[int], int]
                 atomic_write_json(shared / "plan.json", plan)
             console.print(f"  re-planned at {done.get('tokens_per_s')} tok/s measured: "
                           f"{plan['replanned']['from_max_steps']} -> {plan['max_steps']} steps")
+            state.wait_for_everyone()
+        if k == PHASES[1] and plan is not None and _replan_last(plan, records):
+            if state.is_main_process:
+                atomic_write_json(shared / "plan.json", plan)
+            if plan["replanned_last"]["from_max_steps"] != plan["max_steps"]:
+                console.print(f"  re-planned at {done.get('tokens_per_s')} tok/s measured: "
+                              f"{plan['replanned_last']['from_max_steps']} -> {plan['max_steps']} steps")
             state.wait_for_everyone()
     if state.is_main_process:
         shutil.rmtree(shared / "checkpoints", ignore_errors=True)  # phase3/final holds the weights

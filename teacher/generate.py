@@ -101,6 +101,9 @@ def _generate(schema_path_or_schema: str | Path | Schema, sandbox_db: Path, out_
         t = time.perf_counter()
         atomic_write_jsonl(out_dir / "pairs.jsonl", run.pair_rows)
         atomic_write_jsonl(out_dir / "rejects.jsonl", (r.to_json() for r in rejects))
+        from teacher.mined_filters import save_filters
+
+        save_filters(run.mined_filters, out_dir)  # for grounding (evaluations, values.json)
         write_report(out_dir / "data_report.md", pairs, rejects, schema, summary)
         timing["write"] = time.perf_counter() - t
         summary["seconds"] = round(time.perf_counter() - started, 3)
@@ -168,6 +171,7 @@ class _Run:
         self.weights: dict[str, float] | None = None
         mined_style: str | None = None
         self.mined_metrics: list[Any] = []  # the user's metric definitions read off EXAMPLES
+        self.mined_filters: list[Any] = []  # the user's named conditions read off EXAMPLES
         if examples is not None:
             from teacher.examples import load_examples, mine_patterns, mine_time_style
             from teacher.mined_metrics import mine_metrics
@@ -180,6 +184,12 @@ class _Run:
                 mined_style = mine_time_style(c.sql for c in loaded)
                 self.mined_metrics = mine_metrics([(c.question, c.sql) for c in loaded], schema)
                 self.view.add_metrics(self.mined_metrics)
+                from teacher.mined_filters import mine_filters
+
+                stated = {(f.table, f.sql.lower()) for f in schema.filters}  # the sidecar's win
+                self.mined_filters = [f for f in mine_filters([(c.question, c.sql) for c in loaded], schema)
+                                      if (f.table, f.sql.lower()) not in stated]
+                self.view.add_named_filters(self.mined_filters)
         self.time_style = resolve_sql_style(cfg.sql_style, mined_style)
         self.view.time_style = None if self.time_style == "varied" else self.time_style
         self.family_stats: dict[str, Any] = {}
@@ -407,6 +417,7 @@ class _Run:
             "sql_style": self.time_style,
             # new metrics, and sidecar metrics the examples gave more words for
             "mined_metrics": {m.name: m.sql for m in self.mined_metrics if m.name not in sidecar},
+            "mined_filters": {f.name: {"sql": f.sql, "synonyms": f.synonyms} for f in self.mined_filters},
             "metric_words_from_examples": {m.name: m.synonyms[len(sidecar[m.name].synonyms):]
                                            for m in self.mined_metrics if m.name in sidecar},
             "fingerprint": self.schema.fingerprint, "n_target": self.cfg.n,

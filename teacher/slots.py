@@ -280,6 +280,13 @@ class SchemaView:
         self.family_stats: dict[str, Any] = {}  # filled by generate_candidates: per-family counts
         self._cache: dict[str, list[tuple[Any, ...]]] = {}
 
+    def add_named_filters(self, filters: list[NamedFilter]) -> None:
+        """Named conditions from outside the sidecar (mined from EXAMPLES)."""
+        for f in filters:
+            ti = self.table(f.table)
+            if ti is not None:
+                self.named_filters.setdefault(ti.name, []).append(f)
+
     def add_metrics(self, metrics: list[Metric]) -> None:
         """Metrics from outside the sidecar (mined from EXAMPLES): one with a sidecar metric's name
         replaces it. A schema with no sidecar dimensions gets its dimension columns as dimensions,

@@ -190,10 +190,20 @@ def test_examples_define_metrics_on_a_schema_without_sidecar(schema: Schema, san
         {"question": "What was the fraud rate in 2023?",
          "sql": f"SELECT {fraud} AS fraud_rate FROM ecommerce.sessions "
                 "WHERE CAST(DATE_TRUNC('YEAR', action_date) AS DATE) = '2023-01-01'"},
+        {"question": "How many customers made a purchase in 2023?",
+         "sql": "SELECT COUNT(DISTINCT user_id) FROM ecommerce.sessions "
+                "WHERE CAST(DATE_TRUNC('YEAR', action_date) AS DATE) = '2023-01-01' AND revenue > 0"},
+        {"question": "Average purchase revenue on iOS?",
+         "sql": "SELECT AVG(revenue) FROM ecommerce.sessions WHERE os = 'iOS' AND revenue > 0"},
     ]) + "\n")
-    bare = dataclasses.replace(schema, metrics=[], dimensions=[])
+    bare = dataclasses.replace(schema, metrics=[], dimensions=[], filters=[])
     summary = generate(bare, sandbox, tmp_path / "out", _cfg(n=400), examples=ex, progress=False)
     assert summary["mined_metrics"] == {"fraud_rate": fraud} and summary["sql_style"] == "cast"
+    # "purchase" is said by both questions with revenue > 0 and by no other: a named condition
+    # for grounding, written where the later stages read it
+    assert summary["mined_filters"]["revenue_gt_0"]["sql"] == "revenue > 0"
+    written = json.loads((tmp_path / "out" / "filters.json").read_text())
+    assert written[0]["table"] == "ecommerce.sessions" and "purchase" in written[0]["synonyms"]
     metric_pairs = [p for p in _pairs(tmp_path / "out") if p.family.startswith("metric_")]
     assert metric_pairs and all(p.sql.count("COUNT(DISTINCT CASE WHEN") == 1 for p in metric_pairs)
     assert any("fraud rate" in p.question.lower() for p in metric_pairs)

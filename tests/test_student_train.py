@@ -222,6 +222,21 @@ def test_replanned_steps_arithmetic() -> None:
     assert st.budget.replanned_steps(plan, 50, 25.0, 100.0) == 50 + int(75 * margin)  # slower than the probe said
     assert st.budget.replanned_steps(plan, 50, 200.0, 100.0) == 52  # over budget: a step for each segment left
     assert st.budget.replanned_steps({**plan, "budget_s": None}, 50, 25.0, 400.0) == 150  # no budget: no change
+    # before the last segment: a step for it alone
+    assert st.budget.replanned_steps(plan, 50, 200.0, 100.0, segments_left=1) == 51
+
+
+def test_last_segment_is_replanned_at_the_speed_the_second_ran() -> None:
+    """Segment 1 ran slowly (another job on the CPU): segment 2's speed gives the last third more steps."""
+    plan = {"planned_steps": 1000, "max_steps": 600, "tokens": 100_000, "budget_s": 100.0,
+            "stops": [200, 400, 600], "replanned": {"from_max_steps": 450}}
+    records = [{"train_seconds": 40.0, "tokens_per_s": 500.0}, {"train_seconds": 20.0, "tokens_per_s": 1000.0}]
+    assert st._replan_last(plan, records)
+    # 40 s left at 1000 tokens/s, 100 tokens a step, less the margin
+    assert plan["max_steps"] == 400 + int(40 * st.budget.REPLAN_MARGIN * 1000 / 100)
+    assert plan["stops"][:2] == [200, 400] and plan["stops"][2] == plan["max_steps"]
+    assert plan["replanned_last"]["from_max_steps"] == 600 and plan["replanned"] == {"from_max_steps": 450}
+    assert not st._replan_last(plan, records)  # once
 
 
 def test_shuffled_schedule_is_one_run_of_the_same_pairs_and_steps(tmp_path: Path,
