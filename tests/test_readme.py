@@ -407,7 +407,7 @@ def test_yaml_blocks_load(tmp_path: Path) -> None:
         if set(data) <= sections:
             load_config(path)
         else:
-            assert set(data) <= {"tables", "metrics", "dimensions", "rules"}, doc
+            assert set(data) <= {"tables", "metrics", "dimensions", "filters", "rules"}, doc
             apply_sidecar(load_schema(ROOT / "examples" / "ecommerce" / "schema.sql"), path)
         seen += 1
     assert seen >= 3
