@@ -394,7 +394,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         if change:
             changes.append(change)
     for fref in filters:
-        if not _has_condition(tree, fref) and not _constrained(tree, fref):
+        if not has_condition(tree, fref) and not _constrained(tree, fref):
             change = _add_somewhere(tree, schema, fref.table, fref.condition)
             if change:
                 changes.append(change)
@@ -441,7 +441,7 @@ def _equals(ref: ValueRef) -> Callable[[str | None], exp.Expr]:
     return lambda qual: exp.EQ(this=exp.column(ref.column, table=qual), expression=ref.literal())
 
 
-def _has_condition(tree: exp.Expr, ref: FilterRef) -> bool:
+def has_condition(tree: exp.Expr, ref: FilterRef) -> bool:
     """Does the query test the named condition anywhere (WHERE, a CASE, a subquery)?"""
     key = ref.key()
     kind = type(sqlglot.parse_one(ref.sql, read=ref.dialect).unnest())

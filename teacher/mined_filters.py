@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sqlglot import exp
 
+from schemadistill.grounding import FilterRef, has_condition
 from schemadistill.schema.model import NamedFilter, Schema
 from schemadistill.sqlcheck import SQLParseError, parse_sql
 
@@ -54,7 +55,8 @@ def mine_filters(pairs: Iterable[tuple[str, str]], schema: Schema) -> list[Named
     for (table, column, cond), in_where in where_uses.items():
         if len(in_where) < MIN_USES:
             continue
-        idx = {i for i, (_, sql) in enumerate(rows) if _tests(sql, cond, schema.dialect)} | in_where
+        ref = FilterRef("", table, cond, schema.dialect)
+        idx = {i for i, (_, sql) in enumerate(rows) if _tests(sql, ref, schema.dialect)} | in_where
         inside = Counter(g for i in idx for g in grams[i])
         outside = {g for i in range(len(rows)) if i not in idx for g in grams[i]}
         own = set(column.lower().split("_"))
@@ -124,22 +126,12 @@ def _grams(question: str) -> set[str]:
     return {" ".join(toks[i:i + n]) for n in range(1, MAX_WORDS + 1) for i in range(len(toks) - n + 1)}
 
 
-def _tests(sql: str, cond: str, dialect: str) -> bool:
-    """Does ``sql`` test ``cond`` anywhere (a WHERE, a CASE, HAVING), qualifiers aside?"""
+def _tests(sql: str, ref: FilterRef, dialect: str) -> bool:
+    """Does ``sql`` test the condition anywhere (a WHERE, a CASE, HAVING), qualifiers aside?"""
     try:
-        tree = parse_sql(sql, dialect)
-        want = parse_sql(f"SELECT 1 WHERE {cond}", dialect).args["where"].this
+        return has_condition(parse_sql(sql, dialect), ref)
     except SQLParseError:
         return False
-    key = _bare(want)
-    return any(_bare(node) == key for node in tree.find_all(type(want)))
-
-
-def _bare(node: exp.Expr) -> str:
-    node = node.copy()
-    for col in node.find_all(exp.Column):
-        col.set("table", None)
-    return node.sql().lower()
 
 
 def _only_common(gram: str) -> bool:
