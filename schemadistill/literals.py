@@ -34,6 +34,7 @@ The rules, conservative like value grounding (schemadistill/grounding.py):
 from __future__ import annotations
 
 import calendar
+import dataclasses
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ class Atom:
     parts: tuple[int, ...] = ()  # the numbers a date is written with (year, month, day / quarter)
     pos: int = 0
     text: str = ""  # kind text: the string between the quotes
+    stop: int = 0  # where the atom's words end in the question (``question[pos:stop]``)
 
 
 def _month_end(y: int, m: int) -> dt.date:
@@ -126,7 +128,7 @@ def question_atoms(question: str) -> list[Atom]:
         return all(b <= s or a >= e for s, e in taken)
 
     for m in _QUOTED.finditer(question):  # 'ari', "Safari": literal text, whatever it holds
-        atoms.append(Atom("text", text=m["t"], pos=m.start()))
+        atoms.append(Atom("text", text=m["t"], pos=m.start(), stop=m.end()))
         taken.append(m.span())
     for kind, pat in _PATTERNS:
         for m in pat.finditer(question):
@@ -134,18 +136,18 @@ def question_atoms(question: str) -> list[Atom]:
                 continue
             atom = _period(kind, m.groupdict(), m.start())
             if atom is not None:
-                atoms.append(atom)
+                atoms.append(dataclasses.replace(atom, stop=m.end()))
                 taken.append(m.span())
     for m in _NUMBER.finditer(question):
         if free(*m.span()) and not _is_rank(question, m.start()):
             scale = _SCALE[m["k"].lower()] if m["k"] else 1.0
             atoms.append(Atom("number", number=float(m["n"].replace(",", "")) * scale, percent=bool(m["pct"]),
-                              rank=_after_rank_word(question, m.start()), pos=m.start()))
+                              rank=_after_rank_word(question, m.start()), pos=m.start(), stop=m.end()))
             taken.append(m.span())
     for m in _WORD_NUMBER.finditer(question):
         if free(*m.span()) and not _is_rank(question, m.start()):
             atoms.append(Atom("number", number=float(_NUMBER_WORDS[m["w"].lower()]),
-                              rank=_after_rank_word(question, m.start()), pos=m.start()))
+                              rank=_after_rank_word(question, m.start()), pos=m.start(), stop=m.end()))
     return sorted(atoms, key=lambda a: a.pos)
 
 

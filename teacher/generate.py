@@ -167,6 +167,7 @@ class _Run:
             self.llm = OpenAITeacher(cfg.name, out_dir / "llm_cache", cfg)
         self.paraphraser: Any = None
         self.examples: list[Candidate] = []
+        self.example_variants: list[Candidate] = []  # the examples with other values, periods, ...
         self.shots: list[tuple[str, str]] = []
         self.weights: dict[str, float] | None = None
         mined_style: str | None = None
@@ -190,6 +191,10 @@ class _Run:
                 self.mined_filters = [f for f in mine_filters([(c.question, c.sql) for c in loaded], schema)
                                       if (f.table, f.sql.lower()) not in stated]
                 self.view.add_named_filters(self.mined_filters)
+                from teacher.example_variants import vary_examples
+
+                self.example_variants = vary_examples(self.examples, self.view, random.Random(f"{cfg.seed}:variants"),
+                                                      cfg.example_variants)
         self.time_style = resolve_sql_style(cfg.sql_style, mined_style)
         self.view.time_style = None if self.time_style == "varied" else self.time_style
         self.family_stats: dict[str, Any] = {}
@@ -219,7 +224,7 @@ class _Run:
         t = time.perf_counter()
         out: list[Candidate] = []
         if r == 0:
-            out += self.examples
+            out += self.examples + self.example_variants
             if self.llm is not None and self.cfg.llm_pairs > 0:
                 out += self.llm.write_pairs(self.schema, self.shots[:50], self.cfg.llm_pairs)
         groups: dict[str, list[Candidate]] = {}
@@ -420,6 +425,9 @@ class _Run:
             "mined_filters": {f.name: {"sql": f.sql, "synonyms": f.synonyms} for f in self.mined_filters},
             "metric_words_from_examples": {m.name: m.synonyms[len(sidecar[m.name].synonyms):]
                                            for m in self.mined_metrics if m.name in sidecar},
+            # the examples' variants: made, and kept by validation
+            "example_variants": {"candidates": len(self.example_variants),
+                                 "kept": sum(1 for p in gen if p.family == "example_variants")},
             "fingerprint": self.schema.fingerprint, "n_target": self.cfg.n,
             "pairs": len(kept), "generate_pairs": len(gen), "repair_pairs": len(rep),
             "repair_share": round(len(rep) / len(gen), 4) if gen else 0.0,

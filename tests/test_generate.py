@@ -174,6 +174,11 @@ def test_examples_become_pairs_and_weights(schema: Schema, sandbox: Path, tmp_pa
     pairs = _pairs(tmp_path / "out")
     assert summary["pairs_per_source"].get("examples") == 2
     assert pairs[0].source == "examples"  # the user's pairs come first and win conflicts
+    # their variants (another OS; another dimension or measure) are validated and kept like any pair
+    variants = [p for p in pairs if p.family == "example_variants"]
+    assert summary["example_variants"]["kept"] == len(variants) > 0
+    assert summary["example_variants"]["candidates"] >= len(variants)
+    assert all(p.source == "example_variant" for p in variants)
 
 
 @pytest.mark.slow
