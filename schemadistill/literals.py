@@ -261,7 +261,7 @@ def _same(a: float, b: float) -> bool:
 def ground_literals(sql: str, question: str, dialect: str = "duckdb") -> tuple[str, list[str]]:
     """(``sql`` with the question's dates and numbers put back, what changed); never raises."""
     atoms = question_atoms(question)
-    if not atoms or not sql.strip():
+    if not sql.strip():
         return sql, []
     body = sql.strip()
     semicolon = body.endswith(";")
@@ -278,6 +278,7 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb") -> tuple[s
     changes = _ground_dates(lits, [a for a in atoms if a.kind in ("day", "month", "quarter", "year")], question)
     changes += _ground_numbers(lits, atoms)
     changes += _ground_texts(tree, [a for a in atoms if a.kind == "text"], question)
+    changes += _drop_unstated(tree, lits, atoms, question)
     if not changes:
         return sql, []
     try:
@@ -428,3 +429,83 @@ def _ground_numbers(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
         lit.node.set("this", text)
         lit.number = value
     return changes
+
+
+# Words that put a question in time without a date the atoms read ("last week", "monthly", "in
+# December"): a date condition under them may be what the user meant.
+_TIME_WORDS = re.compile(
+    r"\b(?:last|past|previous|prior|this|current|recent\w*|today|yesterday|tomorrow|ago|since|until|till|"
+    r"before|after|during|between|from|daily|weekly|monthly|quarterly|yearly|annual\w*|day|days|week|weeks|"
+    r"month|months|quarter|quarters|year|years|date|dates|time|period|season\w*|weekend\w*|weekday\w*|"
+    r"holiday\w*|ytd|mtd|q[1-4]|" + "|".join(_MONTHS) + r")\b", re.IGNORECASE)
+
+
+def _drop_unstated(tree: exp.Expr, lits: list[_Lit], atoms: list[Atom], question: str) -> list[str]:
+    """Take out a WHERE condition on a date when the question states no time at all, and one
+    comparing a column with a number (not 0 or 1) when the question states no number: a small
+    model copies whole filters from the training pairs it resembles ("IQR of session duration"
+    -> ``... AND u.age >= 25``, ``= '#1-01-01'``), and nothing in such a question can correct them."""
+    no_time = not any(a.kind in ("day", "month", "quarter", "year") for a in atoms) and not _TIME_WORDS.search(question)
+    no_number = not any(a.kind == "number" for a in atoms)
+    if not (no_time or no_number):
+        return []
+    changes: list[str] = []
+    for lit in lits:
+        node = lit.node
+        if node.parent is None or node.find_ancestor(exp.Where) is None:
+            continue  # already gone with an earlier conjunct, or outside a WHERE
+        if lit.kind == "date" and no_time:
+            pass
+        elif lit.kind == "number" and no_number and lit.number not in (0.0, 1.0) and not isinstance(
+                node.parent, (exp.Limit, exp.Interval)) and not (
+                isinstance(node.parent, exp.Interval) or node.find_ancestor(exp.Interval)):
+            pass
+        else:
+            continue
+        conj = _conjunct(node)
+        if conj is None:
+            continue
+        if lit.kind == "number" and not _plain_column_test(conj):
+            continue  # YEAR(d) = 2024 states a period; arithmetic may be anything
+        text = conj.sql()
+        _pop_conjunct(conj)
+        changes.append(f"dropped {text} (the question states no {'time' if lit.kind == 'date' else 'number'})")
+    return changes
+
+
+def _conjunct(node: exp.Expr) -> exp.Expr | None:
+    """The comparison holding ``node`` when it is one AND-ed condition of a WHERE, else None."""
+    cond = node.parent
+    while isinstance(cond, (exp.Cast, exp.Neg, exp.Paren)) or (
+            cond is not None and type(cond).__name__ in ("TsOrDsToDate", "StrToDate")):
+        cond = cond.parent
+    if not isinstance(cond, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)):
+        return None
+    top = cond
+    while isinstance(top.parent, exp.Paren):
+        top = top.parent
+    return top if isinstance(top.parent, (exp.And, exp.Where)) and _and_chain_to_where(top) else None
+
+
+def _plain_column_test(conj: exp.Expr) -> bool:
+    """``col op number`` / ``col BETWEEN a AND b`` / ``col IN (...)`` on a bare column."""
+    while isinstance(conj, exp.Paren):
+        conj = conj.this
+    return isinstance(conj.this, exp.Column) and all(
+        not isinstance(x, exp.Column) for k, x in conj.args.items() if k != "this" and isinstance(x, exp.Expr))
+
+
+def _and_chain_to_where(node: exp.Expr) -> bool:
+    parent = node.parent
+    while isinstance(parent, (exp.And, exp.Paren)):
+        parent = parent.parent
+    return isinstance(parent, exp.Where)
+
+
+def _pop_conjunct(node: exp.Expr) -> None:
+    parent = node.parent
+    if isinstance(parent, exp.Where):
+        parent.pop()
+    elif isinstance(parent, exp.And):
+        other = parent.expression if parent.this is node else parent.this
+        parent.replace(other)

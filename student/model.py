@@ -50,13 +50,10 @@ PRESETS: dict[str, dict[str, int]] = {
           "num_key_value_heads": 3, "intermediate_size": 1536},
 }
 # `scratch` alone is xs. Measured training throughput on the 2-core CPU machine (student/bench.py):
-# xs ~6,300, s ~1,650, m ~570 tokens/s. The default data (examples/ecommerce, 12k pairs: ~1.8M
-# tokens a pass over the three phase mixes) gives xs ~3 epochs in the default 20 minutes, s less
-# than one. Measured with real data (xs, batch 16, number slots, 2 epochs a phase): 55% held-out
-# accuracy on same-family questions with ~4k distinct phase-2 instances (a teacher run that a
-# profiling timeout had skewed to one table), 20% with 6.9k pairs of ~600 instances, which xs
-# memorised. The default run on a shared machine: 14.5% (see the student issue's notes). s and
-# m need a GPU or more time.
+# xs ~6,300, s ~1,650, m ~570 tokens/s. The default data (examples/ecommerce, 24k pairs + 3.6k
+# repairs) gives xs ~2.5 epochs in the default 20 minutes, s less than one. Twice the distinct
+# instances at fewer epochs beat the same 20 minutes on 12k pairs (docs/DESIGN.md), so the
+# small model's limit here is data and steps, not parameters; s and m need a GPU or more time.
 DEFAULT_PRESET = "xs"
 
 StudentKind = Literal["scratch", "pretrained"]

@@ -125,3 +125,26 @@ def test_atoms_keep_question_order() -> None:
     atoms = question_atoms("over 50 from 2023-01-02 to 2023-02-03, top 3")
     assert [a.kind for a in atoms] == ["number", "day", "day", "number"]
     assert all(isinstance(a, Atom) for a in atoms) and [a.pos for a in atoms] == sorted(a.pos for a in atoms)
+
+
+def test_conditions_the_question_never_states_are_dropped() -> None:
+    """A copied filter no word of the question supports goes: a period when no time is stated, a
+    number comparison when no number is; 0/1 (named conditions, flags) and stated ones stay."""
+    sql = ("SELECT os, QUANTILE_CONT(session_duration, 0.5) AS m FROM sessions AS s JOIN users AS u "
+           "ON u.user_id = s.user_id WHERE (CAST(DATE_TRUNC('YEAR', action_date) AS DATE) = '#1-01-01') "
+           "AND s.is_fraud = 0 AND u.age >= 25 AND revenue > 0 GROUP BY os")
+    out, changes = ground_literals(sql, "Median session duration per OS, excluding fraudulent sessions")
+    assert "'#1-01-01'" not in out and "u.age >= 25" not in out and len(changes) == 2
+    assert "s.is_fraud = 0" in out and "revenue > 0" in out
+    # the question states a time / a number: nothing is dropped on that side
+    kept, changes = ground_literals(sql.replace("'#1-01-01'", "'2024-01-01'"),
+                                    "Median session duration per OS in 2024 for users aged 25 and over")
+    assert "'2024-01-01'" in kept and "u.age >= 25" in kept and changes == []
+    timed, _ = ground_literals("SELECT COUNT(*) FROM sessions WHERE action_date >= '2024-12-01'",
+                               "How many sessions last month?")
+    assert "'2024-12-01'" in timed  # "last month": the date may be the user's, grounding cannot tell
+    # the only condition goes with its WHERE; a HAVING or a CASE is never touched
+    alone, _ = ground_literals("SELECT COUNT(*) FROM users WHERE age > 40", "How many users?")
+    assert alone == "SELECT COUNT(*) FROM users"
+    having = "SELECT os FROM sessions GROUP BY os HAVING COUNT(*) > 40"
+    assert ground_literals(having, "Which OS have many sessions?") == (having, [])
