@@ -53,7 +53,8 @@ class TeacherConfig:
     phrasings_per_instance: int = _f(1, "Question phrasings rendered per template instance.")
     paraphrases_per_question: int = _f(1, "Extra paraphrases per rendered question (offline rules or LLM).")
     example_variants: int = _f(20, "Variants of each EXAMPLES pair (other values, periods, numbers, group-by "
-                                   "dimensions, measures; teacher/example_variants.py); 0: the examples as given.")
+                                   "dimensions, measures; teacher/example_variants.py), at most a tenth of n in all; "
+                                   "0: the examples as given.")
     sql_style: str = _f("auto", "SQL form of calendar filters (\"in December 2024\"): trunc | cast | range | "
                                 "extract | varied (a mix); auto: the form EXAMPLES use most, else trunc.")
     repair_share: float = _f(0.15, "Error-repair pairs as a share of the validated generate pairs.")

@@ -53,6 +53,7 @@ from teacher.validate import CachedExecutor, Collector, Validator, normalise_que
 CHUNK = 500  # candidates validated between two progress markers
 OVERSHOOT = 1.25  # template candidates asked for per generate pair wanted (some get rejected)
 MAX_ROUNDS = 4  # top-up rounds when rejects leave the run short of cfg.n
+VARIANT_SHARE = 0.1  # most variants of EXAMPLES as a share of teacher.n
 
 PARTIAL_PAIRS, PARTIAL_REJECTS, PROGRESS = "pairs.partial.jsonl", "rejects.partial.jsonl", "progress.json"
 
@@ -193,8 +194,10 @@ class _Run:
                 self.view.add_named_filters(self.mined_filters)
                 from teacher.example_variants import vary_examples
 
+                # at most a tenth of the pairs, so a small run is not all variants of a few examples
+                per = min(cfg.example_variants, int(VARIANT_SHARE * cfg.n) // max(1, len(self.examples)))
                 self.example_variants = vary_examples(self.examples, self.view, random.Random(f"{cfg.seed}:variants"),
-                                                      cfg.example_variants)
+                                                      per)
         self.time_style = resolve_sql_style(cfg.sql_style, mined_style)
         self.view.time_style = None if self.time_style == "varied" else self.time_style
         self.family_stats: dict[str, Any] = {}
