@@ -468,7 +468,7 @@ def _drop_unstated(tree: exp.Expr, lits: list[_Lit], atoms: list[Atom], question
         if lit.kind == "number" and not _plain_column_test(conj):
             continue  # YEAR(d) = 2024 states a period; arithmetic may be anything
         text = conj.sql()
-        _pop_conjunct(conj)
+        remove_conjunct(conj)
         changes.append(f"dropped {text} (the question states no {'time' if lit.kind == 'date' else 'number'})")
     return changes
 
@@ -502,7 +502,8 @@ def _and_chain_to_where(node: exp.Expr) -> bool:
     return isinstance(parent, exp.Where)
 
 
-def _pop_conjunct(node: exp.Expr) -> None:
+def remove_conjunct(node: exp.Expr) -> None:
+    """Take ``node`` out of its WHERE's AND chain (the WHERE goes when it was alone)."""
     parent = node.parent
     if isinstance(parent, exp.Where):
         parent.pop()

@@ -40,7 +40,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from schemadistill.literals import Atom, question_atoms
+from schemadistill.literals import Atom, question_atoms, remove_conjunct
 from schemadistill.sqlcheck import SQLParseError, parse_sql
 from teacher.pair import Candidate
 from teacher.slots import ColumnInfo, SchemaView, TableInfo
@@ -361,7 +361,7 @@ class _Context:
 
         def transform(t: exp.Expr) -> None:
             if drop_path is not None:
-                _remove_conjunct(_at(t, drop_path))
+                remove_conjunct(_at(t, drop_path))
             rename(t)
         return [(a, b, _plural(self.view.column_words(new)[0], plural))], transform
 
@@ -564,13 +564,3 @@ def _norm(node: exp.Expr, dialect: str) -> str:
     while isinstance(node, exp.Paren):
         node = node.this
     return node.sql(dialect=dialect, normalize=True).lower()
-
-
-def _remove_conjunct(node: exp.Expr) -> None:
-    """Take ``node`` out of its WHERE's AND chain (the WHERE goes when it was alone)."""
-    parent = node.parent
-    if isinstance(parent, exp.Where):
-        parent.pop()
-    elif isinstance(parent, exp.And):
-        other = parent.expression if parent.this is node else parent.this
-        parent.replace(other)
