@@ -481,7 +481,7 @@ def _conjunct(node: exp.Expr) -> exp.Expr | None:
         cond = cond.parent
     if not isinstance(cond, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)):
         return None
-    top = cond
+    top: exp.Expr = cond
     while isinstance(top.parent, exp.Paren):
         top = top.parent
     return top if isinstance(top.parent, (exp.And, exp.Where)) and _and_chain_to_where(top) else None
