@@ -466,7 +466,7 @@ def _stream_key(cfg: TeacherConfig, sandbox_db: Path, examples: Path | None) -> 
     from schemadistill.sandbox import info_path
 
     keys = ("name", "n", "seed", "phrasings_per_instance", "paraphrases_per_question", "repair_share",
-            "typo_rate", "row_cap", "timeout_s", "reference_date", "llm_pairs", "sql_style")
+            "typo_rate", "row_cap", "timeout_s", "reference_date", "llm_pairs", "sql_style", "example_variants")
     info = info_path(sandbox_db)
     parts = [[getattr(cfg, k) for k in keys],
              sha256_file(info) if info.is_file() else [sandbox_db.stat().st_size, sandbox_db.stat().st_mtime],
