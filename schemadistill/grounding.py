@@ -153,10 +153,11 @@ class FilterRef:
 
     def key(self) -> str:
         """The condition with qualifiers dropped, to find it in a query however it is written."""
-        return _bare_sql(sqlglot.parse_one(self.sql, read=self.dialect))
+        return bare_sql(sqlglot.parse_one(self.sql, read=self.dialect))
 
 
-def _bare_sql(node: exp.Expr) -> str:
+def bare_sql(node: exp.Expr) -> str:
+    """A condition without table qualifiers or outer parentheses, to compare however it is written."""
     node = node.copy()
     for col in node.find_all(exp.Column):
         col.set("table", None)
@@ -445,7 +446,7 @@ def has_condition(tree: exp.Expr, ref: FilterRef) -> bool:
     """Does the query test the named condition anywhere (WHERE, a CASE, a subquery)?"""
     key = ref.key()
     kind = type(sqlglot.parse_one(ref.sql, read=ref.dialect).unnest())
-    return any(_bare_sql(node) == key for node in tree.find_all(kind))
+    return any(bare_sql(node) == key for node in tree.find_all(kind))
 
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)

@@ -454,13 +454,10 @@ def _drop_unstated(tree: exp.Expr, lits: list[_Lit], atoms: list[Atom], question
         node = lit.node
         if node.parent is None or node.find_ancestor(exp.Where) is None:
             continue  # already gone with an earlier conjunct, or outside a WHERE
-        if lit.kind == "date" and no_time:
-            pass
-        elif lit.kind == "number" and no_number and lit.number not in (0.0, 1.0) and not isinstance(
-                node.parent, (exp.Limit, exp.Interval)) and not (
-                isinstance(node.parent, exp.Interval) or node.find_ancestor(exp.Interval)):
-            pass
-        else:
+        unstated = (lit.kind == "date" and no_time) or (
+            lit.kind == "number" and no_number and lit.number not in (0.0, 1.0)
+            and not isinstance(node.parent, exp.Limit) and node.find_ancestor(exp.Interval) is None)
+        if not unstated:
             continue
         conj = _conjunct(node)
         if conj is None:
@@ -484,7 +481,7 @@ def _conjunct(node: exp.Expr) -> exp.Expr | None:
     top: exp.Expr = cond
     while isinstance(top.parent, exp.Paren):
         top = top.parent
-    return top if isinstance(top.parent, (exp.And, exp.Where)) and _and_chain_to_where(top) else None
+    return top if _and_chain_to_where(top) else None
 
 
 def _plain_column_test(conj: exp.Expr) -> bool:

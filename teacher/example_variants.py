@@ -39,7 +39,9 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
+from schemadistill.grounding import FilterRef, bare_sql
 from schemadistill.literals import Atom, question_atoms, remove_conjunct
 from schemadistill.sqlcheck import SQLParseError, parse_sql
 from teacher.pair import Candidate
@@ -156,7 +158,7 @@ class _Context:
         would teach words the runtime cannot see."""
         n_before = sum(1 for a in self.atoms if a.kind in ("day", "month", "quarter", "year"))
         n_after = sum(1 for a in question_atoms(q) if a.kind in ("day", "month", "quarter", "year"))
-        return n_before == n_after or not edits
+        return n_before == n_after
 
     def _ref(self, col: exp.Column) -> _Ref | None:
         if col.table:
@@ -223,7 +225,7 @@ class _Context:
                                         <= a.end + dt.timedelta(days=1) for a in atoms):
                     return None  # a date no stated period explains (a reference date?): leave it
                 dates.append((_path(tree, lit), d, m["rest"]))
-            elif lit.is_number and _in_date_part(lit):
+            elif lit.is_number and _date_part(lit) is not None:
                 part = _date_part(lit)
                 if part != "year":
                     years.append(None)  # MONTH(x) = 12: only whole years can move
@@ -271,7 +273,7 @@ class _Context:
                 continue
             paths, owner = [], None
             for lit in tree.find_all(exp.Literal):
-                if not lit.is_number or float(lit.this) != a.number or _in_date_part(lit):
+                if not lit.is_number or float(lit.this) != a.number or _date_part(lit) is not None:
                     continue
                 if a.rank and isinstance(lit.parent, exp.Limit):
                     paths.append(_path(tree, lit))
@@ -375,16 +377,14 @@ class _Context:
         conj: exp.Expr = outside[0].node
         while conj.parent is not None and not isinstance(conj.parent, (exp.And, exp.Where)):
             conj = conj.parent
-        norm = _norm(conj, self.dialect)
+        key = bare_sql(conj)
         for f in self.view.named_filters.get(ref.table.name, []):
             try:
-                cond = parse_sql(f"SELECT 1 WHERE {f.sql}", self.dialect).args["where"].this
-            except (SQLParseError, KeyError):
+                same = FilterRef(f.name, f.table, f.sql, self.dialect).key() == key
+            except SqlglotError:
                 continue
-            if _norm(cond, self.dialect) == norm:
-                hit = self._find_once(list(f.synonyms))
-                if hit is not None:
-                    return conj, hit
+            if same and (hit := self._find_once(list(f.synonyms))) is not None:
+                return conj, hit
         return None, None
 
     def _rename(self, ref: _Ref, ti: TableInfo, new: ColumnInfo) -> Callable[[exp.Expr], None]:
@@ -449,10 +449,6 @@ def _compared_column(lit: exp.Literal) -> exp.Column | None:
     if isinstance(parent, exp.Between) and isinstance(parent.this, exp.Column):
         return parent.this
     return None
-
-
-def _in_date_part(lit: exp.Literal) -> bool:
-    return _date_part(lit) is not None
 
 
 def _date_part(lit: exp.Literal) -> str | None:
@@ -555,12 +551,3 @@ def _plural(word: str, plural: bool) -> str:
     if not plural or word.endswith("s"):
         return word
     return word + ("es" if word.endswith(("x", "ch", "sh")) else "s")
-
-
-def _norm(node: exp.Expr, dialect: str) -> str:
-    node = node.copy()
-    for c in node.find_all(exp.Column):
-        c.set("table", None)
-    while isinstance(node, exp.Paren):
-        node = node.this
-    return node.sql(dialect=dialect, normalize=True).lower()
