@@ -6,7 +6,7 @@
 Greedy decoding with the KV cache, token for token what ``export.runtime`` writes for the question
 asked alone (the runtime also batches, grounds the SQL: the question's dates and numbers, and from
 values.json the values and named conditions it names; checks the SQL and gives a failing answer
-one repair round).
+beam search and a repair round).
 The artifact layout (manifest.json "io", generation.json) is documented in export/artifact.py.
 """
 

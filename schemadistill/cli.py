@@ -301,6 +301,8 @@ def export_cmd(
 
 
 VariantOpt = Annotated[str, typer.Option("--variant", help="auto (int8 on CPU, fp16 on CUDA) | fp32 | int8 | fp16")]
+BeamsOpt = Annotated[int, typer.Option("--beams", help="Beam-search completions tried for an answer that fails the "
+                                                       "checks, before the repair prompt; 0 skips them.")]
 
 
 def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
@@ -315,16 +317,18 @@ def ask(
     db: Annotated[Path | None, typer.Option("--db", help="DuckDB file: run the SQL read-only, show its rows, "
                                                          "repair it on error.")] = None,
     variant: VariantOpt = "auto",
+    beams: BeamsOpt = 4,
 ) -> None:
     """Answer one question with the exported student (lean ONNX runtime, no torch): prints the SQL.
 
     A statement that is not one read-only query is refused (exit code 1). One that fails the
-    checks gets one repair round; a line ``-- repaired: yes|no`` follows the SQL, and a line
+    checks gets fallbacks (beam search, then the repair prompt); a line ``-- repaired: yes|no``
+    follows the SQL (with the fallback and the first attempt), and a line
     ``-- grounded: ...`` for each value, date or number of the question that grounding put into it.
     """
     from export.runtime import Runtime
 
-    with warnings.catch_warnings(record=True) as caught, Runtime(artifact, variant=variant) as rt:
+    with warnings.catch_warnings(record=True) as caught, Runtime(artifact, variant=variant, beams=beams) as rt:
         warnings.simplefilter("always")
         a = rt.ask(question, db)
     _print_warnings(caught)
@@ -332,8 +336,9 @@ def ask(
         err_console.print(f"[bold red]refused:[/bold red] {escape(a.error or 'not a read-only query')}", highlight=False)
         sys.exit(1)
     sys.stdout.write(a.sql + "\n")
+    how = f"by {a.fixed_by}; " if a.fixed_by else ""
     sys.stdout.write(f"-- repaired: {'yes' if a.repaired else 'no'}"
-                     + (f" (first attempt: {a.first_sql})" if a.first_sql else "") + "\n")
+                     + (f" ({how}first attempt: {a.first_sql})" if a.first_sql else "") + "\n")
     for change in a.grounded:
         sys.stdout.write(f"-- grounded: {change}\n")
     if not a.ok:
@@ -361,8 +366,9 @@ def eval_cmd(
     ground: Annotated[bool, typer.Option("--ground/--no-ground",
                                          help="Grounding (values from the artifact's values.json; the question's dates "
                                               "and numbers), as `ask` does.")] = True,
+    beams: BeamsOpt = 4,
 ) -> None:
-    """Execution accuracy of the exported student through the lean runtime (grounding, guard and repair included).
+    """Execution accuracy of the exported student through the lean runtime (grounding, guard and fallbacks included).
 
     Rows flagged empty_or_null_result or time_dependent are skipped. The last line printed is one
     JSON object: n, execution_accuracy, valid_sql_rate, repaired, ...
@@ -376,9 +382,9 @@ def eval_cmd(
 
     if not questions.is_file():
         raise UserError("questions file not found", file=questions)
-    counts = {"repaired": 0, "refused": 0, "repair_tried": 0, "grounded": 0}
+    counts = {"repaired": 0, "refused": 0, "repair_tried": 0, "grounded": 0, "fixed_by_beam": 0, "fixed_by_repair": 0}
 
-    with warnings.catch_warnings(record=True) as caught, Runtime(artifact, variant=variant, ground=ground) as rt, \
+    with warnings.catch_warnings(record=True) as caught, Runtime(artifact, variant=variant, ground=ground, beams=beams) as rt, \
             tempfile.TemporaryDirectory(prefix="sd-eval-") as tmp:
         warnings.simplefilter("always")
         source = questions
@@ -395,6 +401,8 @@ def eval_cmd(
                 counts["refused"] += a.refused
                 counts["repair_tried"] += a.first_sql is not None
                 counts["grounded"] += bool(a.grounded)
+                if a.fixed_by:
+                    counts[f"fixed_by_{a.fixed_by}"] += 1
             return preds
 
         t0 = time.perf_counter()
@@ -407,7 +415,8 @@ def eval_cmd(
                       f"{report['skipped_by_flag'] or ''}, {report['gold_errors']} gold errors, {seconds:.1f}s")
     out_console.print(f"execution accuracy {report['execution_accuracy']:.1%}, valid SQL {report['valid_sql_rate']:.1%}, "
                       f"unknown names {report['unknown_name_rate']:.1%}; repaired {counts['repaired']} of "
-                      f"{counts['repair_tried']} repair rounds, refused {counts['refused']}, grounded {counts['grounded']}")
+                      f"{counts['repair_tried']} failing answers ({counts['fixed_by_beam']} by beams, "
+                      f"{counts['fixed_by_repair']} by the repair prompt), refused {counts['refused']}, grounded {counts['grounded']}")
     for f in report["failures"][:5]:
         out_console.print(f"  [dim]{f['why']}:[/dim] {escape(f['question'])} -> {escape(f['pred'] or '(none)')}",
                           highlight=False)

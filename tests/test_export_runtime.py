@@ -97,6 +97,31 @@ def test_io_binding_loop_matches_the_numpy_loop(rt: Runtime, monkeypatch: pytest
         assert rt.decode_ids(seqs, 48) == expected
 
 
+def test_beam_search_matches_transformers_beams(run: Path, rt: Runtime) -> None:
+    """Every beam, in order, as ``model.generate(num_beams=3, early_stopping=True)`` ranks them;
+    one beam is greedy decoding."""
+    import torch
+
+    from schemadistill.prompt import cut_at_stop, fill_slots
+    from student.infer import load_student, stop_token_ids
+
+    st = load_student(run / "student" / "model")
+    stops = stop_token_ids(st.tokenizer).tolist()
+    for q in QUESTIONS:
+        e = rt.encode(q)
+        ids = torch.tensor([e.ids])
+        with torch.no_grad():
+            gen = st.model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False, num_beams=3,
+                                    num_return_sequences=3, early_stopping=True, max_new_tokens=48,
+                                    eos_token_id=stops, pad_token_id=st.tokenizer.pad_token_id)
+        ref = [fill_slots(cut_at_stop(st.tokenizer.decode(g[ids.shape[1]:], skip_special_tokens=True)), e.slots)
+               for g in gen]
+        got = rt.beam_search(e, 3, 48)
+        assert got == ref
+        assert rt.beam_search(e, 1, 48) == rt.complete([e], 48)
+    assert len(set(got)) == 3
+
+
 def test_int8_variant_runs_and_auto_picks_it(run: Path) -> None:
     with Runtime(run / "export" / "artifact", threads=1) as r:
         assert (r.variant, r.provider) == ("int8", "CPUExecutionProvider")
@@ -124,8 +149,10 @@ def test_stops_per_row_at_stop_tokens(rt: Runtime) -> None:
     assert rt.decode_ids(seqs, 3) == [t[:3] for t in full]  # max_new_tokens caps every row
 
 
-def _plant(rt: Runtime, monkeypatch: pytest.MonkeyPatch, outputs: list[str]) -> list[Encoded]:
-    """complete() returns the planted outputs in turn; the prompts it was given are recorded."""
+def _plant(rt: Runtime, monkeypatch: pytest.MonkeyPatch, outputs: list[str], beams: list[str] | None = None
+           ) -> list[Encoded]:
+    """complete() returns the planted outputs in turn and beam_search() the planted beams (none by
+    default); the prompts complete() was given are recorded."""
     seen: list[Encoded] = []
     queue = list(outputs)
 
@@ -134,7 +161,28 @@ def _plant(rt: Runtime, monkeypatch: pytest.MonkeyPatch, outputs: list[str]) -> 
         return [queue.pop(0) for _ in prompts]
 
     monkeypatch.setattr(rt, "complete", fake)
+    monkeypatch.setattr(rt, "beam_search", lambda prompt, n, *a, **k: list(beams or [])[:n])
     return seen
+
+
+def test_failing_answer_takes_the_first_beam_that_passes(run: Path, rt: Runtime,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beams before the repair prompt: the first beam that passes wins; a beam equal to the failed
+    answer or failing itself is passed over; no beam passing falls through to the repair prompt."""
+    seen = _plant(rt, monkeypatch, [MISSPELT], beams=[MISSPELT, "SELECT agge FROM ecommerce.users;", FIXED,
+                                                     "SELECT 1 AS one;"])
+    a = rt.ask("Ages of active users?", db=_db(run))
+    assert len(seen) == 1  # no repair prompt
+    assert (a.ok, a.repaired, a.fixed_by, a.sql, a.first_sql) == (True, True, "beam", FIXED, MISSPELT)
+    assert a.columns == ["age"] and a.rows
+    seen = _plant(rt, monkeypatch, [MISSPELT, FIXED], beams=[MISSPELT, "SELECT agge FROM ecommerce.users;"])
+    a = rt.ask("Ages of active users?", db=_db(run))
+    assert len(seen) == 2 and "Broken SQL: " + MISSPELT in seen[1].text
+    assert (a.ok, a.fixed_by, a.sql) == (True, "repair", FIXED)
+    monkeypatch.setattr(rt, "beams", 0)
+    _plant(rt, monkeypatch, [MISSPELT, MISSPELT], beams=[FIXED])
+    a = rt.ask("Ages of active users?", db=_db(run))
+    assert (a.ok, a.repaired, a.fixed_by) == (False, False, None)  # beams=0: the beams are never asked
 
 
 def test_repair_round_uses_the_real_sandbox_error(run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -146,7 +194,7 @@ def test_repair_round_uses_the_real_sandbox_error(run: Path, rt: Runtime, monkey
     assert len(seen) == 2
     assert "Broken SQL: " + MISSPELT in seen[1].text and "Error: " + tidy_error(real.message) in seen[1].text
     assert (a.ok, a.repaired, a.sql, a.first_sql, a.refused) == (True, True, FIXED, MISSPELT, False)
-    assert a.columns == ["age"] and a.rows is not None and a.error is None
+    assert a.fixed_by == "repair" and a.columns == ["age"] and a.rows is not None and a.error is None
 
 
 def test_repair_without_db_uses_duckdb_wording(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
