@@ -31,6 +31,9 @@ The rules are conservative; where one is not sure it changes nothing:
 - A condition ``col = 'x'`` whose value the question does not name (another value, or one the
   column never holds, such as 'UK'), on a column of which the question names exactly one value
   not already in the SQL, gets that value; a flag's only test with the other polarity flips.
+- A condition ``col = 'x'`` AND-ed into a WHERE, on a column of the index, goes when the
+  question names no value of that column and no word of 'x' (the model copied it from a pair
+  it resembles).
 - A named condition of the sidecar (``filters:``, e.g. purchase = ``revenue > 0``) whose
   synonym the question says ("made a purchase"), not negated ("never", "didn't"), is added the
   same way, unless the SQL already tests it (a WHERE, a CASE) or compares its column ("a
@@ -54,7 +57,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from schemadistill.literals import ground_literals
+from schemadistill.literals import ground_literals, is_where_conjunct, remove_conjunct
 from schemadistill.schema.model import NamedFilter, Schema
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
@@ -369,7 +372,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         return Grounded(sql, literal_changes)
     mentions = index.mentions(question)
     filters = index.filter_mentions(question)
-    if not mentions and not filters:
+    if not mentions and not filters and "'" not in sql:
         return Grounded(sql, literal_changes)
     body = sql.strip()
     semicolon = body.endswith(";")
@@ -394,6 +397,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
             change = _add_somewhere(tree, schema, table, _equals(ref))
         if change:
             changes.append(change)
+    changes += _drop_unnamed(tree, index, question, set(by_col))
     for fref in filters:
         if not has_condition(tree, fref) and not _constrained(tree, fref):
             change = _add_somewhere(tree, schema, fref.table, fref.condition)
@@ -548,6 +552,35 @@ def _compared(tree: exp.Expr, table: str, column: str) -> list[exp.Expr]:
                     out.append(other)
                 break
     return out
+
+
+def _drop_unnamed(tree: exp.Expr, index: ValueIndex, question: str, named: set[tuple[str, str]]) -> list[str]:
+    """Take out ``col = 'x'`` (an AND-ed WHERE condition) on a column of the index when the
+    question names no value of that column and no word of 'x': a small model copies whole
+    filters from the pairs it resembles (``country = 'France'`` into "which country earned most"),
+    and a value nobody asked for is never right."""
+    qwords = {w.lower() for w in words(question)}
+    aliases = _aliases(tree)
+    changes: list[str] = []
+    for eq in list(tree.find_all(exp.EQ)):
+        col, lit = eq.this, eq.expression
+        if isinstance(col, exp.Literal):
+            col, lit = lit, col
+        if not (isinstance(col, exp.Column) and isinstance(lit, exp.Literal) and lit.is_string):
+            continue
+        qual = col.table.lower()
+        owner = aliases.get(qual, qual)
+        keys = [k for k in index.columns if k[1].lower() == col.name.lower()
+                and (not qual or owner == k[0].lower().split(".")[-1])]
+        if not keys or named & set(keys) or {w.lower() for w in words(lit.this)} & qwords:
+            continue
+        top: exp.Expr = eq
+        while isinstance(top.parent, exp.Paren):
+            top = top.parent
+        if is_where_conjunct(top):
+            remove_conjunct(top)
+            changes.append(f"dropped {eq.sql()}: the question names no {col.name}")
+    return changes
 
 
 def _swap_flag(tree: exp.Expr, ref: ValueRef) -> str | None:

@@ -481,7 +481,7 @@ def _conjunct(node: exp.Expr) -> exp.Expr | None:
     top: exp.Expr = cond
     while isinstance(top.parent, exp.Paren):
         top = top.parent
-    return top if _and_chain_to_where(top) else None
+    return top if is_where_conjunct(top) else None
 
 
 def _plain_column_test(conj: exp.Expr) -> bool:
@@ -492,7 +492,8 @@ def _plain_column_test(conj: exp.Expr) -> bool:
         not isinstance(x, exp.Column) for k, x in conj.args.items() if k != "this" and isinstance(x, exp.Expr))
 
 
-def _and_chain_to_where(node: exp.Expr) -> bool:
+def is_where_conjunct(node: exp.Expr) -> bool:
+    """Is ``node`` the WHERE's condition or one AND-ed part of it (not under OR, NOT, CASE)?"""
     parent = node.parent
     while isinstance(parent, (exp.And, exp.Paren)):
         parent = parent.parent
