@@ -28,6 +28,8 @@ The rules, conservative like value grounding (schemadistill/grounding.py):
   unused period atom and date literals that all become its bounds when moved by one shift.
   A number the question states once but the SQL uses twice counts as used once (the later use
   is the unexplained one).
+- ``DATE_TRUNC(unit, d) = 'first day'`` whose day starts a stated period of one other grain
+  only ("in 2023" as ``DATE_TRUNC('MONTH', d) = '2023-01-01'``) gets that period's grain.
 - Anything else is left to the model. Text that does not parse is returned as it came.
 """
 
@@ -276,6 +278,7 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb") -> tuple[s
     for lit in lits:
         lit.ranged = sides == {"lo", "hi"}
     changes = _ground_dates(lits, [a for a in atoms if a.kind in ("day", "month", "quarter", "year")], question)
+    changes += _ground_grain(tree, [a for a in atoms if a.kind in _GRAINS])
     changes += _ground_numbers(lits, atoms)
     changes += _ground_texts(tree, [a for a in atoms if a.kind == "text"], question)
     changes += _drop_unstated(tree, lits, atoms, question)
@@ -305,6 +308,36 @@ def _ground_dates(lits: list[_Lit], periods: list[Atom], question: str) -> list[
         if moved is not None:
             return [_set_date(lit, d) for lit, d in zip(unexplained, moved, strict=True)]
     return []
+
+
+_GRAINS = {"day": "DAY", "month": "MONTH", "quarter": "QUARTER", "year": "YEAR"}
+
+
+def _ground_grain(tree: exp.Expr, periods: list[Atom]) -> list[str]:
+    """``DATE_TRUNC(unit, d) = 'first day'`` whose first day starts a stated period of another
+    grain only ("in 2023" as ``DATE_TRUNC('MONTH', d) = '2023-01-01'``: January, not the year)
+    gets the period's grain."""
+    changes: list[str] = []
+    for eq in tree.find_all(exp.EQ):
+        for side, other in ((eq.this, eq.expression), (eq.expression, eq.this)):
+            trunc = side.this if isinstance(side, exp.Cast) else side
+            lit = other.this if isinstance(other, exp.Cast) else other
+            if not (isinstance(trunc, (exp.TimestampTrunc, exp.DateTrunc)) and isinstance(lit, exp.Literal)
+                    and lit.is_string and isinstance(trunc.args.get("unit"), exp.Var)):
+                continue
+            m = _DATE_STRING.match(lit.this)
+            try:
+                day = dt.date(int(m["y"]), int(m["m"]), int(m["d"])) if m else None
+            except ValueError:
+                day = None
+            unit = trunc.args["unit"].name.upper()
+            grains = {_GRAINS[a.kind] for a in periods if a.start == day}
+            if len(grains) == 1 and unit not in grains and unit in _GRAINS.values():
+                grain = grains.pop()
+                trunc.set("unit", exp.var(grain))
+                changes.append(f"period {unit.lower()} -> {grain.lower()} of {lit.this}")
+            break
+    return changes
 
 
 _EXCLUSIVE_BEFORE = re.compile(r"(?<!\bno )(?<!\bnot )(?<!\bor )\b(?:before|earlier than|prior to|after|later than|past)\s+"
