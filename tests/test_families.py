@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -286,3 +287,18 @@ def test_named_filters_are_phrased_in_the_sidecars_words(bound: dict[str, Bound]
         if " JOIN " in c.sql:
             assert "s.revenue > 0" in c.sql, c.sql
     assert not bound["large"].view.named_filters
+
+
+def test_most_popular_among_the_owners_counts_their_events(bound: dict[str, Bound]) -> None:
+    """"the most popular browser among users" counts the users' sessions (the event rows, the
+    seed sidecar's rule), never distinct users; such a phrasing names the owning table's words."""
+    b = bound["ecommerce"]
+    cands = generate_candidates(b.view, 300, random.Random("popular"), {f: float(f == "top_group") for f in FAMILIES},
+                                phrasings=5)
+    owners = [c for c in cands if c.family == "top_group" and re.search(
+        r"(most (popular|common|used) \w+ among|used the most by|most popular with) (users|customers|accounts|"
+        r"members|people|clients|shoppers|visitors)", c.question)]
+    assert owners, "no top_group phrasing named the sessions' owners"
+    for c in owners:
+        assert "COUNT(*)" in c.sql and "COUNT(DISTINCT" not in c.sql and "FROM ecommerce.sessions" in c.sql, c.sql
+        assert b.executor.run(c.sql).ok, c.sql

@@ -289,8 +289,13 @@ def top_group(view: SchemaView, rng: random.Random) -> Slots | None:
     agg = base_agg(view, rng, q, count=0.4)
     q.add_filters(rng, weighted(rng, [0, 1, 2], [2, 3, 2]), time=0.5)
     k = weighted(rng, [1, 3, 5], [6, 2, 1])
+    # "the most popular browser among users" counts the users' sessions (the event rows), not
+    # users: how people say it, and the seed sidecar's rule ("most popular means the most
+    # sessions, unless the question explicitly counts users"). Only for the event's own column.
+    owners = fk_steps(view, child=lambda t: t is ti) if agg.fn == "count" and g.t is q.base else []
+    who = view.ref(owners[0].dst) if len(owners) == 1 else None
     return {"q": q, "t": q.base, "g": g, "agg": agg, "k": view.number(k), "desc": rng.random() < 0.8,
-            "nn": f"{g.ref} IS NOT NULL" if g.info.n_null else ""}
+            "nn": f"{g.ref} IS NOT NULL" if g.info.n_null else "", "who": who}
 
 
 @family("case_buckets", 2, "aggregate", ("case", "group_by", "count"), needs="a measure")
