@@ -302,3 +302,16 @@ def test_most_popular_among_the_owners_counts_their_events(bound: dict[str, Boun
     for c in owners:
         assert "COUNT(*)" in c.sql and "COUNT(DISTINCT" not in c.sql and "FROM ecommerce.sessions" in c.sql, c.sql
         assert b.executor.run(c.sql).ok, c.sql
+
+
+def test_ages_are_stated_as_people_state_them(bound: dict[str, Bound]) -> None:
+    """A column named age takes "aged 25-35", "over 30", "30 or older" besides the generic
+    comparisons, said of the row's owner; the SQL is the same comparison on the age column."""
+    b = bound["ecommerce"]
+    cands = generate_candidates(b.view, 400, random.Random("ages"), None, phrasings=2)
+    said = [c for c in cands if re.search(r"is (aged \d+|between \d+ and \d+ years old|(over|under) \d+ years old|"
+                                          r"(older|younger) than \d+|\d+ or (older|younger))", c.question)]
+    assert said, "no candidate stated an age in people's words"
+    for c in said:
+        assert re.search(r"\bage (BETWEEN|[<>]=?) \d+", c.sql), (c.question, c.sql)
+    assert not any("aged" in c.question for c in cands if not re.search(r"\bage\b", c.sql))

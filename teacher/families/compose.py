@@ -18,6 +18,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from schemadistill.schema.model import NUMERIC_TYPES
 from teacher.slots import ColumnInfo, CRef, SchemaView, Slot, Step, TableInfo, TRef, V, Words, nice_number
 
 Phrase = Callable[[], str]
@@ -405,6 +406,8 @@ def cmp_filter(view: SchemaView, q: Query, t: TRef, ci: ColumnInfo, op: str, x: 
              "<=": ["at most", "no more than", "less than or equal to", "not above"]}[op]
     pred = [_with(lambda w: f"the {o}{c} is {w} {n}", w) for w in words]
     pred.append(lambda: f"{c.name} {op} {n.sql}")
+    if _is_age(ci):
+        pred += [_with(lambda w: f"the {t.singular} is {w}", w.format(n=n)) for w in _AGE_WORDS[op]]
     mod = [_with(lambda w: f"{o}{c} {w} {n}", w) for w in words]
     if op == ">=":
         mod.append(lambda: f"{o}{c} of {n} or more")
@@ -413,12 +416,27 @@ def cmp_filter(view: SchemaView, q: Query, t: TRef, ci: ColumnInfo, op: str, x: 
     return Filter(lambda: f"{c.ref} {op} {n.sql}", pred, mod, parts=[c, n], features=("filter_range",), col=c)
 
 
+# How people state an age: "users aged 25-35", "over 30", "30 and older". Said of the row's owner
+# ("the user"), for a column whose name has the word "age" ("age", "customer_age").
+_AGE_WORDS = {">": ["over {n}", "older than {n}", "over {n} years old"],
+              "<": ["under {n}", "younger than {n}", "under {n} years old"],
+              ">=": ["aged {n} or older", "{n} or older", "aged {n} and above"],
+              "<=": ["aged {n} or younger", "{n} or younger"]}
+
+
+def _is_age(ci: ColumnInfo) -> bool:
+    return "age" in ci.name.lower().split("_") and ci.type in NUMERIC_TYPES
+
+
 def between_filter(view: SchemaView, q: Query, t: TRef, ci: ColumnInfo, lo: Any, hi: Any,
                    style: str = "between") -> Filter:
     c, a, b = view.cref(t, ci), view.number(lo), view.number(hi)
     o = _owner(q, t)
     pred = [lambda: f"the {o}{c} is between {a} and {b}", lambda: f"{o}{c} is from {a} to {b}",
             lambda: f"the {o}{c} lies between {a} and {b} inclusive"]
+    if _is_age(ci):
+        pred += [lambda: f"the {t.singular} is aged {a}-{b}", lambda: f"the {t.singular} is aged {a} to {b}",
+                 lambda: f"the {t.singular} is between {a} and {b} years old"]
     mod = [lambda: f"{o}{c} between {a} and {b}", lambda: f"{o}{c} from {a} to {b}",
            lambda: f"{o}{c} in the range {a} to {b}"]
     sql = ((lambda: f"{c.ref} BETWEEN {a.sql} AND {b.sql}") if style == "between"
