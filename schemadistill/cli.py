@@ -373,45 +373,24 @@ def eval_cmd(
     Rows flagged empty_or_null_result or time_dependent are skipped. The last line printed is one
     JSON object: n, execution_accuracy, valid_sql_rate, repaired, ...
     """
-    import tempfile
-    import time
-
+    from export.evaluate import FALLBACK_COUNTS, evaluate_artifact
     from export.runtime import Runtime
-    from schemadistill.evaluate import evaluate_file
-    from schemadistill.io import atomic_write_jsonl, read_jsonl
+    from schemadistill.io import read_jsonl
 
     if not questions.is_file():
         raise UserError("questions file not found", file=questions)
-    counts = {"repaired": 0, "refused": 0, "repair_tried": 0, "grounded": 0, "fixed_by_beam": 0, "fixed_by_repair": 0}
-
-    with warnings.catch_warnings(record=True) as caught, Runtime(artifact, variant=variant, ground=ground, beams=beams) as rt, \
-            tempfile.TemporaryDirectory(prefix="sd-eval-") as tmp:
+    rows = list(read_jsonl(questions))
+    if limit is not None:
+        rows = rows[:max(0, limit)]
+    with warnings.catch_warnings(record=True) as caught, \
+            Runtime(artifact, variant=variant, ground=ground, beams=beams) as rt:
         warnings.simplefilter("always")
-        source = questions
-        if limit is not None:
-            source = Path(tmp) / "questions.jsonl"
-            atomic_write_jsonl(source, list(read_jsonl(questions))[:max(0, limit)])
-
-        def predict(qs: list[str]) -> list[str]:
-            asked = [i for i, q in enumerate(qs) if q.strip()]  # an empty question gets no SQL
-            preds = [""] * len(qs)
-            for i, a in zip(asked, rt.ask_many([qs[i] for i in asked], db), strict=True):
-                preds[i] = a.sql or ""
-                counts["repaired"] += a.repaired
-                counts["refused"] += a.refused
-                counts["repair_tried"] += a.first_sql is not None
-                counts["grounded"] += bool(a.grounded)
-                if a.fixed_by:
-                    counts[f"fixed_by_{a.fixed_by}"] += 1
-            return preds
-
-        t0 = time.perf_counter()
-        report = evaluate_file(source, predict, rt.executor(db), rt.schema, rt.dialect)
-        seconds = time.perf_counter() - t0
-        used = rt.variant
+        report = evaluate_artifact(rt, rows, db, source=questions)
+    counts = {k: report[k] for k in FALLBACK_COUNTS}
+    seconds, used = report["seconds"], report["variant"]
     _print_warnings(caught)
     n = report["n"]
-    out_console.print(f"{artifact} ({used}) on {source.name}: {n} questions scored, {report['skipped']} skipped "
+    out_console.print(f"{artifact} ({used}) on {questions.name}: {n} questions scored, {report['skipped']} skipped "
                       f"{report['skipped_by_flag'] or ''}, {report['gold_errors']} gold errors, {seconds:.1f}s")
     out_console.print(f"execution accuracy {report['execution_accuracy']:.1%}, valid SQL {report['valid_sql_rate']:.1%}, "
                       f"unknown names {report['unknown_name_rate']:.1%}; repaired {counts['repaired']} of "
@@ -423,7 +402,7 @@ def eval_cmd(
     keys = ("n", "execution_accuracy", "valid_sql_rate", "unknown_name_rate", "exact_match_rate", "skipped",
             "gold_errors", "failure_counts")
     sys.stdout.write(json.dumps({**{k: report[k] for k in keys}, **counts, "variant": used,
-                                 "seconds": round(seconds, 2)}) + "\n")
+                                 "seconds": seconds}) + "\n")
 
 
 @app.command()

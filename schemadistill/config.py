@@ -136,6 +136,21 @@ class ExportConfig:
 
 
 @dataclass
+class EvalConfig:
+    questions: int = _f(200, "Most held-out questions per split the exported artifact answers (a sample seeded "
+                             "like the student's own evaluation); the golden file is answered whole.")
+    beams: int = _f(4, "Beam-search completions the runtime tries for an answer that fails the checks, before "
+                       "the repair prompt (export/runtime.py); 0: the repair prompt alone.")
+    variant: str = _f("auto", "ONNX variant answered with: auto (int8 on CPU, fp16 on CUDA) | fp32 | int8 | fp16.")
+
+    def check(self) -> None:
+        if self.questions < 0 or self.beams < 0:
+            raise UserError(f"eval.questions={self.questions} and eval.beams={self.beams} must not be negative")
+        if self.variant not in ("auto", "fp32", "int8", "fp16"):
+            raise UserError(f"eval.variant={self.variant!r} is not a variant", hint="use auto, fp32, int8 or fp16")
+
+
+@dataclass
 class BenchConfig:
     # The bench's work is backends x batch sizes x questions x max_new_tokens decoding steps (plus a
     # warm-up): a model that never stops writes max_new_tokens for every question, so these numbers,
@@ -185,6 +200,7 @@ class RunConfig:
     curriculum: CurriculumConfig = field(default_factory=CurriculumConfig)
     student: StudentConfig = field(default_factory=StudentConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     bench: BenchConfig = field(default_factory=BenchConfig)
 
 

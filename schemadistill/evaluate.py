@@ -407,7 +407,15 @@ def evaluate_file(questions_jsonl: str | Path, predictions: Predictions, executo
     path = Path(questions_jsonl)
     if not path.is_file():
         raise UserError("questions file not found", file=path)
-    rows = list(read_jsonl(path))
+    return evaluate_rows(list(read_jsonl(path)), predictions, executor, schema, dialect, skip_flags=skip_flags,
+                         float_tol=float_tol, max_failures=max_failures, source=path)
+
+
+def evaluate_rows(rows: list[Any], predictions: Predictions, executor: Executor, schema: Schema,
+                  dialect: str = "duckdb", *, skip_flags: Sequence[str] = DEFAULT_SKIP_FLAGS,
+                  float_tol: float = 1e-6, max_failures: int = 20, source: Path | None = None) -> dict[str, Any]:
+    """:func:`evaluate_file` over rows already read (``source`` names their file in errors)."""
+    path = source
     if not rows:
         raise UserError("questions file has no rows", file=path, hint="one JSON object per line: question, sql")
     for i, r in enumerate(rows, 1):

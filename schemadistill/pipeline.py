@@ -1,4 +1,4 @@
-"""The pipeline: schema -> sandbox -> teacher -> curriculum -> student -> export -> bench.
+"""The pipeline: schema -> sandbox -> teacher -> curriculum -> student -> export -> eval -> bench.
 
     schemadistill distill examples/ecommerce/schema.sql --out runs/ecommerce
     make distill SCHEMA=examples/ecommerce/schema.sql
@@ -282,6 +282,42 @@ def _export_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
     return export_run(out, variants=cfg.export.variants, parity_max=cfg.export.parity_max, values=cfg.export.values)
 
 
+def _eval_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
+    return {"export": _upstream(out, "export"), "golden": _file_hash(cfg.golden), "config": asdict(cfg.eval),
+            "seed": cfg.student.seed}
+
+
+def _eval_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
+    from export.evaluate import evaluate_artifact
+    from export.runtime import Runtime
+    from schemadistill.io import read_jsonl, sample_rows
+
+    # the artifact as services run it (grounded, fallbacks) on the student's held-out sample and
+    # the golden file, gold and answers executed in the run's sandbox as the student's evaluation does
+    sets: dict[str, list[Any]] = {}
+    for split in ("heldout_iid", "heldout_family"):
+        path = out / "curriculum" / f"{split}.jsonl"
+        rows = [r for r in read_jsonl(path) if r.get("question") and r.get("sql")] if path.is_file() else []
+        if rows and cfg.eval.questions:
+            sets[split] = sample_rows(rows, cfg.eval.questions, cfg.student.seed)
+    if cfg.golden:
+        sets["golden"] = list(read_jsonl(cfg.golden))
+    reports: dict[str, Any] = {}
+    with Runtime(out / "export" / "artifact", variant=cfg.eval.variant, beams=cfg.eval.beams) as rt:
+        for name, rows in sets.items():
+            console.print(f"  {name}: {len(rows)} questions")
+            reports[name] = evaluate_artifact(rt, rows, out / "sandbox" / "sandbox.duckdb",
+                                              source=Path(cfg.golden) if name == "golden" and cfg.golden else None)
+        variant = rt.variant
+    atomic_write_json(stage_dir / "eval.json", reports)
+    figures: dict[str, Any] = {"variant": variant, "beams": cfg.eval.beams}
+    for name, r in reports.items():
+        figures[f"{name}_n"] = r["n"]
+        figures[f"{name}_execution_accuracy"] = r["execution_accuracy"]
+        figures[f"{name}_valid_sql_rate"] = r["valid_sql_rate"]
+    return figures
+
+
 def _bench_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
     return {"export": _upstream(out, "export"), **asdict(cfg.bench)}
 
@@ -309,6 +345,7 @@ STAGES: list[Stage] = [
     Stage("curriculum", _curriculum_inputs, _curriculum_run),
     Stage("student", _student_inputs, _student_run),
     Stage("export", _export_inputs, _export_run),
+    Stage("eval", _eval_inputs, _eval_run),
     Stage("bench", _bench_inputs, _bench_run),
 ]
 
@@ -334,6 +371,7 @@ def run_pipeline(cfg: RunConfig, until: str | None = None) -> list[StageOutcome]
     if until is not None and until not in names:
         raise UserError(f"unknown stage '{until}'", hint=f"stages: {', '.join(names)}")
     cfg.export.check()  # a bad setting of a late stage fails now, not after an hour of training
+    cfg.eval.check()
     cfg.bench.check()
     out = default_out(cfg)
     out.mkdir(parents=True, exist_ok=True)

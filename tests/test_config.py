@@ -76,6 +76,16 @@ def test_export_and_bench_sections():
             "bench.max_new_tokens", "bench.backends", "bench.timeout_s"} <= keys
 
 
+def test_eval_section():
+    cfg = load_config(None, ["eval.questions=50", "eval.beams=0", "eval.variant=fp32"])
+    assert (cfg.eval.questions, cfg.eval.beams, cfg.eval.variant) == (50, 0, "fp32")
+    cfg.eval.check()
+    assert {"eval.questions", "eval.beams", "eval.variant"} <= {k for k, _, _ in field_help()}
+    for override, needle in (("eval.beams=-1", "eval.beams"), ("eval.variant=int4", "eval.variant")):
+        with pytest.raises(UserError, match=needle):
+            load_config(None, [override]).eval.check()
+
+
 def test_bench_defaults_are_bounded():
     # the stage's cost grows with questions x batch sizes x max_new_tokens: the defaults stay small
     b = load_config().bench

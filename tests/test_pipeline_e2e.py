@@ -28,7 +28,7 @@ from schemadistill.io import read_jsonl
 ROOT = Path(__file__).resolve().parents[1]
 ECOM = ROOT / "examples" / "ecommerce" / "schema.sql"
 TINY = ROOT / "tests" / "fixtures" / "tiny.yaml"
-STAGES = ("schema", "sandbox", "teacher", "curriculum", "student", "export", "bench")
+STAGES = ("schema", "sandbox", "teacher", "curriculum", "student", "export", "eval", "bench")
 # Tiny models gain nothing from a second torch thread and lose a lot when the 2 cores are shared
 # (tests/tiny_models.one_thread does the same in-process); onnxruntime keeps its own setting.
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -116,6 +116,16 @@ def test_distill_runs_every_stage(reference: tuple[Path, subprocess.CompletedPro
         g = evals[split]["grounding"]
         assert 0 <= g["changed"] <= evals[split]["n"]
         assert 0 <= g["ungrounded"]["execution_accuracy"] <= 1
+    # the eval stage: the artifact through the runtime on the student's held-out sample
+    served = json.loads((out / "eval" / "eval.json").read_text(encoding="utf-8"))
+    assert set(served) == {"heldout_iid"}  # no family held out, no golden file
+    iid = served["heldout_iid"]
+    assert iid["n"] == evals["heldout_iid"]["n"] and iid["variant"] == "int8" and iid["beams"] == 4
+    assert iid["repair_tried"] >= iid["fixed_by_beam"] + iid["fixed_by_repair"] == iid["repaired"]
+    figs = manifest(out, "eval")["figures"]
+    assert figs["heldout_iid_execution_accuracy"] == iid["execution_accuracy"]
+    report = (out / "reports" / "index.md").read_text(encoding="utf-8")
+    assert "| exported artifact |" in report
 
 
 @pytest.mark.slow

@@ -26,7 +26,7 @@ from schemadistill.schema import load_schema
 
 ROOT = Path(__file__).resolve().parents[1]
 ECOM = ROOT / "examples" / "ecommerce" / "schema.sql"
-STAGES = ("schema", "sandbox", "teacher", "curriculum", "student", "export", "bench")
+STAGES = ("schema", "sandbox", "teacher", "curriculum", "student", "export", "eval", "bench")
 
 REJECTS = [("duplicate_sql", 3), ("exec_error", 2), ("empty_result", 1)]
 # (split, phase) -> (n, execution accuracy, valid SQL rate)
@@ -61,6 +61,9 @@ def _pairs() -> list[dict[str, Any]]:
     rows += [_pair(20 + i, "repair_misspelt_column", 3, "repair", "repair", users, ["ecommerce.users.country"])
              for i in range(2)]
     return rows
+
+# the exported artifact through the runtime (the eval stage's eval.json), after the last phase
+ARTIFACT = {"heldout_iid": 0.65625, "heldout_family": 0.375, "golden": 0.6}
 
 
 def _eval(split: str, phase: int) -> dict[str, Any]:
@@ -160,6 +163,11 @@ def make_run(run: Path, until: str = "bench", latency_ms: float = 4.5, int8_byte
         _manifest(run, "export", {"variants": "fp32,int8,fp16", "fp32_mb": 10.982, "fp32_parity": "pass",
                                   "int8_mb": round(int8_bytes / 1e6, 3), "int8_parity": "pass", "fp16_mb": 5.729,
                                   "fp16_parity": "not checked: no CUDA provider", "parity_n": 50}, 15.0)
+    if "eval" in stages:
+        served = {s: {**_eval(s, 3), "execution_accuracy": ARTIFACT[s], "variant": "int8", "beams": 4}
+                  for s in ("heldout_iid", "heldout_family", "golden")}
+        atomic_write_json(run / "eval" / "eval.json", served)
+        _manifest(run, "eval", {"variant": "int8", "golden_execution_accuracy": ARTIFACT["golden"]}, 20.0)
     if "bench" in stages:
         def backend(name: str, kind: str, p50: float) -> dict[str, Any]:
             return {"name": name, "kind": kind, "device": "cpu", "load_s": 1.0, "rss_peak_delta_mb": 100.0,
@@ -204,7 +212,7 @@ def test_full_run_report(tmp_path: Path) -> None:
     for stage in STAGES:
         assert re.search(rf"^\| {stage} \| done \|", header, re.M), stage
     assert "ecommerce" in md.splitlines()[0] and "offline" in md and "scratch:xs" in md
-    assert "| total stage wall time | 263.8 s |" in md  # 0.2 + 0.6 + 12 + 6 + 200 + 15 + 30
+    assert "| total stage wall time | 283.8 s |" in md  # 0.2 + 0.6 + 12 + 6 + 200 + 15 + 20 + 30
 
     # accuracy: every phase x split from the eval json, as "acc (valid), n"
     acc = _section(md, 5)
@@ -212,6 +220,10 @@ def test_full_run_report(tmp_path: Path) -> None:
         row = next(line for line in acc.splitlines() if line.startswith(f"| phase {phase} |"))
         assert f"{100 * a:.1f}% ({100 * v:.1f}%), n={n}" in row, (split, phase, row)
     assert "heldout_iid | heldout_family | golden" in acc
+    served = next(line for line in acc.splitlines() if line.startswith("| exported artifact |"))
+    assert all(f"{100 * a:.1f}% ({100 * EVALS[(s, 3)][2]:.1f}%), n={EVALS[(s, 3)][0]}" in served
+               for s, a in ARTIFACT.items()), served
+    assert "(int8, grounded," in acc and "4 beams then the repair prompt" in acc and "exported artifact</td>" in html
     # the last phase's breakdown: weakest family first; difficulty in its natural order
     iid = acc[acc.index("### heldout_iid after phase 3"):acc.index("### heldout_family after phase 3")]
     assert iid.index("| agg_filtered |") < iid.index("| count_rows |")

@@ -38,7 +38,7 @@ from schemadistill.reports.figures import (
 )
 
 T = TypeVar("T")
-STAGES = ("schema", "sandbox", "teacher", "curriculum", "student", "export", "bench")
+STAGES = ("schema", "sandbox", "teacher", "curriculum", "student", "export", "eval", "bench")
 SPLIT_ORDER = ("heldout_iid", "heldout_family", "golden")
 # the manifest does not record memory today; these are the names we look for when it does
 PEAK_KEYS = ("peak_memory_mb", "peak_rss_mb", "max_rss_mb", "peak_mb")
@@ -66,7 +66,7 @@ def _outputs_present(run: Path, stage: str) -> bool:
     probe = {"schema": ["schema/schema.json"], "sandbox": ["sandbox/sandbox.duckdb"],
              "teacher": ["teacher/pairs.jsonl"], "curriculum": ["curriculum/*.jsonl"],
              "student": ["student/summary.json", "student/eval_phase*.json", "student/model/config.json"],
-             "export": ["export/artifact/manifest.json", "export/parity.json"],
+             "export": ["export/artifact/manifest.json", "export/parity.json"], "eval": ["eval/eval.json"],
              "bench": ["reports/latency.json"]}[stage]
     return any(next(run.glob(p), None) is not None for p in probe)
 
@@ -254,9 +254,13 @@ def _accuracy(run: Path) -> AccuracyFigures | None:
         breakdown[split] = dims
         failures[split] = [f for f in r.get("failures") or [] if isinstance(f, dict)][:FAILURES_SHOWN]
         counts[split] = {str(k): int(v) for k, v in _dict(r.get("failure_counts")).items()}
+    artifact = _dict(read_json(run / "eval" / "eval.json")) if (run / "eval" / "manifest.json").is_file() else {}
+    first = _dict(next(iter(artifact.values()), {}))
     return AccuracyFigures(splits=splits, per_phase={k: {s: _score(e.get(s)) for s in splits if s in e}
                                                      for k, e in sorted(evals.items())},
-                           last_phase=last, breakdown=breakdown, failures=failures, failure_counts=counts)
+                           last_phase=last, breakdown=breakdown, failures=failures, failure_counts=counts,
+                           artifact={s: _score(r) for s, r in artifact.items() if s in splits},
+                           artifact_variant=str(first.get("variant") or ""), artifact_beams=first.get("beams"))
 
 
 def _parity(run: Path, manifests: dict[str, dict[str, Any]]) -> ParityFigures | None:

@@ -117,6 +117,10 @@ class AccuracyFigures:
     breakdown: dict[str, dict[str, list[BreakdownRow]]]  # split -> by_phase|by_family|by_difficulty
     failures: dict[str, list[dict[str, Any]]]
     failure_counts: dict[str, dict[str, int]]
+    # the exported artifact through the runtime (the eval stage): split -> score
+    artifact: dict[str, Score] = field(default_factory=dict)
+    artifact_variant: str = ""
+    artifact_beams: int | None = None
 
 
 @dataclass

@@ -34,6 +34,9 @@ def headline(fig: RunFigures) -> dict[str, float]:
         for split, s in fig.accuracy.per_phase[fig.accuracy.last_phase].items():
             if s.n and s.execution_accuracy is not None:
                 m[f"accuracy.{split}"] = round(float(s.execution_accuracy), 4)
+        for split, s in fig.accuracy.artifact.items():
+            if s.n and s.execution_accuracy is not None:
+                m[f"accuracy.artifact.{split}"] = round(float(s.execution_accuracy), 4)
     if fig.parity is not None:
         for v in fig.parity.variants:
             if v.mb is not None:

@@ -1,0 +1,52 @@
+"""The exported artifact scored the way services use it: lean runtime, grounding, guard, fallbacks.
+
+    schemadistill eval runs/ecommerce/export/artifact --questions q.jsonl --db data.duckdb
+
+    from export.evaluate import evaluate_artifact
+    with Runtime("runs/ecommerce/export/artifact") as rt:
+        report = evaluate_artifact(rt, rows, "data.duckdb")   # rows: {"question", "sql"} dicts
+
+The student's own evaluation after each phase (student/train.py) decodes greedily with
+PyTorch; this is the answer a service gets from ``Runtime.ask``: the ONNX variant it loads,
+grounded, and for an answer that fails the checks the beam-search and repair-prompt fallbacks.
+The pipeline's ``eval`` stage runs it on the held-out splits and the golden file.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from export.runtime import Runtime
+from schemadistill.evaluate import evaluate_rows
+
+FALLBACK_COUNTS = ("repaired", "refused", "repair_tried", "grounded", "fixed_by_beam", "fixed_by_repair")
+
+
+def evaluate_artifact(rt: Runtime, rows: list[Any], db: str | Path, *, max_failures: int = 20,
+                      source: Path | None = None) -> dict[str, Any]:
+    """Execution accuracy of ``rt``'s guarded answers to ``rows`` (``question`` + gold ``sql``),
+    gold and answers run on ``db``; rows flagged empty_or_null_result or time_dependent are
+    skipped. The report of :func:`schemadistill.evaluate.evaluate` plus the fallback counts
+    (answers repaired, by beams or the repair prompt; refused; grounded), the variant and seconds."""
+    counts = dict.fromkeys(FALLBACK_COUNTS, 0)
+
+    def predict(qs: list[str]) -> list[str]:
+        asked = [i for i, q in enumerate(qs) if q.strip()]  # an empty question gets no SQL
+        preds = [""] * len(qs)
+        for i, a in zip(asked, rt.ask_many([qs[i] for i in asked], db), strict=True):
+            preds[i] = a.sql or ""
+            counts["repaired"] += a.repaired
+            counts["refused"] += a.refused
+            counts["repair_tried"] += a.first_sql is not None
+            counts["grounded"] += bool(a.grounded)
+            if a.fixed_by:
+                counts[f"fixed_by_{a.fixed_by}"] += 1
+        return preds
+
+    t0 = time.perf_counter()
+    report = evaluate_rows(rows, predict, rt.executor(db), rt.schema, rt.dialect, max_failures=max_failures,
+                           source=source)
+    return {**report, **counts, "variant": rt.variant, "beams": rt.beams,
+            "seconds": round(time.perf_counter() - t0, 2)}
