@@ -28,6 +28,9 @@ The rules, conservative like value grounding (schemadistill/grounding.py):
   unused period atom and date literals that all become its bounds when moved by one shift.
   A number the question states once but the SQL uses twice counts as used once (the later use
   is the unexplained one).
+- The question's one range ("aged 25-35", "30 to 40", "between 100 and 900") goes onto the
+  SQL's one range test (``BETWEEN`` or a ``>=``/``<=`` pair on one column), or replaces a lone
+  bound whose number is an end of the range or stated nowhere, before numbers are paired.
 - ``DATE_TRUNC(unit, d) = 'first day'`` whose day starts a stated period of one other grain
   only ("in 2023" as ``DATE_TRUNC('MONTH', d) = '2023-01-01'``) gets that period's grain.
 - Anything else is left to the model. Text that does not parse is returned as it came.
@@ -273,11 +276,12 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb") -> tuple[s
         return sql, []
     if tree is None:
         return sql, []
+    changes = _ground_ranges(tree, atoms, question)
     lits = _sql_literals(tree)
     sides = {lit.role[:2] for lit in lits if lit.kind == "date" and lit.role}
     for lit in lits:
         lit.ranged = sides == {"lo", "hi"}
-    changes = _ground_dates(lits, [a for a in atoms if a.kind in ("day", "month", "quarter", "year")], question)
+    changes += _ground_dates(lits, [a for a in atoms if a.kind in ("day", "month", "quarter", "year")], question)
     changes += _ground_grain(tree, [a for a in atoms if a.kind in _GRAINS])
     changes += _ground_numbers(lits, atoms)
     changes += _ground_texts(tree, [a for a in atoms if a.kind == "text"], question)
@@ -462,6 +466,93 @@ def _ground_numbers(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
         lit.node.set("this", text)
         lit.number = value
     return changes
+
+
+_RANGE_GAP = re.compile(r"^\s*(?:-|–|to|and)\s*$", re.IGNORECASE)
+_BETWEEN_BEFORE = re.compile(r"\bbetween\s*$", re.IGNORECASE)
+_BOUNDS = {exp.GT: "lo", exp.GTE: "lo", exp.LT: "hi", exp.LTE: "hi"}
+
+
+def _stated_range(atoms: list[Atom], question: str) -> tuple[float, float] | None:
+    """The one range the question states ("aged 25-35", "30 to 40", "between 100 and 900"), if one."""
+    nums = [a for a in atoms if a.kind == "number" and not a.rank and not a.percent]
+    found = []
+    for a, b in zip(nums, nums[1:]):
+        assert a.number is not None and b.number is not None
+        gap = question[a.stop:b.pos]
+        if a.number < b.number and _RANGE_GAP.match(gap) and (
+                gap.strip().lower() != "and" or _BETWEEN_BEFORE.search(question[:a.pos])):
+            found.append((a.number, b.number))
+    return found[0] if len(found) == 1 else None
+
+
+def _number(node: exp.Expr) -> float | None:
+    if isinstance(node, exp.Literal) and node.is_number:
+        try:
+            return float(node.this)
+        except ValueError:
+            return None
+    return None
+
+
+def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str]:
+    """The question's one range onto the SQL's one range test that does not say it: ``BETWEEN x
+    AND y``, or ``col >= x AND col <= y`` on one column, gets its bounds; failing those, a lone
+    ``col op x`` whose x the question never states becomes ``col BETWEEN lo AND hi``. A small
+    model writes the range's shape and the training data's numbers ("aged 25-35" as
+    ``age BETWEEN 35 AND 82``), and pairing numbers one by one would cross them."""
+    rng = _stated_range(atoms, question)
+    if rng is None:
+        return []
+    lo, hi = (exp.Literal.number(_fmt(x)) for x in rng)
+    stated = {a.number for a in atoms if a.kind == "number"}
+    betweens = [b for b in tree.find_all(exp.Between) if _number(b.args["low"]) is not None
+                and _number(b.args["high"]) is not None]
+    if len(betweens) == 1:
+        b = betweens[0]
+        if (_number(b.args["low"]), _number(b.args["high"])) == rng:
+            return []
+        old = f"{b.args['low'].sql()} AND {b.args['high'].sql()}"
+        b.set("low", lo)
+        b.set("high", hi)
+        return [f"range {old} -> {_fmt(rng[0])} AND {_fmt(rng[1])}"]
+    if betweens:
+        return []
+    bounds: dict[str, dict[str, list[exp.Expr]]] = {}
+    for cmp in tree.find_all(*_BOUNDS):
+        col, num = cmp.this, cmp.expression
+        if isinstance(col, exp.Column) and _number(num) is not None and is_where_conjunct(_outer_paren(cmp)):
+            bounds.setdefault(col.sql().lower(), {"lo": [], "hi": []})[_BOUNDS[type(cmp)]].append(cmp)
+    pairs = [(k, v) for k, v in bounds.items() if len(v["lo"]) == 1 and len(v["hi"]) == 1]
+    if len(pairs) == 1:
+        (a,), (b,) = pairs[0][1]["lo"], pairs[0][1]["hi"]
+        if (_number(a.expression), _number(b.expression)) == rng:
+            return []
+        old = f"{a.expression.sql()}, {b.expression.sql()}"
+        a.set("expression", lo)
+        b.set("expression", hi)
+        return [f"range {old} -> {_fmt(rng[0])}, {_fmt(rng[1])}"]
+    if pairs:
+        return []
+    # one bound whose number is the range's own or no stated number ("aged 25-35" as ``age >= 35``)
+    lone = [c for v in bounds.values() for c in v["lo"] + v["hi"]
+            if _number(c.expression) in rng or _number(c.expression) not in stated]
+    if len(lone) != 1:
+        return []
+    cmp = lone[0]
+    old = cmp.sql()
+    cmp.replace(exp.Between(this=cmp.this.copy(), low=lo, high=hi))
+    return [f"range {old} -> BETWEEN {_fmt(rng[0])} AND {_fmt(rng[1])}"]
+
+
+def _outer_paren(node: exp.Expr) -> exp.Expr:
+    while isinstance(node.parent, exp.Paren):
+        node = node.parent
+    return node
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if x == int(x) else repr(x)
 
 
 # Words that put a question in time without a date the atoms read ("last week", "monthly", "in
