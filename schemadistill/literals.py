@@ -477,7 +477,7 @@ def _stated_range(atoms: list[Atom], question: str) -> tuple[float, float] | Non
     """The one range the question states ("aged 25-35", "30 to 40", "between 100 and 900"), if one."""
     nums = [a for a in atoms if a.kind == "number" and not a.rank and not a.percent]
     found = []
-    for a, b in zip(nums, nums[1:]):
+    for a, b in zip(nums, nums[1:], strict=False):
         assert a.number is not None and b.number is not None
         gap = question[a.stop:b.pos]
         if a.number < b.number and _RANGE_GAP.match(gap) and (
@@ -525,12 +525,12 @@ def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str
             bounds.setdefault(col.sql().lower(), {"lo": [], "hi": []})[_BOUNDS[type(cmp)]].append(cmp)
     pairs = [(k, v) for k, v in bounds.items() if len(v["lo"]) == 1 and len(v["hi"]) == 1]
     if len(pairs) == 1:
-        (a,), (b,) = pairs[0][1]["lo"], pairs[0][1]["hi"]
-        if (_number(a.expression), _number(b.expression)) == rng:
+        (low,), (high,) = pairs[0][1]["lo"], pairs[0][1]["hi"]
+        if (_number(low.expression), _number(high.expression)) == rng:
             return []
-        old = f"{a.expression.sql()}, {b.expression.sql()}"
-        a.set("expression", lo)
-        b.set("expression", hi)
+        old = f"{low.expression.sql()}, {high.expression.sql()}"
+        low.set("expression", lo)
+        high.set("expression", hi)
         return [f"range {old} -> {_fmt(rng[0])}, {_fmt(rng[1])}"]
     if pairs:
         return []
@@ -539,9 +539,9 @@ def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str
             if _number(c.expression) in rng or _number(c.expression) not in stated]
     if len(lone) != 1:
         return []
-    cmp = lone[0]
-    old = cmp.sql()
-    cmp.replace(exp.Between(this=cmp.this.copy(), low=lo, high=hi))
+    bound = lone[0]
+    old = bound.sql()
+    bound.replace(exp.Between(this=bound.this.copy(), low=lo, high=hi))
     return [f"range {old} -> BETWEEN {_fmt(rng[0])} AND {_fmt(rng[1])}"]
 
 
