@@ -498,24 +498,18 @@ def _number(node: exp.Expr) -> float | None:
 def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str]:
     """The question's one range onto the SQL's one range test that does not say it: ``BETWEEN x
     AND y``, or ``col >= x AND col <= y`` on one column, gets its bounds; failing those, a lone
-    ``col op x`` whose x the question never states becomes ``col BETWEEN lo AND hi``. A small
+    ``col op x`` whose x is an end of the range or no stated number becomes ``col BETWEEN lo AND
+    hi``. A small
     model writes the range's shape and the training data's numbers ("aged 25-35" as
     ``age BETWEEN 35 AND 82``), and pairing numbers one by one would cross them."""
     rng = _stated_range(atoms, question)
     if rng is None:
         return []
-    lo, hi = (exp.Literal.number(_fmt(x)) for x in rng)
     stated = {a.number for a in atoms if a.kind == "number"}
     betweens = [b for b in tree.find_all(exp.Between) if _number(b.args["low"]) is not None
                 and _number(b.args["high"]) is not None]
     if len(betweens) == 1:
-        b = betweens[0]
-        if (_number(b.args["low"]), _number(b.args["high"])) == rng:
-            return []
-        old = f"{b.args['low'].sql()} AND {b.args['high'].sql()}"
-        b.set("low", lo)
-        b.set("high", hi)
-        return [f"range {old} -> {_fmt(rng[0])} AND {_fmt(rng[1])}"]
+        return _put_range((betweens[0], "low"), (betweens[0], "high"), rng)
     if betweens:
         return []
     bounds: dict[str, dict[str, list[exp.Expr]]] = {}
@@ -526,12 +520,7 @@ def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str
     pairs = [(k, v) for k, v in bounds.items() if len(v["lo"]) == 1 and len(v["hi"]) == 1]
     if len(pairs) == 1:
         (low,), (high,) = pairs[0][1]["lo"], pairs[0][1]["hi"]
-        if (_number(low.expression), _number(high.expression)) == rng:
-            return []
-        old = f"{low.expression.sql()}, {high.expression.sql()}"
-        low.set("expression", lo)
-        high.set("expression", hi)
-        return [f"range {old} -> {_fmt(rng[0])}, {_fmt(rng[1])}"]
+        return _put_range((low, "expression"), (high, "expression"), rng)
     if pairs:
         return []
     # one bound whose number is the range's own or no stated number ("aged 25-35" as ``age >= 35``)
@@ -541,8 +530,20 @@ def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str
         return []
     bound = lone[0]
     old = bound.sql()
+    lo, hi = (exp.Literal.number(_fmt(x)) for x in rng)
     bound.replace(exp.Between(this=bound.this.copy(), low=lo, high=hi))
     return [f"range {old} -> BETWEEN {_fmt(rng[0])} AND {_fmt(rng[1])}"]
+
+
+def _put_range(low: tuple[exp.Expr, str], high: tuple[exp.Expr, str], rng: tuple[float, float]) -> list[str]:
+    """Set the number under ``low`` = (node, arg) and ``high`` to the range's ends, unless they are."""
+    (a, ka), (b, kb) = low, high
+    if (_number(a.args[ka]), _number(b.args[kb])) == rng:
+        return []
+    old = f"{a.args[ka].sql()} .. {b.args[kb].sql()}"
+    a.set(ka, exp.Literal.number(_fmt(rng[0])))
+    b.set(kb, exp.Literal.number(_fmt(rng[1])))
+    return [f"range {old} -> {_fmt(rng[0])} .. {_fmt(rng[1])}"]
 
 
 def _outer_paren(node: exp.Expr) -> exp.Expr:
