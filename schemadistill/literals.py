@@ -110,14 +110,14 @@ def _period(kind: str, g: dict[str, str | None], pos: int) -> Atom | None:
     y = int(g["y"] or 0)
     try:
         if kind == "day":
-            m = _MONTHS[g["mon"].lower()] if g.get("mon") else int(g["m"] or 0)
+            m = _MONTHS[(g["mon"] or "").lower()] if g.get("mon") else int(g["m"] or 0)
             d = dt.date(y, m, int(g["d"] or 0))
             return Atom("day", d, d, parts=(y, m, d.day), pos=pos)
         if kind == "month":
-            m = _MONTHS[g["mon"].lower()] if g.get("mon") else int(g["m"] or 0)
+            m = _MONTHS[(g["mon"] or "").lower()] if g.get("mon") else int(g["m"] or 0)
             return Atom("month", dt.date(y, m, 1), _month_end(y, m), parts=(y, m), pos=pos)
         if kind == "quarter":
-            q = _QUARTER_WORDS[g["qw"].lower()] if g.get("qw") else int(g["q"] or 0)
+            q = _QUARTER_WORDS[(g["qw"] or "").lower()] if g.get("qw") else int(g["q"] or 0)
             return Atom("quarter", dt.date(y, 3 * q - 2, 1), _month_end(y, 3 * q), parts=(y, q), pos=pos)
         return Atom("year", dt.date(y, 1, 1), dt.date(y, 12, 31), parts=(y,), pos=pos)
     except (ValueError, KeyError):
@@ -186,8 +186,8 @@ class _Lit:
     ranged: bool = False  # the SQL bounds dates from both sides: lo is a period's first day, hi its last
 
 
-_ROLES = {exp.GTE: "lo", exp.GT: "lo_ex", exp.LTE: "hi", exp.LT: "hi_ex"}
-_FLIPPED = {exp.LT: exp.GT, exp.GT: exp.LT, exp.LTE: exp.GTE, exp.GTE: exp.LTE}
+_ROLES: dict[type[exp.Expr], str] = {exp.GTE: "lo", exp.GT: "lo_ex", exp.LTE: "hi", exp.LT: "hi_ex"}
+_FLIPPED: dict[type[exp.Expr], type[exp.Expr]] = {exp.LT: exp.GT, exp.GT: exp.LT, exp.LTE: exp.GTE, exp.GTE: exp.LTE}
 
 
 def _role(lit: exp.Expr) -> str:
@@ -196,9 +196,11 @@ def _role(lit: exp.Expr) -> str:
     while isinstance(node.parent, exp.Cast):
         node = node.parent
     parent = node.parent
+    if parent is None:
+        return ""
     if isinstance(parent, exp.Between):
         return "lo" if parent.args.get("low") is node else "hi" if parent.args.get("high") is node else ""
-    kind = type(parent)
+    kind: type[exp.Expr] = type(parent)
     if kind in _FLIPPED and parent.args.get("this") is node:
         kind = _FLIPPED[kind]  # literal on the left: "lit < d" is "d > lit"
     return _ROLES.get(kind, "")

@@ -38,8 +38,9 @@ MIN_SHARE = 0.5
 MAX_WORDS = 3
 FILE = "filters.json"  # in RUN/teacher; later stages read it with schemadistill.pipeline.load_run_filters
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-_OPS = {exp.GT: (">", "gt"), exp.GTE: (">=", "ge"), exp.LT: ("<", "lt"), exp.LTE: ("<=", "le"),
-        exp.EQ: ("=", "eq"), exp.NEQ: ("<>", "ne")}
+_OPS: dict[type[exp.Expr], tuple[str, str]] = {
+    exp.GT: (">", "gt"), exp.GTE: (">=", "ge"), exp.LT: ("<", "lt"), exp.LTE: ("<=", "le"),
+    exp.EQ: ("=", "eq"), exp.NEQ: ("<>", "ne")}
 _COMMON_ZIPF = 5.5  # a phrase of only such words ("the", "for each") names nothing
 
 

@@ -274,9 +274,9 @@ class SchemaView:
         # the sidecar's named conditions ("made a purchase" = revenue > 0), by table
         self.named_filters: dict[str, list[NamedFilter]] = {}
         for f in schema.filters:
-            ti = self.table(f.table)
-            if ti is not None:
-                self.named_filters.setdefault(ti.name, []).append(f)
+            owner = self.table(f.table)
+            if owner is not None:
+                self.named_filters.setdefault(owner.name, []).append(f)
         self.family_stats: dict[str, Any] = {}  # filled by generate_candidates: per-family counts
         self._cache: dict[str, list[tuple[Any, ...]]] = {}
 

@@ -491,9 +491,9 @@ def named_filter(view: SchemaView, q: Query, t: TRef, nf: Any) -> Filter | None:
     syns = nf.synonyms or [nf.name.replace("_", " ")]
     withs = [s[5:] for s in syns if s.lower().startswith("with ")]
     verbs = [s for s in syns if s.split()[0].lower() in _PAST_VERBS]
-    pred: list[Phrase] = [lambda s=s: f"the {t.singular} {s}" for s in verbs]
-    pred += [lambda s=s: f"there is {s}" for s in withs]
-    mod: list[Phrase] = [lambda s=s: s for s in withs]
+    pred: list[Phrase] = [_with(lambda w: f"the {t.singular} {w}", s) for s in verbs]
+    pred += [_with(lambda w: f"there is {w}", s) for s in withs]
+    mod: list[Phrase] = [_with(lambda w: w, s) for s in withs]
     if not pred:
         return None  # no synonym we can place in a sentence: the condition's words stay unknown
 
