@@ -294,18 +294,25 @@ class Runtime:
         pos[mask[:, :width] == 0] = 1  # what transformers feeds at padding (masked out anyway)
         return ids, mask, pos
 
+    def _prefill_feed(self, seqs: Sequence[Sequence[int]], extra: int
+                      ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+        """The first step's numpy feed (prompts, mask, positions, empty past), the mask buffer
+        with room for ``extra`` new tokens, and the position ids."""
+        ids, mask, pos = self._prefill_inputs(seqs, extra)
+        empty = np.zeros((len(seqs), self.kv_heads, 0, self.head_dim), dtype=self.kv_dtype)
+        feed: dict[str, np.ndarray] = {"input_ids": ids, "attention_mask": mask[:, :ids.shape[1]]}
+        if self.has_position_ids:
+            feed["position_ids"] = pos
+        feed.update(dict.fromkeys(self.past_names, empty))
+        return feed, mask, pos
+
     def _decode_cpu(self, seqs: Sequence[Sequence[int]], max_new: int, on_step: StepHook | None) -> list[list[int]]:
         """The numpy loop: present arrays fed back as past, finished rows dropped from the batch."""
         out: list[list[int]] = [[] for _ in seqs]
         if max_new <= 0:
             return out
-        ids, mask, pos = self._prefill_inputs(seqs, max_new)
-        width = ids.shape[1]
-        empty = np.zeros((len(seqs), self.kv_heads, 0, self.head_dim), dtype=self.kv_dtype)
-        feed: dict[str, np.ndarray] = {"input_ids": ids, "attention_mask": mask[:, :width]}
-        if self.has_position_ids:
-            feed["position_ids"] = pos
-        feed.update(dict.fromkeys(self.past_names, empty))
+        feed, mask, pos = self._prefill_feed(seqs, max_new)
+        width = feed["input_ids"].shape[1]
         rows = np.arange(len(seqs))  # batch row -> caller's row
         last = pos[:, -1]
         for step in range(max_new):
@@ -399,13 +406,8 @@ class Runtime:
         max_new = budget if not self.context else min(budget, self.context - len(seq))
         if max_new <= 0 or beams < 1:
             return []
-        ids, mask, pos = self._prefill_inputs([seq], max_new)
-        width = ids.shape[1]
-        empty = np.zeros((1, self.kv_heads, 0, self.head_dim), dtype=self.kv_dtype)
-        feed: dict[str, np.ndarray] = {"input_ids": ids, "attention_mask": mask[:, :width]}
-        if self.has_position_ids:
-            feed["position_ids"] = pos
-        feed.update(dict.fromkeys(self.past_names, empty))
+        feed, mask, pos = self._prefill_feed([seq], max_new)
+        width = feed["input_ids"].shape[1]
         hyps: list[list[int]] = [[]]
         scores = np.zeros(1)
         ended: list[tuple[float, list[int]]] = []

@@ -57,7 +57,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from schemadistill.literals import ground_literals, is_where_conjunct, remove_conjunct
+from schemadistill.literals import ground_literals, is_where_conjunct, outer_paren, remove_conjunct
 from schemadistill.schema.model import NamedFilter, Schema
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
@@ -574,9 +574,7 @@ def _drop_unnamed(tree: exp.Expr, index: ValueIndex, question: str, named: set[t
                 and (not qual or owner == k[0].lower().split(".")[-1])]
         if not keys or named & set(keys) or {w.lower() for w in words(lit.this)} & qwords:
             continue
-        top: exp.Expr = eq
-        while isinstance(top.parent, exp.Paren):
-            top = top.parent
+        top = outer_paren(eq)
         if is_where_conjunct(top):
             remove_conjunct(top)
             changes.append(f"dropped {eq.sql()}: the question names no {col.name}")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import random
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -107,11 +106,3 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
 
 def sha256_json(data: Any) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def sample_rows(rows: list[dict[str, Any]], limit: int, seed: int) -> list[dict[str, Any]]:
-    """At most ``limit`` rows, a seeded sample (every family has a chance, unlike the first N)."""
-    if limit <= 0 or len(rows) <= limit:
-        return list(rows)
-    idx = sorted(random.Random(seed).sample(range(len(rows)), limit))
-    return [rows[i] for i in idx]

@@ -517,7 +517,7 @@ def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str
     bounds: dict[str, dict[str, list[exp.Expr]]] = {}
     for cmp in tree.find_all(*_BOUNDS):
         col, num = cmp.this, cmp.expression
-        if isinstance(col, exp.Column) and _number(num) is not None and is_where_conjunct(_outer_paren(cmp)):
+        if isinstance(col, exp.Column) and _number(num) is not None and is_where_conjunct(outer_paren(cmp)):
             bounds.setdefault(col.sql().lower(), {"lo": [], "hi": []})[_BOUNDS[type(cmp)]].append(cmp)
     pairs = [(k, v) for k, v in bounds.items() if len(v["lo"]) == 1 and len(v["hi"]) == 1]
     if len(pairs) == 1:
@@ -546,12 +546,6 @@ def _put_range(low: tuple[exp.Expr, str], high: tuple[exp.Expr, str], rng: tuple
     a.set(ka, exp.Literal.number(_fmt(rng[0])))
     b.set(kb, exp.Literal.number(_fmt(rng[1])))
     return [f"range {old} -> {_fmt(rng[0])} .. {_fmt(rng[1])}"]
-
-
-def _outer_paren(node: exp.Expr) -> exp.Expr:
-    while isinstance(node.parent, exp.Paren):
-        node = node.parent
-    return node
 
 
 def _fmt(x: float) -> str:
@@ -605,9 +599,7 @@ def _conjunct(node: exp.Expr) -> exp.Expr | None:
         cond = cond.parent
     if not isinstance(cond, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)):
         return None
-    top: exp.Expr = cond
-    while isinstance(top.parent, exp.Paren):
-        top = top.parent
+    top = outer_paren(cond)
     return top if is_where_conjunct(top) else None
 
 
@@ -617,6 +609,13 @@ def _plain_column_test(conj: exp.Expr) -> bool:
         conj = conj.this
     return isinstance(conj.this, exp.Column) and all(
         not isinstance(x, exp.Column) for k, x in conj.args.items() if k != "this" and isinstance(x, exp.Expr))
+
+
+def outer_paren(node: exp.Expr) -> exp.Expr:
+    """``node`` with the parentheses around it (``(a = 1)`` for ``a = 1``), as the AND chain holds it."""
+    while isinstance(node.parent, exp.Paren):
+        node = node.parent
+    return node
 
 
 def is_where_conjunct(node: exp.Expr) -> bool:

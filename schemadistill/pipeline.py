@@ -290,14 +290,14 @@ def _eval_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
 def _eval_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
     from export.evaluate import evaluate_artifact
     from export.runtime import Runtime
-    from schemadistill.io import read_jsonl, sample_rows
+    from schemadistill.io import read_jsonl
+    from student.data import HELDOUT_SPLITS, read_heldout, sample_rows
 
     # the artifact as services run it (grounded, fallbacks) on the student's held-out sample and
     # the golden file, gold and answers executed in the run's sandbox as the student's evaluation does
     sets: dict[str, list[Any]] = {}
-    for split in ("heldout_iid", "heldout_family"):
-        path = out / "curriculum" / f"{split}.jsonl"
-        rows = [r for r in read_jsonl(path) if r.get("question") and r.get("sql")] if path.is_file() else []
+    for split in HELDOUT_SPLITS:
+        rows = read_heldout(out, split)
         if rows and cfg.eval.questions:
             sets[split] = sample_rows(rows, cfg.eval.questions, cfg.student.seed)
     if cfg.golden:

@@ -7,12 +7,13 @@ and the ONNX runtime build the very same prompt.
 
 from __future__ import annotations
 
+import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from schemadistill.errors import UserError
-from schemadistill.io import read_jsonl, sample_rows  # noqa: F401  (sample_rows: used by student.train)
+from schemadistill.io import read_jsonl
 from schemadistill.prompt import (
     PROMPT_MODES,
     completion_text,
@@ -143,3 +144,9 @@ def read_golden(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def sample_rows(rows: list[dict[str, Any]], limit: int, seed: int) -> list[dict[str, Any]]:
+    """At most ``limit`` rows, a seeded sample (every family has a chance, unlike the first N)."""
+    if limit <= 0 or len(rows) <= limit:
+        return list(rows)
+    idx = sorted(random.Random(seed).sample(range(len(rows)), limit))
+    return [rows[i] for i in idx]
