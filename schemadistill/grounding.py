@@ -16,7 +16,7 @@ accuracy), and the exported runtime (the artifact ships the index as ``values.js
 The rules are conservative; where one is not sure it changes nothing:
 
 - A *mention* is a phrase of the question equal to a distinct value of a low-cardinality text
-  column, or a known alias of it ("UK", "German", "Dutch" for country names), or one of the
+  column (or one of the sidecar's ``examples`` of it, which the sample data may lack), or a known alias of it ("UK", "German", "Dutch" for country names), or one of the
   teacher's words for a yes/no column ("active", "inactive", "non-fraud": ``flag = 1`` or
   ``= 0``; not after "most"/"more"/...). A value phrase that is also a common English word
   counts only with the value's own capitals, and not as the question's first word. A phrase
@@ -245,8 +245,8 @@ class ValueIndex:
     @classmethod
     def from_database(cls, executor: Any, schema: Schema, max_values: int = MAX_VALUES,
                       flags: bool = True) -> ValueIndex:
-        """Distinct values of every text column with role dimension or text and few values,
-        and (``flags``) the words of every yes/no column, from the teacher's lexicon: the same
+        """Distinct values of every text column with role dimension or text and few values (with
+        the sidecar's ``examples`` of that column), and (``flags``) the words of every yes/no column, from the teacher's lexicon: the same
         words its questions use ("active", "non-fraud", "deactivated", sidecar synonyms).
 
         ``executor`` is a :class:`~schemadistill.sandbox.Executor` (read-only, row cap, timeout).
@@ -259,9 +259,12 @@ class ValueIndex:
                 q = _quote(col.name)
                 res = executor.run(f"SELECT {q} FROM {_qualified(table.qualified_name)} WHERE {q} IS NOT NULL "
                                    f"GROUP BY 1 ORDER BY COUNT(*) DESC, 1 LIMIT {max_values + 1}", "duckdb")
-                if not res.ok or not res.rows or len(res.rows) > max_values:
+                if not res.ok or len(res.rows) > max_values:
                     continue
                 vals = [str(r[0]).strip() for r in res.rows]
+                # the sidecar's examples are values too, held or not by this sample of the data
+                # ("users from Canada" where the sample has none: the production data may)
+                vals += [v for v in (str(x).strip() for x in col.examples) if v.lower() not in {x.lower() for x in vals}]
                 vals = [v for v in vals if _usable(v)]
                 if vals:
                     found[(table.qualified_name, col.name)] = vals

@@ -115,6 +115,9 @@ def test_index_takes_low_cardinality_text_columns(databases: dict[str, tuple[Sch
     assert set(eco.columns) == {("ecommerce.users", "country"), ("ecommerce.sessions", "os"),
                                 ("ecommerce.sessions", "browser")}
     assert eco.columns[("ecommerce.sessions", "browser")] == {"chrome", "safari", "firefox"}
+    # the sidecar's examples count though the data lacks them (no Canada, no United States here)
+    assert eco.columns[("ecommerce.users", "country")] == {
+        "germany", "united kingdom", "france", "netherlands", "united states", "canada"}
     _, _, shop = databases["shop"]
     assert ("shop.customers", "full_name") not in shop.columns  # 300 distinct names: not a dimension
     assert ("shop.orders", "channel") in shop.columns
