@@ -34,6 +34,9 @@ The rules are conservative; where one is not sure it changes nothing:
 - A condition ``col = 'x'`` AND-ed into a WHERE, on a column of the index, goes when the
   question names no value of that column and no word of 'x' (the model copied it from a pair
   it resembles).
+- A period the question states as its one date ("in December 2024", "during Q2 2024"; not
+  "before 2024") becomes ``d >= start AND d < day after end`` on the date column of the first
+  SELECT, outermost first, that reads exactly one, when the query tests no date at all.
 - A named condition of the sidecar (``filters:``, e.g. purchase = ``revenue > 0``) whose
   synonym the question says ("made a purchase"), not negated ("never", "didn't"), is added the
   same way, unless the SQL already tests it (a WHERE, a CASE) or compares its column ("a
@@ -45,6 +48,7 @@ SQL copied wrong (schemadistill/literals.py; that needs no index).
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections import defaultdict
@@ -57,7 +61,14 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from schemadistill.literals import ground_literals, is_where_conjunct, outer_paren, remove_conjunct
+from schemadistill.literals import (
+    Atom,
+    ground_literals,
+    is_where_conjunct,
+    outer_paren,
+    question_atoms,
+    remove_conjunct,
+)
 from schemadistill.schema.model import NamedFilter, Schema
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
@@ -375,7 +386,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         return Grounded(sql, literal_changes)
     mentions = index.mentions(question)
     filters = index.filter_mentions(question)
-    if not mentions and not filters and "'" not in sql:
+    period = _stated_period(question) if schema is not None else None
+    if not mentions and not filters and period is None and "'" not in sql:
         return Grounded(sql, literal_changes)
     body = sql.strip()
     semicolon = body.endswith(";")
@@ -406,6 +418,10 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
             change = _add_somewhere(tree, schema, fref.table, fref.condition)
             if change:
                 changes.append(change)
+    if period is not None and schema is not None:
+        change = _add_period(tree, schema, period)
+        if change:
+            changes.append(change)
     if not changes:
         return Grounded(sql, literal_changes)
     try:
@@ -540,6 +556,58 @@ def _join_and_add(tree: exp.Select, schema: Schema, table: str, make: Callable[[
     cond = make(alias)
     _and_where(tree, cond)
     return f"joined {there.qualified_name} AS {alias} and added {cond.sql()}"
+
+
+_PERIOD_LEAD = re.compile(r"\b(?:in|during|for|throughout|within|of|on)\s+(?:the\s+(?:month|year)\s+(?:of\s+)?)?$",
+                          re.IGNORECASE)
+_DATE_TYPES = ("date", "timestamp")
+
+
+def _stated_period(question: str) -> Atom | None:
+    """The question's one period ("in December 2024", "during Q2 2024"), said as a filter; None
+    when it states several dates, or a bound ("before 2024", "since March 2023")."""
+    atoms = [a for a in question_atoms(question) if a.kind in ("day", "month", "quarter", "year")]
+    if len(atoms) != 1 or atoms[0].start is None or atoms[0].end is None \
+            or not _PERIOD_LEAD.search(question[:atoms[0].pos]):
+        return None
+    return atoms[0]
+
+
+def _add_period(tree: exp.Select, schema: Schema, period: Atom) -> str | None:
+    """The stated period as a filter on the date column of the first SELECT (outermost first)
+    that reads exactly one, when the query tests no date at all: a small model drops the date
+    of "active users from the UK in December 2024" as it drops values."""
+    date_cols = {c.name.lower() for t in schema.tables for c in t.columns if c.type in _DATE_TYPES}
+    for col in tree.find_all(exp.Column):
+        if col.name.lower() in date_cols and col.find_ancestor(exp.Where, exp.Having, exp.Join, exp.If, exp.Filter):
+            return None
+    for lit in tree.find_all(exp.Literal):
+        if lit.is_string and _DATE_LITERAL.match(lit.this) or not lit.is_string and lit.this == str(period.parts[0]):
+            return None
+    for sel in tree.find_all(exp.Select):
+        frm = sel.args.get("from") or sel.args.get("from_")
+        sources = [frm.this] if frm is not None else []
+        sources += [j.this for j in sel.args.get("joins") or []]
+        found = []
+        for src in sources:
+            table = next((t for t in schema.tables if isinstance(src, exp.Table) and _table_matches(src, t.qualified_name)), None)
+            if table is not None:
+                found += [(src.alias_or_name, c.name) for c in table.columns if c.type in _DATE_TYPES]
+        if len(found) > 1:
+            return None
+        if found:
+            alias, name = found[0]
+            assert period.start is not None and period.end is not None  # _stated_period's
+            day_after = period.end + dt.timedelta(days=1)
+            cond = exp.and_(
+                exp.GTE(this=exp.column(name, table=alias), expression=exp.cast(exp.Literal.string(str(period.start)), "DATE")),
+                exp.LT(this=exp.column(name, table=alias), expression=exp.cast(exp.Literal.string(str(day_after)), "DATE")))
+            _and_where(sel, cond)
+            return f"added {cond.sql()}: the question's {period.kind}"
+    return None
+
+
+_DATE_LITERAL = re.compile(r"^\d{4}-\d{2}(?:-\d{2})?")
 
 
 def _compared(tree: exp.Expr, table: str, column: str) -> list[exp.Expr]:
