@@ -23,8 +23,9 @@ The rules are conservative; where one is not sure it changes nothing:
   naming values of two columns is ambiguous and ignored; two values of one column (a
   comparison) are left to the model.
 - A mentioned column that the SQL never references is added as ``alias.col = 'value'`` to the
-  WHERE of the outermost SELECT that reads its table. When no SELECT reads it but the outer
-  one reads a single table one foreign key away, the value is reached along the key: a join
+  WHERE of the outermost SELECT that reads its table. When no SELECT reads it but one reads
+  a single table one foreign key away (the outermost such; in "first-time users in Germany"
+  the inner per-user SELECT), the value is reached along the key: a join
   from the referencing side (its bare column names qualified, so none becomes ambiguous), a
   semi-join ``key IN (SELECT ...)`` from the referenced side, so no row is counted twice.
   Anything else is left to the model, and set operations are left alone.
@@ -492,7 +493,10 @@ def _add_somewhere(tree: exp.Select, schema: Schema | None, table: str,
     """The condition ``make(alias)`` on ``table``: where a SELECT reads it, else one key away."""
     change = _add_condition(tree, table, make)
     if change is None and schema is not None:
-        change = _join_and_add(tree, schema, table, make)
+        for sel in tree.find_all(exp.Select):  # outermost first: "first-time users in Germany"
+            change = _join_and_add(sel, schema, table, make)  # filters the inner per-user SELECT
+            if change is not None:
+                break
     return change
 
 
@@ -512,7 +516,7 @@ def _add_condition(tree: exp.Select, table: str, make: Callable[[str | None], ex
 
 
 def _join_and_add(tree: exp.Select, schema: Schema, table: str, make: Callable[[str | None], exp.Expr]) -> str | None:
-    """Reach ``table`` from the outer SELECT's only table along one foreign key, then filter on it.
+    """Reach ``table`` from ``tree``'s only table along one foreign key, then filter on it.
 
     From the referencing side (sessions -> users) a join keeps one row per row; from the
     referenced side (users -> sessions) a join would multiply rows, so the filter becomes a
