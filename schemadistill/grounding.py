@@ -62,6 +62,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from schemadistill.ages import AgeTest, is_age_column, stated_age
 from schemadistill.literals import (
     Atom,
     ground_literals,
@@ -388,7 +389,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     mentions = index.mentions(question)
     filters = index.filter_mentions(question)
     period = _stated_period(question) if schema is not None else None
-    if not mentions and not filters and period is None and "'" not in sql:
+    age = stated_age(question) if schema is not None else None
+    if not mentions and not filters and period is None and age is None and "'" not in sql:
         return Grounded(sql, literal_changes)
     body = sql.strip()
     semicolon = body.endswith(";")
@@ -414,6 +416,10 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         if change:
             changes.append(change)
     changes += _drop_unnamed(tree, index, question, set(by_col))
+    if age is not None and schema is not None:
+        change = _ground_age(tree, schema, age)
+        if change:
+            changes.append(change)
     for fref in filters:
         if not has_condition(tree, fref) and not _constrained(tree, fref):
             change = _add_somewhere(tree, schema, fref.table, fref.condition)
@@ -609,6 +615,46 @@ def _add_period(tree: exp.Select, schema: Schema, period: Atom) -> str | None:
             _and_where(sel, cond)
             return f"added {cond.sql()}: the question's {period.kind}"
     return None
+
+
+_AGE_TESTS = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ, exp.Between)
+_NUMERIC = ("integer", "float", "decimal")
+
+
+def _ground_age(tree: exp.Select, schema: Schema, test: AgeTest) -> str | None:
+    """The stated age test (schemadistill/ages.py) replaces the WHERE's tests of the age column,
+    or is added where none is; tests inside CASE buckets or under OR stay."""
+    cols = [(t, c) for t in schema.tables for c in t.columns if c.type in _NUMERIC and is_age_column(c.name)]
+    if len(cols) > 1:  # several age columns: the one of a table the query reads, if only one
+        read = list(tree.find_all(exp.Table))
+        cols = [(t, c) for t, c in cols if any(_table_matches(x, t.qualified_name) for x in read)]
+    if len(cols) != 1:
+        return None
+    table, col = cols[0]
+    found = [node for node in tree.find_all(*_AGE_TESTS)
+             if isinstance(node.this, exp.Column) and node.this.name.lower() == col.name.lower()
+             and _references(node, table.qualified_name, col.name) and is_where_conjunct(outer_paren(node))]
+    if _intervals(found) == _intervals([test.condition(exp.column(col.name))]):
+        return None
+    if found:
+        sel = found[0].find_ancestor(exp.Select)
+        column = found[0].this.copy()
+        for node in found:
+            remove_conjunct(outer_paren(node))
+        if not isinstance(sel, exp.Select):
+            return None
+        _and_where(sel, test.condition(column))
+        return f"age test {' AND '.join(n.sql() for n in found)} -> {test.condition(column).sql()}"
+    return _add_somewhere(tree, schema, table.qualified_name, lambda qual: test.condition(exp.column(col.name, table=qual)))
+
+
+def _intervals(nodes: Iterable[exp.Expr]) -> list[tuple[str, str, str]]:
+    """Tests of one column as sorted (op, low, high) texts; BETWEEN and a >=/<= pair read alike."""
+    out = sorted(("between", n.args["low"].sql(), n.args["high"].sql()) if isinstance(n, exp.Between)
+                 else (type(n).__name__, n.args["expression"].sql(), "") for n in nodes)
+    if [op for op, _, _ in out] == ["GTE", "LTE"]:
+        return [("between", out[0][1], out[1][1])]
+    return out
 
 
 _DATE_LITERAL = re.compile(r"^\d{4}-\d{2}(?:-\d{2})?")
