@@ -49,8 +49,9 @@ _BOUNDS = [(op, re.compile(p.format(n=_N.format("n")), re.IGNORECASE)) for op, p
     (">", r"\b" + _PERSON + r"\s+(?:who\s+are\s+|aged\s+)?(?:over|above|older\s+than)\s+{n}\b" + _AFTER),
     ("<", r"\b" + _PERSON + r"\s+(?:who\s+are\s+|aged\s+)?(?:under|below|younger\s+than)\s+{n}\b" + _AFTER),
 )]
-_NEGATED = re.compile(r"\b(?:excluding|exclude|except|not|other\s+than|apart\s+from|without)\s+(?:\w+\s+){0,3}$",
-                      re.IGNORECASE)
+# "excluding users under 30", "except those of users over 60"; not "not active and the age is over 35"
+_NEGATED = re.compile(r"\b(?:excluding|exclude|except|other\s+than|apart\s+from|without)\s+"
+                      r"(?:(?:those|the|all|any|of|who|are|aged|" + _PERSON[3:-1] + r")\s+){0,3}$", re.IGNORECASE)
 _ANY_BOUND = re.compile(r"\b(?:over|above|under|below|older\s+than|younger\s+than|more\s+than|less\s+than|"
                         r"at\s+least|at\s+most)\s+\d", re.IGNORECASE)
 _FLIP = {">": "<=", "<": ">=", ">=": "<", "<=": ">"}

@@ -33,6 +33,8 @@ The rules, conservative like value grounding (schemadistill/grounding.py):
   bound whose number is an end of the range or stated nowhere, before numbers are paired.
 - ``DATE_TRUNC(unit, d) = 'first day'`` whose day starts a stated period of one other grain
   only ("in 2023" as ``DATE_TRUNC('MONTH', d) = '2023-01-01'``) gets that period's grain.
+- ``ORDER BY ... LIMIT n`` (n > 1, stated nowhere) under a question that asks for the one with
+  the most or least ("which browser was the most popular") becomes ``LIMIT 1``.
 - Anything else is left to the model. Text that does not parse is returned as it came.
 """
 
@@ -288,6 +290,7 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb") -> tuple[s
     changes += _ground_numbers(lits, atoms)
     changes += _ground_texts(tree, [a for a in atoms if a.kind == "text"], question)
     changes += _drop_unstated(tree, lits, atoms, question)
+    changes += _singular_limit(tree, atoms, question)
     if not changes:
         return sql, []
     try:
@@ -589,6 +592,29 @@ def _drop_unstated(tree: exp.Expr, lits: list[_Lit], atoms: list[Atom], question
         remove_conjunct(conj)
         changes.append(f"dropped {text} (the question states no {'time' if lit.kind == 'date' else 'number'})")
     return changes
+
+
+_SUPERLATIVE = re.compile(r"\b(?:most|least|highest|lowest|largest|smallest|biggest|greatest|fewest|best|worst|"
+                          r"maximum|minimum|max|min)\b", re.IGNORECASE)
+# a question that asks for several: "which countries have the highest", "top browsers", "the ones"
+_PLURAL_ASK = re.compile(r"\b(?:are|were|have|top|bottom|ones|those|list|rank\w*|each|every|per|within)\b",
+                         re.IGNORECASE)
+
+
+def _singular_limit(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str]:
+    """``ORDER BY ... LIMIT 3`` for "which browser was the most popular": the question asks for
+    one and states no count, so the outer LIMIT becomes 1 (a small model copies the LIMIT of the
+    top-k pairs it resembles)."""
+    limit = tree.args.get("limit") if isinstance(tree, exp.Select) else None
+    lit = limit.expression if isinstance(limit, exp.Limit) else None
+    if not (isinstance(lit, exp.Literal) and lit.is_int and int(lit.this) > 1 and tree.args.get("order")):
+        return []
+    if any(a.kind == "number" and (a.rank or a.number == int(lit.this)) for a in atoms) \
+            or not _SUPERLATIVE.search(question) or _PLURAL_ASK.search(question):
+        return []  # "the 3 most popular", "top five": a count is stated
+    old = lit.this
+    lit.set("this", "1")
+    return [f"limit {old} -> 1 (the question asks for the one with the most or least)"]
 
 
 def _conjunct(node: exp.Expr) -> exp.Expr | None:

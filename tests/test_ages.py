@@ -28,6 +28,7 @@ from schemadistill.ages import AgeTest, is_age_column, stated_age
     # what is kept when some are excluded
     ("total revenue for each browser, excluding users under 30 years old", AgeTest(">=", 30)),
     ("sessions except those of users over 60 years old", AgeTest("<=", 60)),
+    ("User count where the shopper is not active and the age is greater than 35?", AgeTest(">", 35)),
 ])
 def test_stated_ages(question: str, expected: AgeTest) -> None:
     assert stated_age(question) == expected
