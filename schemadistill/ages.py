@@ -18,7 +18,7 @@ statements, or a number that is not an age (over 120), gives None.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlglot import exp
 
@@ -65,6 +65,7 @@ class AgeTest:
     op: str
     lo: int
     hi: int | None = None
+    span: tuple[int, int] = field(default=(0, 0), compare=False)  # where the question says it
 
     def condition(self, column: exp.Column) -> exp.Expr:
         if self.op == "between":
@@ -83,14 +84,14 @@ def stated_age(question: str) -> AgeTest | None:
         for m in pat.finditer(question):
             lo, hi = int(m["lo"]), int(m["hi"])
             if lo < hi <= _MAX_AGE and not _overlaps(m.span(), found):
-                found[m.span()] = AgeTest("between", lo, hi)
+                found[m.span()] = AgeTest("between", lo, hi, m.span())
     for op, pat in _BOUNDS:
         for m in pat.finditer(question):
             n = int(m["n"])
             if n > _MAX_AGE or _overlaps(m.span(), found):
                 continue
             # "excluding users under 30": the ones kept are 30 and over
-            found[m.span()] = AgeTest(_FLIP[op] if _NEGATED.search(question[:m.start()]) else op, n)
+            found[m.span()] = AgeTest(_FLIP[op] if _NEGATED.search(question[:m.start()]) else op, n, span=m.span())
     tests = set(found.values())
     if len(tests) != 1:
         return None

@@ -35,6 +35,10 @@ The rules are conservative; where one is not sure it changes nothing:
 - A condition ``col = 'x'`` AND-ed into a WHERE, on a column of the index, goes when the
   question names no value of that column and no word of 'x' (the model copied it from a pair
   it resembles).
+- The age test the question states in people's words ("aged 25-35", "over 30 years old", "18 and
+  older"; schemadistill/ages.py) replaces the WHERE's tests of the age column (a numeric column
+  named age, customer_age, ...) in place, or is added like a value; its numbers are kept out of
+  the literal grounding, so they are never paired with another column.
 - A period the question states as its one date ("in December 2024", "during Q2 2024"; not
   "before 2024") becomes ``d >= start AND d < day after end`` on the date column of the first
   SELECT, outermost first, that reads exactly one, when the query tests no date at all.
@@ -71,7 +75,7 @@ from schemadistill.literals import (
     question_atoms,
     remove_conjunct,
 )
-from schemadistill.schema.model import NamedFilter, Schema
+from schemadistill.schema.model import Column, NamedFilter, Schema, Table
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
 MAX_VALUE_CHARS = 40
@@ -381,15 +385,16 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     ``schema`` (its foreign keys and columns) allows the one-hop join; without it only tables
     the SQL already reads get a condition.
     """
+    ages = {c.name for _, c in _age_columns(schema)} if schema is not None else set()
+    age = stated_age(question) if ages else None
     literal_changes: list[str] = []
-    if literals:
-        sql, literal_changes = ground_literals(sql, question, dialect)
+    if literals:  # the age's numbers are the age rule's, not numbers to pair with other columns
+        sql, literal_changes = ground_literals(sql, question, dialect, *((age.span, ages) if age else ()))
     if index is None or not sql.strip():
         return Grounded(sql, literal_changes)
     mentions = index.mentions(question)
     filters = index.filter_mentions(question)
     period = _stated_period(question) if schema is not None else None
-    age = stated_age(question) if schema is not None else None
     if not mentions and not filters and period is None and age is None and "'" not in sql:
         return Grounded(sql, literal_changes)
     body = sql.strip()
@@ -624,7 +629,7 @@ _NUMERIC = ("integer", "float", "decimal")
 def _ground_age(tree: exp.Select, schema: Schema, test: AgeTest) -> str | None:
     """The stated age test (schemadistill/ages.py) replaces the WHERE's tests of the age column,
     or is added where none is; tests inside CASE buckets or under OR stay."""
-    cols = [(t, c) for t in schema.tables for c in t.columns if c.type in _NUMERIC and is_age_column(c.name)]
+    cols = _age_columns(schema)
     if len(cols) > 1:  # several age columns: the one of a table the query reads, if only one
         read = list(tree.find_all(exp.Table))
         cols = [(t, c) for t, c in cols if any(_table_matches(x, t.qualified_name) for x in read)]
@@ -638,14 +643,19 @@ def _ground_age(tree: exp.Select, schema: Schema, test: AgeTest) -> str | None:
         return None
     if found:
         sel = found[0].find_ancestor(exp.Select)
-        column = found[0].this.copy()
-        for node in found:
-            remove_conjunct(outer_paren(node))
         if not isinstance(sel, exp.Select):
             return None
-        _and_where(sel, test.condition(column))
-        return f"age test {' AND '.join(n.sql() for n in found)} -> {test.condition(column).sql()}"
+        new = test.condition(found[0].this.copy())
+        old = " AND ".join(n.sql() for n in found)
+        for node in found[1:]:
+            remove_conjunct(outer_paren(node))
+        outer_paren(found[0]).replace(new)  # in place: the model's order of conditions stays
+        return f"age test {old} -> {new.sql()}"
     return _add_somewhere(tree, schema, table.qualified_name, lambda qual: test.condition(exp.column(col.name, table=qual)))
+
+
+def _age_columns(schema: Schema) -> list[tuple[Table, Column]]:
+    return [(t, c) for t in schema.tables for c in t.columns if c.type in _NUMERIC and is_age_column(c.name)]
 
 
 def _intervals(nodes: Iterable[exp.Expr]) -> list[tuple[str, str, str]]:

@@ -44,6 +44,7 @@ import calendar
 import dataclasses
 import datetime as dt
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlglot
@@ -230,6 +231,13 @@ def _sql_literals(tree: exp.Expr) -> list[_Lit]:
     return out
 
 
+def _compares(lit: exp.Literal, columns: set[str]) -> bool:
+    """Is ``lit`` compared with (or a bound of) one of ``columns``?"""
+    parent = lit.parent.parent if isinstance(lit.parent, exp.Neg) else lit.parent
+    return parent is not None and any(isinstance(x, exp.Column) and x.name.lower() in columns
+                                      for x in parent.iter_expressions())
+
+
 def _in_comparison(lit: exp.Literal) -> bool:
     """A number the question could have stated: compared, a bound, listed, an interval, a limit."""
     parent = lit.parent
@@ -267,9 +275,12 @@ def _same(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
 
 
-def ground_literals(sql: str, question: str, dialect: str = "duckdb") -> tuple[str, list[str]]:
-    """(``sql`` with the question's dates and numbers put back, what changed); never raises."""
-    atoms = question_atoms(question)
+def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tuple[int, int] | None = None,
+                    skip_columns: Collection[str] = ()) -> tuple[str, list[str]]:
+    """(``sql`` with the question's dates and numbers put back, what changed); never raises.
+    ``skip``, ``skip_columns``: a span of the question and the columns whose numbers are somebody
+    else's (an age and the age column: schemadistill/grounding.py writes that test)."""
+    atoms = [a for a in question_atoms(question) if not (skip and skip[0] <= a.pos < skip[1])]
     if not sql.strip():
         return sql, []
     body = sql.strip()
@@ -281,7 +292,8 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb") -> tuple[s
     if tree is None:
         return sql, []
     changes = _ground_ranges(tree, atoms, question)
-    lits = _sql_literals(tree)
+    skipped = {c.lower() for c in skip_columns}
+    lits = [lit for lit in _sql_literals(tree) if not (skipped and _compares(lit.node, skipped))]
     sides = {lit.role[:2] for lit in lits if lit.kind == "date" and lit.role}
     for lit in lits:
         lit.ranged = sides == {"lo", "hi"}
