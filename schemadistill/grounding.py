@@ -42,6 +42,9 @@ The rules are conservative; where one is not sure it changes nothing:
 - A period the question states as its one date ("in December 2024", "during Q2 2024"; not
   "before 2024") becomes ``d >= start AND d < day after end`` on the date column of the first
   SELECT, outermost first, that reads exactly one, when the query tests no date at all.
+- Two or more aggregates the question names ("average session duration and total revenue")
+  of which the outer SELECT computes one: the others are added to it; a projection repeated
+  word for word goes (schemadistill/measures.py).
 - A named condition of the sidecar (``filters:``, e.g. purchase = ``revenue > 0``) whose
   synonym the question says ("made a purchase"), not negated ("never", "didn't"), is added the
   same way, unless the SQL already tests it (a WHERE, a CASE) or compares its column ("a
@@ -75,6 +78,7 @@ from schemadistill.literals import (
     question_atoms,
     remove_conjunct,
 )
+from schemadistill.measures import add_missing_measures, measure_words, stated_measures
 from schemadistill.schema.model import Column, NamedFilter, Schema, Table
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
@@ -203,6 +207,8 @@ class ValueIndex:
     columns: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     # phrase (lower-case words) -> the named condition it stands for ("made a purchase" -> revenue > 0)
     filters: dict[str, FilterRef] = field(default_factory=dict)
+    # phrase (lower-case words) -> (table, column) of a numeric measure ("session length")
+    measures: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def add(self, ref: ValueRef, text: str, exact: bool) -> None:
         toks = words(text)
@@ -287,6 +293,7 @@ class ValueIndex:
                     found[(table.qualified_name, col.name)] = vals
         index = cls.from_values(found, flag_words(schema) if flags else None)
         index.add_filters(schema.filters, schema.dialect)
+        index.measures = measure_words(schema)
         return index
 
     # -- files -----------------------------------------------------------------------------
@@ -297,7 +304,8 @@ class ValueIndex:
                    for p, entries in sorted(self.phrases.items()) for r, exact in entries]
         filters = [{"phrase": p, "name": f.name, "table": f.table, "sql": f.sql, "dialect": f.dialect}
                    for p, f in sorted(self.filters.items())]
-        return {"format": FORMAT, "columns": cols, "phrases": phrases, "filters": filters}
+        measures = [{"phrase": p, "table": t, "column": c} for p, (t, c) in sorted(self.measures.items())]
+        return {"format": FORMAT, "columns": cols, "phrases": phrases, "filters": filters, "measures": measures}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ValueIndex:
@@ -309,6 +317,8 @@ class ValueIndex:
                 (ValueRef(p["table"], p["column"], p["value"], bool(p.get("flag"))), p.get("exact", "")))
         for f in d.get("filters", []):  # absent in artifacts made before named filters
             index.filters[f["phrase"]] = FilterRef(f["name"], f["table"], f["sql"], f.get("dialect", "duckdb"))
+        for m in d.get("measures", []):  # absent in artifacts made before measure grounding
+            index.measures[m["phrase"]] = (m["table"], m["column"])
         return index
 
     def save(self, path: str | Path) -> None:
@@ -395,7 +405,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     mentions = index.mentions(question)
     filters = index.filter_mentions(question)
     period = _stated_period(question) if schema is not None else None
-    if not mentions and not filters and period is None and age is None and "'" not in sql:
+    asked = stated_measures(question, index.measures)
+    if not mentions and not filters and period is None and age is None and len(asked) < 2 and "'" not in sql:
         return Grounded(sql, literal_changes)
     body = sql.strip()
     semicolon = body.endswith(";")
@@ -434,6 +445,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         change = _add_period(tree, schema, period)
         if change:
             changes.append(change)
+    changes += add_missing_measures(tree, asked)
     if not changes:
         return Grounded(sql, literal_changes)
     try:

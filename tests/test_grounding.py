@@ -144,6 +144,7 @@ def test_json_round_trip_keeps_every_rule(databases: dict[str, tuple[Schema, Pat
     index.save(tmp_path / "values.json")
     back = ValueIndex.load(tmp_path / "values.json")
     assert back.columns == index.columns and back.phrases == index.phrases and back.filters == index.filters
+    assert back.measures == index.measures and back.measures["session length"] == ("ecommerce.sessions", "session_duration")
     assert set(back.filters) >= {"made a purchase", "purchase revenue"}
     for question, sql, _ in _cases("ecommerce"):
         assert ground_sql(sql, question, back, "duckdb", schema) == ground_sql(sql, question, index, "duckdb", schema)

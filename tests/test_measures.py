@@ -1,0 +1,47 @@
+"""schemadistill/measures.py: the aggregates a question names (the SQL side is in
+tests/fixtures/grounding/ecommerce.sql)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schemadistill.measures import measure_words, stated_measures
+from schemadistill.schema import load_schema
+
+ROOT = Path(__file__).resolve().parent.parent
+S, U = "ecommerce.sessions", "ecommerce.users"
+
+
+@pytest.fixture(scope="module")
+def phrases() -> dict[str, tuple[str, str]]:
+    return measure_words(load_schema(ROOT / "examples" / "ecommerce" / "schema.sql"))
+
+
+def test_measure_words_are_the_lexicons(phrases: dict[str, tuple[str, str]]) -> None:
+    assert phrases["session length"] == (S, "session_duration")
+    assert phrases["revenue"] == phrases["money spent"] == (S, "revenue")
+    assert phrases["age"] == (U, "age")
+    assert not any(col in ("user_id", "session_id", "is_fraud") for _, col in phrases.values())  # ids, flags
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("What are the average session duration and total revenue for each browser?",
+     [("AVG", S, "session_duration"), ("SUM", S, "revenue")]),
+    ("What are the average and maximum purchase revenues for active users?",
+     [("AVG", S, "revenue"), ("MAX", S, "revenue")]),
+    ("Median session length, and the mean age of the users, per country",
+     [("MEDIAN", S, "session_duration"), ("AVG", U, "age")]),
+    ("Total revenue per browser", [("SUM", S, "revenue")]),
+    # a condition, not a column to show
+    ("Total revenue per browser of users whose average session duration is above 500?", [("SUM", S, "revenue")]),
+    ("How many sessions per browser?", []),
+])
+def test_stated_measures(phrases: dict[str, tuple[str, str]], question: str,
+                         expected: list[tuple[str, str, str]]) -> None:
+    assert stated_measures(question, phrases) == expected
+
+
+def test_no_phrases_no_measures() -> None:
+    assert stated_measures("average revenue and total duration", {}) == []
