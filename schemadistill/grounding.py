@@ -45,6 +45,9 @@ The rules are conservative; where one is not sure it changes nothing:
 - Two or more aggregates the question names ("average session duration and total revenue")
   of which the outer SELECT computes one: the others are added to it; a projection repeated
   word for word goes (schemadistill/measures.py).
+- "How many X" / "the number of X" where X is a table's word ("users", "visits"): the outer
+  SELECT's one COUNT counts X: ``COUNT(*)`` over sessions becomes ``COUNT(DISTINCT s.user_id)``
+  (the one key to users), ``COUNT(DISTINCT s.user_id)`` for "how many sessions" ``COUNT(*)``.
 - A named condition of the sidecar (``filters:``, e.g. purchase = ``revenue > 0``) whose
   synonym the question says ("made a purchase"), not negated ("never", "didn't"), is added the
   same way, unless the SQL already tests it (a WHERE, a CASE) or compares its column ("a
@@ -78,7 +81,14 @@ from schemadistill.literals import (
     question_atoms,
     remove_conjunct,
 )
-from schemadistill.measures import add_missing_measures, measure_words, stated_measures
+from schemadistill.measures import (
+    add_missing_measures,
+    count_words,
+    fix_count,
+    measure_words,
+    stated_count,
+    stated_measures,
+)
 from schemadistill.schema.model import Column, NamedFilter, Schema, Table
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
@@ -209,6 +219,8 @@ class ValueIndex:
     filters: dict[str, FilterRef] = field(default_factory=dict)
     # phrase (lower-case words) -> (table, column) of a numeric measure ("session length")
     measures: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # plural phrase -> table whose rows "how many <phrase>" counts ("visits" -> sessions)
+    counts: dict[str, str] = field(default_factory=dict)
 
     def add(self, ref: ValueRef, text: str, exact: bool) -> None:
         toks = words(text)
@@ -293,7 +305,7 @@ class ValueIndex:
                     found[(table.qualified_name, col.name)] = vals
         index = cls.from_values(found, flag_words(schema) if flags else None)
         index.add_filters(schema.filters, schema.dialect)
-        index.measures = measure_words(schema)
+        index.measures, index.counts = measure_words(schema), count_words(schema)
         return index
 
     # -- files -----------------------------------------------------------------------------
@@ -305,7 +317,9 @@ class ValueIndex:
         filters = [{"phrase": p, "name": f.name, "table": f.table, "sql": f.sql, "dialect": f.dialect}
                    for p, f in sorted(self.filters.items())]
         measures = [{"phrase": p, "table": t, "column": c} for p, (t, c) in sorted(self.measures.items())]
-        return {"format": FORMAT, "columns": cols, "phrases": phrases, "filters": filters, "measures": measures}
+        counts = [{"phrase": p, "table": t} for p, t in sorted(self.counts.items())]
+        return {"format": FORMAT, "columns": cols, "phrases": phrases, "filters": filters, "measures": measures,
+                "counts": counts}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ValueIndex:
@@ -319,6 +333,8 @@ class ValueIndex:
             index.filters[f["phrase"]] = FilterRef(f["name"], f["table"], f["sql"], f.get("dialect", "duckdb"))
         for m in d.get("measures", []):  # absent in artifacts made before measure grounding
             index.measures[m["phrase"]] = (m["table"], m["column"])
+        for c in d.get("counts", []):
+            index.counts[c["phrase"]] = c["table"]
         return index
 
     def save(self, path: str | Path) -> None:
@@ -406,7 +422,9 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     filters = index.filter_mentions(question)
     period = _stated_period(question) if schema is not None else None
     asked = stated_measures(question, index.measures)
-    if not mentions and not filters and period is None and age is None and len(asked) < 2 and "'" not in sql:
+    counted = stated_count(question, index.counts) if schema is not None else None
+    if not mentions and not filters and period is None and age is None and len(asked) < 2 and counted is None \
+            and "'" not in sql:
         return Grounded(sql, literal_changes)
     body = sql.strip()
     semicolon = body.endswith(";")
@@ -446,6 +464,10 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         if change:
             changes.append(change)
     changes += add_missing_measures(tree, asked)
+    if counted is not None:
+        change = fix_count(tree, counted, schema)
+        if change:
+            changes.append(change)
     if not changes:
         return Grounded(sql, literal_changes)
     try:

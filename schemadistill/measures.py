@@ -53,6 +53,88 @@ def measure_words(schema: Any) -> dict[str, tuple[str, str]]:
     return {p: next(iter(refs)) for p, refs in found.items() if len(refs) == 1}  # "amount" of two tables: no
 
 
+def count_words(schema: Any) -> dict[str, str]:
+    """Plural phrase (lower-case words) -> qualified table, from the teacher's lexicon ("visits",
+    "customers"); a phrase two tables share ("transactions") is left out."""
+    from teacher.lexicon import Lexicon
+
+    lex = Lexicon(schema)
+    found: dict[str, set[str]] = {}
+    for table in schema.tables:
+        for text in lex.table_words(table):
+            phrase = " ".join(_WORD.findall(text.lower()))
+            if phrase:
+                found.setdefault(phrase, set()).add(table.qualified_name)
+    return {p: next(iter(t)) for p, t in found.items() if len(t) == 1}
+
+
+_NOUN_PHRASE_ENDS = frozenset({"that", "who", "which", "whose", "with", "had", "have", "has", "were", "was", "are",
+                               "is", "did", "do", "does", "made", "make", "used", "use", "in", "from", "for", "by",
+                               "of", "on", "at", "per", "during", "to", "and", "or"})
+
+
+def stated_count(question: str, tables: dict[str, str]) -> str | None:
+    """The table whose rows "how many X" / "the number of X" counts, X within three words
+    ("how many unique active customers"); None when the question counts nothing or two things."""
+    found = set()
+    low = " ".join(_WORD.findall(question.lower().replace("-", "_")))
+    for m in re.finditer(r"\b(?:how many|number of|count of)\b((?: [a-z0-9_]+){1,6})", low):
+        toks = m.group(1).split()
+        cut = next((k for k, t in enumerate(toks) if t in _NOUN_PHRASE_ENDS), len(toks))
+        toks = toks[:cut]  # the counted noun phrase only: not "ussers that had web sessions"
+        for i in range(min(4, len(toks))):
+            hit = next((tables[" ".join(toks[i:i + n])] for n in (3, 2, 1) if " ".join(toks[i:i + n]) in tables), None)
+            if hit is not None:
+                found.add(hit)
+                break
+    return found.pop() if len(found) == 1 else None
+
+
+def fix_count(tree: exp.Expr, asked: str, schema: Any) -> str | None:
+    """The outer SELECT's one COUNT counts what the question counts: ``COUNT(*)`` of sessions for
+    "how many users" becomes ``COUNT(DISTINCT s.user_id)`` (the sessions' one key to users), and
+    ``COUNT(DISTINCT s.user_id)`` for "how many sessions" becomes ``COUNT(*)``."""
+    if not isinstance(tree, exp.Select) or schema is None:
+        return None
+    counts = [p for p in tree.expressions if isinstance(p.this if isinstance(p, exp.Alias) else p, exp.Count)]
+    if len(counts) != 1 or tree.args.get("group") is None and len(tree.expressions) != 1:
+        return None
+    count = counts[0].this if isinstance(counts[0], exp.Alias) else counts[0]
+    own = _own_tables(tree)
+    frm = tree.args.get("from") or tree.args.get("from_")
+    main = frm.this if frm is not None else None
+    if not isinstance(main, exp.Table):
+        return None
+    fact = next((t for t in schema.tables if t.name.lower() == main.name.lower()), None)
+    if fact is None:
+        return None
+    arg = count.this
+    distinct = isinstance(arg, exp.Distinct)
+    target = arg.expressions[0] if distinct and len(arg.expressions) == 1 else arg
+    if fact.qualified_name == asked:
+        # "how many sessions": counting distinct users of the sessions counts the wrong thing
+        if distinct and isinstance(target, exp.Column) and _references_other(fact, target.name, asked, schema):
+            count.set("this", exp.Star())
+            return f"COUNT(DISTINCT {target.sql()}) -> COUNT(*): the question counts {fact.name}"
+        return None
+    if distinct or not (isinstance(target, exp.Star) or isinstance(target, exp.Column)
+                        and target.name.lower() in {k.lower() for k in fact.primary_key}):
+        return None
+    keys = [fk for fk in schema.foreign_keys if fk.table == fact.qualified_name and fk.ref_table == asked
+            and len(fk.columns) == 1]
+    if len(keys) != 1 or len(own) > 1 and not main.alias_or_name:
+        return None
+    col = exp.column(keys[0].columns[0], table=main.alias_or_name if len(own) > 1 else None)
+    count.set("this", exp.Distinct(expressions=[col]))
+    return f"COUNT(*) -> {count.sql()}: the question counts {asked.split('.')[-1]}"
+
+
+def _references_other(table: Any, column: str, asked: str, schema: Any) -> bool:
+    """Is ``table.column`` a key to a table other than ``asked`` (``sessions.user_id`` -> users)?"""
+    return any(fk.table == table.qualified_name and fk.ref_table != asked and column.lower() in
+               {c.lower() for c in fk.columns} for fk in schema.foreign_keys)
+
+
 def stated_measures(question: str, phrases: dict[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
     """(function, table, column) for each aggregate the question names, in order, no repeats."""
     if not phrases:

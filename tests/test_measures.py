@@ -45,3 +45,20 @@ def test_stated_measures(phrases: dict[str, tuple[str, str]], question: str,
 
 def test_no_phrases_no_measures() -> None:
     assert stated_measures("average revenue and total duration", {}) == []
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("How many active users from France had sessions in January 2024?", U),
+    ("How many sessions were conducted by users aged between 30 and 40?", S),
+    ("How many unique active customers had at least one session in November 2024?", U),
+    ("What is the number of fraudulent sessions in December 2024, by country?", S),
+    ("Which country had the highest number of first-time Android users in 2020?", U),
+    ("How many site visits came from Germany?", S),
+    ("Return the number of ussers that had web sessions on Chrome", None),  # the counted noun is misspelt
+    ("What is the total revenue per browser?", None),
+])
+def test_stated_count(question: str, expected: str | None) -> None:
+    from schemadistill.measures import count_words, stated_count
+
+    tables = count_words(load_schema(ROOT / "examples" / "ecommerce" / "schema.sql"))
+    assert stated_count(question, tables) == expected
