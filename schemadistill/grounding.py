@@ -44,7 +44,8 @@ The rules are conservative; where one is not sure it changes nothing:
   SELECT, outermost first, that reads exactly one, when the query tests no date at all.
 - Two or more aggregates the question names ("average session duration and total revenue")
   of which the outer SELECT computes one: the others are added to it; a projection repeated
-  word for word goes (schemadistill/measures.py).
+  word for word goes (schemadistill/measures.py). A question naming one aggregate word, and
+  counting nothing, gets it in place of the outer SELECT's one other aggregate.
 - "How many X" / "the number of X" where X is a table's word ("users", "visits"): the outer
   SELECT's one COUNT counts X: ``COUNT(*)`` over sessions becomes ``COUNT(DISTINCT s.user_id)``
   (the one key to users), ``COUNT(DISTINCT s.user_id)`` for "how many sessions" ``COUNT(*)``.
@@ -86,6 +87,7 @@ from schemadistill.measures import (
     count_words,
     fix_count,
     measure_words,
+    replace_measure,
     stated_count,
     stated_measures,
 )
@@ -423,7 +425,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     period = _stated_period(question) if schema is not None else None
     asked = stated_measures(question, index.measures)
     counted = stated_count(question, index.counts) if schema is not None else None
-    if not mentions and not filters and period is None and age is None and len(asked) < 2 and counted is None \
+    if not mentions and not filters and period is None and age is None and not asked and counted is None \
             and "'" not in sql:
         return Grounded(sql, literal_changes)
     body = sql.strip()
@@ -464,10 +466,9 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         if change:
             changes.append(change)
     changes += add_missing_measures(tree, asked)
-    if counted is not None:
-        change = fix_count(tree, counted, schema)
-        if change:
-            changes.append(change)
+    change = fix_count(tree, counted, schema) if counted is not None else replace_measure(tree, asked, question)
+    if change:
+        changes.append(change)
     if not changes:
         return Grounded(sql, literal_changes)
     try:

@@ -9,7 +9,11 @@ Why: on real questions with two measures a small student writes the first and dr
 (or repeats the first): its training pairs with two measures are few beside those with one. The
 words say which aggregate of which column, so the rest of its SQL (filters, grouping) stays.
 
-Rules, conservative: the question must name at least two (function, column) pairs ("average X
+The same words fix the one aggregate of a question that names one ("the top 5 countries with the
+highest average session duration" written as ``COUNT(*)``: :func:`replace_measure`), and "how
+many X" fixes what a COUNT counts (:func:`fix_count`).
+
+Rules, conservative: to add, the question must name at least two (function, column) pairs ("average X
 and total Y", "average and maximum X"), the outer SELECT must already compute at least one of
 them (so it is an aggregate query of the right table) and read the missing one's table; a
 projection repeated word for word (``SUM(revenue) AS t, SUM(revenue) AS t``) is dropped, as no
@@ -169,6 +173,8 @@ def _measure_at(toks: list[str], j: int, phrases: dict[str, tuple[str, str]],
                 longest: int) -> tuple[tuple[str, str] | None, int]:
     """The measure named at ``toks[j]`` (or one word on: "purchase revenues"), plural or not."""
     for skip in (0, 1):
+        if skip and j < len(toks) and toks[j] in _FUNCS:
+            break  # "max mean turnover": the mean is the next word's measure, not a modifier
         for n in range(min(longest, len(toks) - j - skip), 0, -1):
             span = toks[j + skip:j + skip + n]
             for cand in (" ".join(span), " ".join(span[:-1] + [span[-1].rstrip("s")])):
@@ -214,6 +220,42 @@ def add_missing_measures(tree: exp.Expr, asked: list[tuple[str, str, str]]) -> l
         have.add((func, column.lower()))
         changes.append(f"added {agg.sql()}: the question asks for it")
     return changes
+
+
+_COUNTING = re.compile(r"\b(?:how\s+many|number|count|counts|total\s+of)\b", re.IGNORECASE)
+
+
+def replace_measure(tree: exp.Expr, asked: list[tuple[str, str, str]], question: str) -> str | None:
+    """The question names one aggregate ("the highest average session duration") and the outer
+    SELECT computes exactly one other (``COUNT(*)``, ``SUM(revenue)``): that one becomes the
+    asked one, under its alias, and in an ORDER BY that repeats it. Only when the question says
+    one aggregate word and counts nothing ("the max mean turnover", "the number of sessions that
+    beat the average revenue" are left alone)."""
+    if len(asked) != 1 or not isinstance(tree, exp.Select) or _COUNTING.search(question) \
+            or sum(t in _FUNCS for t in _WORD.findall(question.lower())) != 1:
+        return None
+    func, table, column = asked[0]
+    aggs = [p for p in tree.expressions if isinstance(p.this if isinstance(p, exp.Alias) else p, exp.AggFunc)]
+    if len(aggs) != 1 or any(c.find_ancestor(exp.Having) for c in tree.find_all(exp.Column)):
+        return None
+    old: exp.Expr = aggs[0].this if isinstance(aggs[0], exp.Alias) else aggs[0]
+    if not (isinstance(old, exp.Count) or any(isinstance(old, t) for t in _NODES.values())):
+        return None
+    inner = old.this
+    if isinstance(old, _NODES[func]) and isinstance(inner, exp.Column) and inner.name.lower() == column.lower():
+        return None  # already the asked one
+    aliases = {t.alias_or_name.lower(): t.name.lower() for t in _own_tables(tree)}
+    quals = [a for a, name in aliases.items() if name == table.lower().split(".")[-1]]
+    if len(quals) != 1:
+        return None
+    new = _NODES[func](this=exp.column(column, table=quals[0] if len(aliases) > 1 else None))
+    text = old.sql()
+    order = tree.args.get("order")
+    for node in list(order.find_all(type(old))) if order is not None else []:
+        if node.sql() == text:
+            node.replace(new.copy())
+    old.replace(new)
+    return f"{text} -> {new.sql()}: the question asks for it"
 
 
 def _own_tables(sel: exp.Select) -> list[exp.Table]:

@@ -37,6 +37,7 @@ def test_measure_words_are_the_lexicons(phrases: dict[str, tuple[str, str]]) -> 
     # a condition, not a column to show
     ("Total revenue per browser of users whose average session duration is above 500?", [("SUM", S, "revenue")]),
     ("How many sessions per browser?", []),
+    ("Which OS has the max mean revenue per session?", [("AVG", S, "revenue")]),  # "max" of the means
 ])
 def test_stated_measures(phrases: dict[str, tuple[str, str]], question: str,
                          expected: list[tuple[str, str, str]]) -> None:
