@@ -16,8 +16,8 @@ accuracy), and the exported runtime (the artifact ships the index as ``values.js
 The rules are conservative; where one is not sure it changes nothing:
 
 - A *mention* is a phrase of the question equal to a distinct value of a low-cardinality text
-  column (or one of the sidecar's ``examples`` of it, which the sample data may lack), or a known alias of it ("UK", "German", "Dutch" for country names), or one of the
-  teacher's words for a yes/no column ("active", "inactive", "non-fraud": ``flag = 1`` or
+  column (or one of the sidecar's ``examples`` of it, which the sample data may lack), or a
+  known alias of it ("UK", "German", "Dutch" for country names), or one of the teacher's words for a yes/no column ("active", "inactive", "non-fraud": ``flag = 1`` or
   ``= 0``; not after "most"/"more"/...). A value phrase that is also a common English word
   counts only with the value's own capitals, and not as the question's first word. A phrase
   naming values of two columns is ambiguous and ignored; two values of one column (a
@@ -87,6 +87,7 @@ from schemadistill.measures import (
     count_words,
     fix_count,
     measure_words,
+    own_tables,
     replace_measure,
     stated_count,
     stated_measures,
@@ -283,8 +284,10 @@ class ValueIndex:
     def from_database(cls, executor: Any, schema: Schema, max_values: int = MAX_VALUES,
                       flags: bool = True) -> ValueIndex:
         """Distinct values of every text column with role dimension or text and few values (with
-        the sidecar's ``examples`` of that column), and (``flags``) the words of every yes/no column, from the teacher's lexicon: the same
-        words its questions use ("active", "non-fraud", "deactivated", sidecar synonyms).
+        the sidecar's ``examples`` of that column), and (``flags``) the words of every yes/no
+        column, from the teacher's lexicon: the same words its questions use ("active",
+        "non-fraud", "deactivated", sidecar synonyms); and the lexicon's words for measures and
+        tables (schemadistill/measures.py).
 
         ``executor`` is a :class:`~schemadistill.sandbox.Executor` (read-only, row cap, timeout).
         """
@@ -301,7 +304,8 @@ class ValueIndex:
                 vals = [str(r[0]).strip() for r in res.rows]
                 # the sidecar's examples are values too, held or not by this sample of the data
                 # ("users from Canada" where the sample has none: the production data may)
-                vals += [v for v in (str(x).strip() for x in col.examples) if v.lower() not in {x.lower() for x in vals}]
+                held = {v.lower() for v in vals}
+                vals += [v for v in (str(x).strip() for x in col.examples) if v.lower() not in held]
                 vals = [v for v in vals if _usable(v)]
                 if vals:
                     found[(table.qualified_name, col.name)] = vals
@@ -635,12 +639,9 @@ def _add_period(tree: exp.Select, schema: Schema, period: Atom) -> str | None:
         if lit.is_string and _DATE_LITERAL.match(lit.this) or not lit.is_string and lit.this == str(period.parts[0]):
             return None
     for sel in tree.find_all(exp.Select):
-        frm = sel.args.get("from") or sel.args.get("from_")
-        sources = [frm.this] if frm is not None else []
-        sources += [j.this for j in sel.args.get("joins") or []]
         found = []
-        for src in sources:
-            table = next((t for t in schema.tables if isinstance(src, exp.Table) and _table_matches(src, t.qualified_name)), None)
+        for src in own_tables(sel):
+            table = next((t for t in schema.tables if _table_matches(src, t.qualified_name)), None)
             if table is not None:
                 found += [(src.alias_or_name, c.name) for c in table.columns if c.type in _DATE_TYPES]
         if len(found) > 1:

@@ -23,9 +23,10 @@ question asks for one column twice.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from sqlglot import exp
+
+from schemadistill.schema.model import Schema, Table
 
 # aggregate words -> SQL function; a word may stand for several in a list ("average and maximum")
 _FUNCS = {"average": "AVG", "avg": "AVG", "mean": "AVG", "total": "SUM", "sum": "SUM",
@@ -38,7 +39,7 @@ _COMPARED = frozenset({"above", "over", "below", "under", "more", "less", "great
                        "exceeds", "exceeded", "at", "between", "is", "was", "equal", "equals", "than"})
 
 
-def measure_words(schema: Any) -> dict[str, tuple[str, str]]:
+def measure_words(schema: Schema) -> dict[str, tuple[str, str]]:
     """Phrase (lower-case words) -> (qualified table, column) for every numeric measure column,
     from the teacher's lexicon: the words its questions use."""
     from schemadistill.schema.infer import column_role
@@ -57,7 +58,7 @@ def measure_words(schema: Any) -> dict[str, tuple[str, str]]:
     return {p: next(iter(refs)) for p, refs in found.items() if len(refs) == 1}  # "amount" of two tables: no
 
 
-def count_words(schema: Any) -> dict[str, str]:
+def count_words(schema: Schema) -> dict[str, str]:
     """Plural phrase (lower-case words) -> qualified table, from the teacher's lexicon ("visits",
     "customers"); a phrase two tables share ("transactions") is left out."""
     from teacher.lexicon import Lexicon
@@ -94,17 +95,17 @@ def stated_count(question: str, tables: dict[str, str]) -> str | None:
     return found.pop() if len(found) == 1 else None
 
 
-def fix_count(tree: exp.Expr, asked: str, schema: Any) -> str | None:
+def fix_count(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
     """The outer SELECT's one COUNT counts what the question counts: ``COUNT(*)`` of sessions for
     "how many users" becomes ``COUNT(DISTINCT s.user_id)`` (the sessions' one key to users), and
     ``COUNT(DISTINCT s.user_id)`` for "how many sessions" becomes ``COUNT(*)``."""
-    if not isinstance(tree, exp.Select) or schema is None:
+    if not isinstance(tree, exp.Select):
         return None
     counts = [p for p in tree.expressions if isinstance(p.this if isinstance(p, exp.Alias) else p, exp.Count)]
     if len(counts) != 1 or tree.args.get("group") is None and len(tree.expressions) != 1:
         return None
     count = counts[0].this if isinstance(counts[0], exp.Alias) else counts[0]
-    own = _own_tables(tree)
+    own = own_tables(tree)
     frm = tree.args.get("from") or tree.args.get("from_")
     main = frm.this if frm is not None else None
     if not isinstance(main, exp.Table):
@@ -133,7 +134,7 @@ def fix_count(tree: exp.Expr, asked: str, schema: Any) -> str | None:
     return f"COUNT(*) -> {count.sql()}: the question counts {asked.split('.')[-1]}"
 
 
-def _references_other(table: Any, column: str, asked: str, schema: Any) -> bool:
+def _references_other(table: Table, column: str, asked: str, schema: Schema) -> bool:
     """Is ``table.column`` a key to a table other than ``asked`` (``sessions.user_id`` -> users)?"""
     return any(fk.table == table.qualified_name and fk.ref_table != asked and column.lower() in
                {c.lower() for c in fk.columns} for fk in schema.foreign_keys)
@@ -197,7 +198,7 @@ def add_missing_measures(tree: exp.Expr, asked: list[tuple[str, str, str]]) -> l
         seen.add(text)
     if len(asked) < 2:
         return changes
-    aliases = {t.alias_or_name.lower(): t.name.lower() for t in _own_tables(tree)}
+    aliases = {t.alias_or_name.lower(): t.name.lower() for t in own_tables(tree)}
     have = set()
     for proj in tree.expressions:
         node = proj.this if isinstance(proj, exp.Alias) else proj
@@ -244,7 +245,7 @@ def replace_measure(tree: exp.Expr, asked: list[tuple[str, str, str]], question:
     inner = old.this
     if isinstance(old, _NODES[func]) and isinstance(inner, exp.Column) and inner.name.lower() == column.lower():
         return None  # already the asked one
-    aliases = {t.alias_or_name.lower(): t.name.lower() for t in _own_tables(tree)}
+    aliases = {t.alias_or_name.lower(): t.name.lower() for t in own_tables(tree)}
     quals = [a for a, name in aliases.items() if name == table.lower().split(".")[-1]]
     if len(quals) != 1:
         return None
@@ -258,7 +259,8 @@ def replace_measure(tree: exp.Expr, asked: list[tuple[str, str, str]], question:
     return f"{text} -> {new.sql()}: the question asks for it"
 
 
-def _own_tables(sel: exp.Select) -> list[exp.Table]:
+def own_tables(sel: exp.Select) -> list[exp.Table]:
+    """The tables ``sel`` itself reads (FROM and JOINs; not its subqueries')."""
     frm = sel.args.get("from") or sel.args.get("from_")
     sources = [frm.this] if frm is not None else []
     sources += [j.this for j in sel.args.get("joins") or []]
