@@ -470,7 +470,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         if change:
             changes.append(change)
     changes += add_missing_measures(tree, asked)
-    change = fix_count(tree, counted, schema) if counted is not None else replace_measure(tree, asked, question)
+    change = (fix_count(tree, counted, schema) if counted is not None and schema is not None
+              else replace_measure(tree, asked, question))
     if change:
         changes.append(change)
     if not changes:
