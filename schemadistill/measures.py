@@ -242,7 +242,9 @@ def replace_measure(tree: exp.Expr, asked: list[tuple[str, str, str]], question:
     old: exp.Expr = aggs[0].this if isinstance(aggs[0], exp.Alias) else aggs[0]
     if not (isinstance(old, exp.Count) or any(isinstance(old, t) for t in _NODES.values())):
         return None
-    inner = old.this
+    inner = old.this.expressions[0] if isinstance(old.this, exp.Distinct) and old.this.expressions else old.this
+    if not isinstance(inner, (exp.Column, exp.Star)):
+        return None  # SUM(quantity * price): the model's own formula for the measure, kept
     if isinstance(old, _NODES[func]) and isinstance(inner, exp.Column) and inner.name.lower() == column.lower():
         return None  # already the asked one
     aliases = {t.alias_or_name.lower(): t.name.lower() for t in own_tables(tree)}
