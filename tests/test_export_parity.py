@@ -20,6 +20,7 @@ from export.parity import (
     check_parity,
     judge,
     parity_rows,
+    sign_test,
     torch_predictions,
 )
 from schemadistill.io import atomic_write_jsonl
@@ -136,3 +137,14 @@ def test_judge() -> None:
     assert judge("fp16", ["X;", "Y;"], ["X;", "Y;"], qs, 0.50, 0.80) is None
     why = judge("int8", ["X;", "Y;"], ["X;", "Z;"], qs, 0.50, 0.45)
     assert why is not None and "5.0 points below PyTorch's 50.0% (allowed: 1)" in why and "'Z;'" in why
+    # with the answers that changed correctness known, a fall must also be more than noise
+    assert judge("int8", ["X;", "Y;"], ["X;", "Z;"], qs, 0.445, 0.43, lost=5, gained=2) is None
+    why = judge("int8", ["X;", "Y;"], ["X;", "Z;"], qs, 0.445, 0.30, lost=31, gained=2)
+    assert why is not None and "lost 31 right answers and won 2" in why
+
+
+def test_sign_test() -> None:
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(5, 2) == pytest.approx(29 / 128)  # the 1.5-point fall of a real run: noise
+    assert sign_test(6, 0) == pytest.approx(1 / 64)
+    assert sign_test(0, 6) == 1.0
