@@ -106,5 +106,5 @@ def _overlaps(span: tuple[int, int], found: dict[tuple[int, int], AgeTest]) -> b
 
 
 def is_age_column(name: str) -> bool:
-    """The teacher's rule (teacher/families/compose.py ``_is_age``): a word of the name is "age"."""
+    """A word of the name is "age" ("age", "customer_age"); the teacher phrases ages by it too."""
     return "age" in name.lower().split("_")

@@ -92,7 +92,7 @@ from schemadistill.measures import (
     stated_count,
     stated_measures,
 )
-from schemadistill.schema.model import Column, NamedFilter, Schema, Table
+from schemadistill.schema.model import NUMERIC_TYPES, Column, NamedFilter, Schema, Table
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
 MAX_VALUE_CHARS = 40
@@ -553,13 +553,8 @@ def _add_somewhere(tree: exp.Select, schema: Schema | None, table: str,
 
 def _add_condition(tree: exp.Select, table: str, make: Callable[[str | None], exp.Expr]) -> str | None:
     for sel in tree.find_all(exp.Select):  # breadth first: the outermost reader wins
-        sources = []
-        frm = sel.args.get("from") or sel.args.get("from_")
-        if frm is not None:
-            sources.append(frm.this)
-        sources += [j.this for j in sel.args.get("joins") or []]
-        for src in sources:
-            if isinstance(src, exp.Table) and _table_matches(src, table):
+        for src in own_tables(sel):
+            if _table_matches(src, table):
                 cond = make(src.alias_or_name)
                 _and_where(sel, cond)
                 return f"added {cond.sql()}"
@@ -660,7 +655,6 @@ def _add_period(tree: exp.Select, schema: Schema, period: Atom) -> str | None:
 
 
 _AGE_TESTS = (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ, exp.Between)
-_NUMERIC = ("integer", "float", "decimal")
 
 
 def _ground_age(tree: exp.Select, schema: Schema, test: AgeTest) -> str | None:
@@ -692,7 +686,7 @@ def _ground_age(tree: exp.Select, schema: Schema, test: AgeTest) -> str | None:
 
 
 def _age_columns(schema: Schema) -> list[tuple[Table, Column]]:
-    return [(t, c) for t in schema.tables for c in t.columns if c.type in _NUMERIC and is_age_column(c.name)]
+    return [(t, c) for t in schema.tables for c in t.columns if c.type in NUMERIC_TYPES and is_age_column(c.name)]
 
 
 def _intervals(nodes: Iterable[exp.Expr]) -> list[tuple[str, str, str]]:

@@ -26,7 +26,7 @@ import re
 
 from sqlglot import exp
 
-from schemadistill.schema.model import Schema, Table
+from schemadistill.schema.model import NUMERIC_TYPES, Schema, Table
 
 # aggregate words -> SQL function; a word may stand for several in a list ("average and maximum")
 _FUNCS = {"average": "AVG", "avg": "AVG", "mean": "AVG", "total": "SUM", "sum": "SUM",
@@ -49,7 +49,7 @@ def measure_words(schema: Schema) -> dict[str, tuple[str, str]]:
     found: dict[str, set[tuple[str, str]]] = {}
     for table in schema.tables:
         for col in table.columns:
-            if col.type not in ("integer", "float", "decimal") or column_role(table, col, schema) != "measure":
+            if col.type not in NUMERIC_TYPES or column_role(table, col, schema) != "measure":
                 continue
             for text in lex.column_words(table, col):
                 phrase = " ".join(_WORD.findall(text.lower()))
@@ -127,7 +127,7 @@ def fix_count(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
         return None
     keys = [fk for fk in schema.foreign_keys if fk.table == fact.qualified_name and fk.ref_table == asked
             and len(fk.columns) == 1]
-    if len(keys) != 1 or len(own) > 1 and not main.alias_or_name:
+    if len(keys) != 1:
         return None
     col = exp.column(keys[0].columns[0], table=main.alias_or_name if len(own) > 1 else None)
     count.set("this", exp.Distinct(expressions=[col]))

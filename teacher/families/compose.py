@@ -18,6 +18,7 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from schemadistill.ages import is_age_column
 from schemadistill.schema.model import NUMERIC_TYPES
 from teacher.slots import ColumnInfo, CRef, SchemaView, Slot, Step, TableInfo, TRef, V, Words, nice_number
 
@@ -425,7 +426,7 @@ _AGE_WORDS = {">": ["over {n}", "older than {n}", "over {n} years old"],
 
 
 def _is_age(ci: ColumnInfo) -> bool:
-    return "age" in ci.name.lower().split("_") and ci.type in NUMERIC_TYPES
+    return is_age_column(ci.name) and ci.type in NUMERIC_TYPES  # grounding reads ages by the same rule
 
 
 def between_filter(view: SchemaView, q: Query, t: TRef, ci: ColumnInfo, lo: Any, hi: Any,
