@@ -61,6 +61,8 @@ class TeacherConfig:
     typo_rate: float = _f(0.05, "Share of offline paraphrases that get a light typo.")
     row_cap: int = _f(1000, "Pairs whose SQL returns more rows than this are rejected.")
     timeout_s: float = _f(2.0, "Per-statement timeout when validating a pair.")
+    threads: int = _f(0, "DuckDB threads for validating pairs; 0: every core. On a real table most of the "
+                         "teacher's time is spent executing (seed data, 2 cores: 97 -> 134 pairs/s with 2).")
     reference_date: str | None = _f(None, "Date that 'today'/'last 30 days' mean; default: the latest date in the data.")
     concurrency: int = _f(8, "openai teacher: concurrent requests.")
     max_retries: int = _f(5, "openai teacher: retries on 429/5xx/timeouts/malformed JSON.")

@@ -30,6 +30,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import time
 from collections import Counter, defaultdict
@@ -89,7 +90,8 @@ def _generate(schema_path_or_schema: str | Path | Schema, sandbox_db: Path, out_
     out_dir.mkdir(parents=True, exist_ok=True)
     dialect = schema.dialect or "duckdb"
     timing: dict[str, float] = {}
-    with Executor(sandbox_db, timeout_s=cfg.timeout_s, row_cap=cfg.row_cap) as raw:
+    threads = cfg.threads if cfg.threads > 0 else (os.cpu_count() or 1)
+    with Executor(sandbox_db, timeout_s=cfg.timeout_s, row_cap=cfg.row_cap, threads=threads) as raw:
         executor: Any = CachedExecutor(raw)  # one execution per distinct statement, run-wide
         t = time.perf_counter()
         run = _Run(schema, executor, out_dir, cfg, dialect, examples, progress, chunk_size)

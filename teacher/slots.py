@@ -102,6 +102,12 @@ def nice_number(x: float, lo: float, hi: float) -> float | int:
     return int(out) if float(out).is_integer() else round(float(out), 2)
 
 
+def touches_a_value(x: float, vals: Sequence[float], rel: float = 1e-6) -> bool:
+    """``x`` (nearly) equal to one of ``vals``: a threshold there is decided by the last bits of
+    a float sum, which change with the order DuckDB's threads add the rows up."""
+    return any(abs(float(x) - v) <= rel * max(1.0, abs(v)) for v in vals)
+
+
 def _as_date(v: Any) -> dt.date | None:
     if isinstance(v, dt.datetime):
         return v.date()
@@ -393,6 +399,17 @@ class SchemaView:
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         res = self.executor.run(sql, dialect="duckdb")
         return list(res.rows) if res.ok else []
+
+    def group_values(self, value_sql: str, from_where: str, key_sql: str, limit: int = 1000) -> list[float]:
+        """``value_sql`` per group of ``key_sql``, sorted: where a family picks a threshold from.
+
+        The groups are sampled by the hash of their key and the values rounded, so the answer is
+        the same on any number of DuckDB threads (a plain GROUP BY returns its groups in whatever
+        order the threads finish, and the row cap then kept an arbitrary thousand of them).
+        """
+        rows = self.query(f"SELECT ROUND(CAST(v AS DOUBLE), 6) FROM (SELECT {value_sql} AS v, {key_sql} AS k "
+                          f"{from_where} GROUP BY {key_sql}) AS g ORDER BY hash(k), k LIMIT {int(limit)}")
+        return sorted(float(r[0]) for r in rows if r[0] is not None)
 
     def cached(self, sql: str) -> list[tuple[Any, ...]]:
         """``query`` memoised: binds ask the same distribution questions many times."""

@@ -110,9 +110,12 @@ def allows_zero(family: str) -> bool:
 
 
 def normalise_value(v: Any) -> Any:
-    """A comparable form of one result cell: floats rounded so 0.1+0.2 equals 0.3."""
+    """A comparable form of one result cell: floats to 10 significant digits, so 0.1+0.2 equals
+    0.3 and a sum of a million doubles equals itself when DuckDB's threads add it up in another
+    order (rounding to 6 decimals left such sums differing in their last places: false
+    "nondeterministic" rejects whenever the sandbox ran on more than one thread)."""
     if isinstance(v, float):
-        return round(v, 6) if v == v else "NaN"
+        return float(f"{v:.10g}") if v == v else "NaN"
     if isinstance(v, (list, tuple)):
         return tuple(normalise_value(x) for x in v)
     return v

@@ -159,6 +159,17 @@ def test_other_seed_other_pairs(run: tuple[Path, dict], schema: Schema, sandbox:
     assert {p.question for p in _pairs(tmp_path)} != {p.question for p in _pairs(out)}
 
 
+def test_same_pairs_on_any_number_of_duckdb_threads(schema: Schema, sandbox: Path, tmp_path: Path) -> None:
+    """The teacher runs DuckDB on every core: float sums then add up in another order and a GROUP
+    BY returns its groups in another order, neither of which may change a pair or a reject."""
+    from teacher.generate import generate
+
+    for threads in (1, 4):
+        generate(schema, sandbox, tmp_path / str(threads), _cfg(threads=threads), progress=False)
+    for name in ("pairs.jsonl", "rejects.jsonl"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "4" / name).read_bytes()
+
+
 @pytest.mark.slow
 def test_examples_become_pairs_and_weights(schema: Schema, sandbox: Path, tmp_path: Path) -> None:
     from teacher.generate import generate

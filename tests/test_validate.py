@@ -7,6 +7,7 @@ so these tests do not depend on the template families.
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,8 @@ from schemadistill.config import TeacherConfig
 from schemadistill.sandbox import ExecResult, Executor
 from schemadistill.schema.model import Column, ForeignKey, Schema, Table
 from teacher.pair import Candidate, Pair, Reject, stable_id
-from teacher.validate import Collector, Validator, normalise_question
+from teacher.slots import touches_a_value
+from teacher.validate import Collector, Validator, normalise_question, normalise_value
 
 
 def tiny_schema() -> Schema:
@@ -275,6 +277,25 @@ def test_repair_candidates_are_checked_against_the_real_error(validator: Validat
 
 
 # -- dedup ----------------------------------------------------------------------------------
+
+
+def test_normalise_value_evens_out_summation_order() -> None:
+    rng = random.Random(0)
+    xs = [rng.uniform(0, 1000) for _ in range(100_000)]
+    shuffled = list(xs)
+    rng.shuffle(shuffled)
+    forward, backward = sum(xs), sum(shuffled)
+    assert forward != backward  # what two DuckDB threads adding in other orders also give
+    assert normalise_value(forward) == normalise_value(backward)
+    assert normalise_value(0.1 + 0.2) == normalise_value(0.3)
+    assert normalise_value(1.0) != normalise_value(1.001)
+    assert normalise_value(float("nan")) == "NaN"
+    assert normalise_value([1.0000000000001, 2]) == (1.0, 2)
+
+
+def test_a_threshold_on_a_float_value_is_refused() -> None:
+    assert touches_a_value(416147426.4, [1.5, 416147426.40000004])
+    assert not touches_a_value(400000000, [1.5, 416147426.4])
 
 
 def test_normalise_question() -> None:

@@ -28,7 +28,7 @@ from teacher.families.compose import (
     weighted,
 )
 from teacher.families.registry import family
-from teacher.slots import ColumnInfo, CRef, SchemaView, TableInfo, nice_number
+from teacher.slots import ColumnInfo, CRef, SchemaView, TableInfo, nice_number, touches_a_value
 
 Slots = dict[str, Any]
 
@@ -203,8 +203,7 @@ def group_conditional_count(view: SchemaView, rng: random.Random) -> Slots | Non
 
 
 def _group_values(view: SchemaView, q: Query, g: CRef, agg: Agg) -> list[float]:
-    rows = view.query(f"SELECT {agg.sql} AS v {q.from_sql} {q.where()} GROUP BY {g.ref}")
-    return sorted(float(r[0]) for r in rows if r[0] is not None)
+    return view.group_values(agg.sql, f"{q.from_sql} {q.where()}", g.ref)
 
 
 @family("having_groups", 2, "aggregate", ("group_by", "having"), needs="a dimension")
@@ -226,6 +225,8 @@ def having_groups(view: SchemaView, rng: random.Random) -> Slots | None:
     x = nice_number(x, vals[0], vals[-1])
     if agg.fn == "count":
         x = int(x)
+    elif touches_a_value(x, vals):
+        return None
     return {"q": q, "t": q.base, "g": g, "agg": agg, "op": op, "x": view.number(x)}
 
 
@@ -248,6 +249,8 @@ def having_entities(view: SchemaView, rng: random.Random) -> Slots | None:
         return None
     x = vals[rng.randint(len(vals) // 2, max(len(vals) // 2, len(vals) - 2))]
     x = int(x) if agg.fn == "count" else nice_number(x, vals[0], vals[-1])
+    if agg.fn != "count" and touches_a_value(x, vals):
+        return None
     return {"q": q, "t": q.base, "who": who, "fk": c, "agg": agg, "x": view.number(x),
             "op": rng.choice([">", ">="]), "count": rng.random() < 0.5}
 

@@ -25,7 +25,7 @@ from teacher.families.compose import (
     weighted,
 )
 from teacher.families.registry import family
-from teacher.slots import SchemaView, Step, nice_number
+from teacher.slots import SchemaView, Step, nice_number, touches_a_value
 
 Slots = dict[str, Any]
 
@@ -243,12 +243,13 @@ def cte_entity_threshold(view: SchemaView, rng: random.Random) -> Slots | None:
     if out is None:
         return None
     q, fk, agg = out["q"], out["fk"], out["agg"]
-    rows = view.query(f"SELECT {agg.sql} AS v {q.from_sql} {q.where()} GROUP BY {fk.ref}")
-    vals = sorted(float(r[0]) for r in rows if r[0] is not None)
+    vals = view.group_values(agg.sql, f"{q.from_sql} {q.where()}", fk.ref)
     if len(vals) < 4:
         return None
     x = vals[rng.randint(len(vals) // 3, max(len(vals) // 3, len(vals) - 2))]
     x = int(x) if agg.fn == "count" else nice_number(x, vals[0], vals[-1])
+    if agg.fn != "count" and touches_a_value(x, vals):
+        return None
     return {**out, "x": view.number(x), "op": rng.choice([">", ">="])}
 
 
