@@ -701,12 +701,13 @@ def _intervals(nodes: Iterable[exp.Expr]) -> list[tuple[str, str, str]]:
 _DATE_LITERAL = re.compile(r"^\d{4}-\d{2}(?:-\d{2})?")
 
 
-def _compared(tree: exp.Expr, table: str, column: str) -> list[exp.Expr]:
-    """The other side of every ``column = x`` (either order) where the column may be ``table``'s."""
+def _compared(tree: exp.Expr, table: str, column: str, ops: tuple[type[exp.Expr], ...] = (exp.EQ,)) -> list[exp.Expr]:
+    """The other side of every ``column = x`` (either order; ``ops`` may add ``<>``) where the
+    column may be ``table``'s."""
     bare = table.lower().split(".")[-1]
     aliases = _aliases(tree)
     out = []
-    for eq in tree.find_all(exp.EQ):
+    for eq in tree.find_all(*ops):
         for col, other in ((eq.this, eq.expression), (eq.expression, eq.this)):
             if isinstance(col, exp.Column) and col.name.lower() == column.lower():
                 qual = col.table.lower()
@@ -759,14 +760,14 @@ def _swap_value(tree: exp.Expr, table: str, column: str, value: str, named: set[
     literals = {lit.this.lower() for lit in tree.find_all(exp.Literal) if lit.is_string}
     if value.lower() in literals:
         return None  # already there (perhaps in an IN list or a CASE): the model's shape stands
-    # another known value, or one the column never holds ('UK')
-    wrong = [x for x in _compared(tree, table, column)
+    # another known value, or one the column never holds ('UK'); "os != 'iOS'" names its value too
+    wrong = [x for x in _compared(tree, table, column, (exp.EQ, exp.NEQ))
              if isinstance(x, exp.Literal) and x.is_string and x.this.lower() not in named]
     if len(wrong) != 1:
         return None
-    old = wrong[0].this
+    old, op = wrong[0].this, "<>" if isinstance(wrong[0].parent, exp.NEQ) else "="
     wrong[0].replace(exp.Literal.string(value))
-    return f"replaced {column} = '{old}' with '{value}'"
+    return f"replaced {column} {op} '{old}' with '{value}'"
 
 
 # -- helpers ----------------------------------------------------------------------------------

@@ -34,7 +34,11 @@ The rules, conservative like value grounding (schemadistill/grounding.py):
 - ``DATE_TRUNC(unit, d) = 'first day'`` whose day starts a stated period of one other grain
   only ("in 2023" as ``DATE_TRUNC('MONTH', d) = '2023-01-01'``) gets that period's grain.
 - ``ORDER BY ... LIMIT n`` (n > 1, stated nowhere) under a question that asks for the one with
-  the most or least ("which browser was the most popular") becomes ``LIMIT 1``.
+  the most or least ("which browser was the most popular") becomes ``LIMIT 1``; ``LIMIT 1``
+  under a stated count of rows ("top 10 shoppers") takes the count like any other number.
+- The outer ``ORDER BY key ... LIMIT n`` sorts the way the question ranks when it ranks one way
+  only ("the leading 3 buyers by age" -> ``DESC``, "bottom ten" -> ``ASC``; "at least", "at
+  most" and "most recent" are not rankings); the first key turns, tie-breakers stay.
 - Anything else is left to the model. Text that does not parse is returned as it came.
 """
 
@@ -303,6 +307,7 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tupl
     changes += _ground_texts(tree, [a for a in atoms if a.kind == "text"], question)
     changes += _drop_unstated(tree, lits, atoms, question)
     changes += _singular_limit(tree, atoms, question)
+    changes += _ground_direction(tree, question, dialect)
     if not changes:
         return sql, []
     try:
@@ -465,8 +470,8 @@ def _ground_numbers(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
         hit = next((a for a in left if _explains_number(a, lit.number)), None)
         if hit is not None:
             left.remove(hit)
-        elif not (lit.number in (0.0, 1.0) or any(_explains_number(a, lit.number) for a in atoms
-                                                   if a.kind != "number")):
+        elif not ((lit.number in (0.0, 1.0) and not _limit_under_count(lit, left))
+                  or any(_explains_number(a, lit.number) for a in atoms if a.kind != "number")):
             unexplained.append(lit)
     unused = [a for a in left if not any(lit.number is not None and _explains_number(a, lit.number)
                                          for lit in numbers)]
@@ -483,6 +488,12 @@ def _ground_numbers(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
         lit.node.set("this", text)
         lit.number = value
     return changes
+
+
+def _limit_under_count(lit: _Lit, left: list[Atom]) -> bool:
+    """``LIMIT 1`` where the question states a count of rows ("top 10 shoppers"): the 1 is the
+    model's, not an "any" or a flag, so it is as open to replacement as any other number."""
+    return isinstance(lit.node.parent, exp.Limit) and any(a.rank and a.number not in (0.0, 1.0) for a in left)
 
 
 _RANGE_GAP = re.compile(r"^\s*(?:-|–|to|and)\s*$", re.IGNORECASE)
@@ -627,6 +638,50 @@ def _singular_limit(tree: exp.Expr, atoms: list[Atom], question: str) -> list[st
     old = lit.this
     lit.set("this", "1")
     return [f"limit {old} -> 1 (the question asks for the one with the most or least)"]
+
+
+_DESC_WORDS = re.compile(r"\b(?:top|highest|most|largest|biggest|greatest|maximum|leading|heaviest|longest)\b",
+                         re.IGNORECASE)
+_ASC_WORDS = re.compile(r"\b(?:bottom|lowest|least|smallest|fewest|minimum|lightest|shortest)\b", re.IGNORECASE)
+# comparisons, not rankings: "at least 3 sessions", "no more than", "the most recent" (a date's own words)
+_NOT_A_RANKING = re.compile(r"\b(?:at\s+(?:the\s+)?(?:least|most)|no\s+more|no\s+less|most\s+recent(?:ly)?)\b",
+                            re.IGNORECASE)
+
+
+def stated_direction(question: str) -> str | None:
+    """"DESC" or "ASC" when the question ranks one way only ("top 5 ... by revenue", "the
+    lowest age"), else None (no ranking word, or words of both ways)."""
+    text = _NOT_A_RANKING.sub(" ", question)
+    desc, asc = bool(_DESC_WORDS.search(text)), bool(_ASC_WORDS.search(text))
+    if desc == asc:
+        return None
+    return "DESC" if desc else "ASC"
+
+
+def _ground_direction(tree: exp.Expr, question: str, dialect: str) -> list[str]:
+    """The outer ``ORDER BY key ... LIMIT n`` sorts the way the question ranks: "the leading 3
+    buyers by age" is ``age DESC``, "bottom ten users by age" ``age ASC``. Only the first key
+    turns (the rest are tie-breakers); a key with NULLS FIRST/LAST written out is left alone."""
+    if not isinstance(tree, exp.Select) or tree.args.get("limit") is None:
+        return []
+    order = tree.args.get("order")
+    want = stated_direction(question)
+    if want is None or order is None or not order.expressions or not isinstance(order.expressions[0], exp.Ordered):
+        return []
+    first = order.expressions[0]
+    desc = bool(first.args.get("desc"))
+    if desc == (want == "DESC"):
+        return []
+    nulls = sqlglot.Dialect.get_or_raise(dialect).NULL_ORDERING
+
+    def default_nulls_first(d: bool) -> bool:
+        return (nulls == "nulls_are_small" and not d) or (nulls == "nulls_are_large" and d)
+
+    if bool(first.args.get("nulls_first")) != default_nulls_first(desc):
+        return []
+    first.set("desc", want == "DESC")
+    first.set("nulls_first", default_nulls_first(want == "DESC"))
+    return [f"order by {first.this.sql()} {'DESC' if desc else 'ASC'} -> {want} (the question ranks that way)"]
 
 
 def _conjunct(node: exp.Expr) -> exp.Expr | None:

@@ -65,6 +65,46 @@ def test_rank_numbers_may_stand_in_a_limit() -> None:
     assert ground_literals(sql, "Users aged 30 and above, oldest first")[1] == []
 
 
+def test_a_stated_count_of_rows_replaces_limit_one() -> None:
+    sql = "SELECT user_id, age FROM users WHERE country = 'France' ORDER BY age DESC, user_id LIMIT 1"
+    out, changes = ground_literals(sql, "Top 10 shoppers by age in France")
+    assert changes == ["number 1 -> 10"] and out.endswith("LIMIT 10")
+    # "the one with the most": no count stated, LIMIT 1 stays; a flag's 1 is never a count
+    assert ground_literals(sql, "Which shopper in France is the oldest?")[1] == []
+    flag = "SELECT COUNT(*) FROM s WHERE is_fraud = 1"
+    assert ground_literals(flag, "How many of the top 5 sessions are fraud?")[1] == []
+
+
+@pytest.mark.parametrize("question,sql,want", [
+    ("The leading 3 buyers by age", "SELECT user_id, age FROM u ORDER BY age ASC, user_id LIMIT 3",
+     "SELECT user_id, age FROM u ORDER BY age DESC, user_id LIMIT 3"),
+    ("Bottom ten people by age", "SELECT user_id, age FROM u ORDER BY age DESC, user_id LIMIT 10",
+     "SELECT user_id, age FROM u ORDER BY age ASC, user_id LIMIT 10"),
+    ("Which browser has the fewest sessions?", "SELECT b FROM s GROUP BY b ORDER BY COUNT(*) DESC LIMIT 1",
+     "SELECT b FROM s GROUP BY b ORDER BY COUNT(*) ASC LIMIT 1"),
+])
+def test_the_sort_follows_the_ranking_words(question: str, sql: str, want: str) -> None:
+    out, changes = ground_literals(sql, question)
+    assert out == want and len(changes) == 1 and changes[0].startswith("order by ")
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("Users with at least 3 sessions, 5 of them by age", "SELECT u FROM t ORDER BY age DESC LIMIT 5"),  # at least
+    ("Among the top 10 spenders, the lowest age",  # both ways; the 10 is the inner LIMIT's
+     "SELECT u FROM (SELECT * FROM t ORDER BY r DESC LIMIT 10) AS x ORDER BY age DESC LIMIT 1"),
+    ("The 5 most recent sessions", "SELECT s FROM t ORDER BY d ASC LIMIT 5"),  # a date's own words
+    ("Highest revenue per country", "SELECT c, MAX(r) FROM t GROUP BY c ORDER BY 2"),  # no LIMIT: no ranking
+    ("Bottom 3 ages", "SELECT a FROM t ORDER BY a DESC NULLS FIRST LIMIT 3"),  # NULLS written out
+])
+def test_the_sort_is_left_alone(question: str, sql: str) -> None:
+    assert ground_literals(sql, question) == (sql, [])
+
+
+def test_the_sort_keeps_the_dialects_null_order() -> None:
+    out, _ = ground_literals("SELECT a FROM t ORDER BY a LIMIT 3", "top 3 a", "postgres")
+    assert out == "SELECT a FROM t ORDER BY a DESC LIMIT 3"  # no NULLS LAST written in
+
+
 def test_zero_one_and_arithmetic_are_never_replaced() -> None:
     q = "Percentage of sessions by users older than 40"
     sql = "SELECT 100.0 * COUNT(CASE WHEN revenue > 0 THEN 1 END) / COUNT(*) FROM s WHERE is_fraud = 1 AND age > 35"
