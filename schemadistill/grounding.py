@@ -29,9 +29,12 @@ The rules are conservative; where one is not sure it changes nothing:
   from the referencing side (its bare column names qualified, so none becomes ambiguous), a
   semi-join ``key IN (SELECT ...)`` from the referenced side, so no row is counted twice.
   Anything else is left to the model, and set operations are left alone.
-- A condition ``col = 'x'`` whose value the question does not name (another value, or one the
-  column never holds, such as 'UK'), on a column of which the question names exactly one value
-  not already in the SQL, gets that value; a flag's only test with the other polarity flips.
+- A condition ``col = 'x'`` (or ``col <> 'x'``) whose value the question does not name (another
+  value, or one the column never holds, such as 'UK'), on a column of which the question names
+  exactly one value not already in the SQL, gets that value; a flag's only test with the other
+  polarity flips. A value the question excludes right where it names it ("country not equal to
+  United Kingdom", "os != 'iOS'", "other than France") turns its one ``col = 'v'`` WHERE test
+  into ``col <> 'v'``.
 - A condition ``col = 'x'`` AND-ed into a WHERE, on a column of the index, goes when the
   question names no value of that column and no word of 'x' (the model copied it from a pair
   it resembles).
@@ -39,9 +42,12 @@ The rules are conservative; where one is not sure it changes nothing:
   older"; schemadistill/ages.py) replaces the WHERE's tests of the age column (a numeric column
   named age, customer_age, ...) in place, or is added like a value; its numbers are kept out of
   the literal grounding, so they are never paired with another column.
-- A period the question states as its one date ("in December 2024", "during Q2 2024"; not
-  "before 2024") becomes ``d >= start AND d < day after end`` on the date column of the first
-  SELECT, outermost first, that reads exactly one, when the query tests no date at all.
+- A period the question states as its one date ("in December 2024", "during Q2 2024") becomes
+  ``d >= start AND d < day after end`` on the date column of the first SELECT, outermost first,
+  that reads exactly one, when the query tests no date at all; a one-sided bound the same way
+  ("after 2024-12-09": ``d >= day after``; "since March 2023", "starting 2023-11-30": ``d >=
+  start``; "before 2024": ``d < start``; "through June 2023": ``d < day after end``), but not a
+  window counted back ("the last 30 days before 2024-12-31") nor "from 2023" (a period or a bound).
 - Two or more aggregates the question names ("average session duration and total revenue")
   of which the outer SELECT computes one: the others are added to it; a projection repeated
   word for word goes (schemadistill/measures.py). A question naming one aggregate word, and
@@ -455,6 +461,11 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
             change = _add_somewhere(tree, schema, table, _equals(ref))
         if change:
             changes.append(change)
+    for m in mentions:
+        change = None if m.ref.flag or len(by_col[(m.ref.table, m.ref.column)]) != 1 \
+            else _negate_value(tree, question, m)
+        if change:
+            changes.append(change)
     changes += _drop_unnamed(tree, index, question, set(by_col))
     if age is not None and schema is not None:
         change = _ground_age(tree, schema, age)
@@ -613,26 +624,64 @@ _PERIOD_LEAD = re.compile(r"\b(?:in|during|for|throughout|within|of|on)\s+(?:the
 _DATE_TYPES = ("date", "timestamp")
 
 
-def _stated_period(question: str) -> Atom | None:
-    """The question's one period ("in December 2024", "during Q2 2024"), said as a filter; None
-    when it states several dates, or a bound ("before 2024", "since March 2023")."""
+# one-sided bounds: "after" / "before" leave the date out, the others take it in
+_AFTER_LEAD = re.compile(r"\b(?:after|later than)\s+(?:the\s+)?$", re.IGNORECASE)
+_SINCE_LEAD = re.compile(r"\b(?:since|starting(?:\s+(?:on|from|in))?|beginning(?:\s+(?:on|in))?|as of|"
+                         r"on or after|from)\s+(?:the\s+)?$", re.IGNORECASE)
+_BEFORE_LEAD = re.compile(r"\b(?:before|prior to|earlier than)\s+(?:the\s+)?$", re.IGNORECASE)
+_UNTIL_LEAD = re.compile(r"\b(?:until|till|through|up to|up until|no later than|on or before)\s+(?:the\s+)?$",
+                         re.IGNORECASE)
+# a window counted back from a reference day ("the last 30 days before 2024-12-31") is not a bound
+_RELATIVE = re.compile(r"\b(?:last|past|previous|prior|recent|trailing)\s+(?:\w+\s+)?(?:days?|weeks?|months?|"
+                       r"quarters?|years?)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DateTest:
+    """What the question's one date says about the date column: ``(op, day)`` conditions."""
+
+    what: str  # "period", "after", "since", "before", "until": for the change note
+    tests: tuple[tuple[type[exp.Expr], dt.date], ...]
+    atom: Atom
+
+
+def _stated_period(question: str) -> DateTest | None:
+    """The question's one date said as a filter: a period ("in December 2024", "during Q2 2024")
+    or a one-sided bound ("after 2024-12-09", "since March 2023", "before 2024", "through June
+    2023"); None when it states several dates, counts a window back ("the last 30 days before
+    2024-12-31") or says the date some other way ("sessions from 2023": from is a bound only
+    with a day)."""
     atoms = [a for a in question_atoms(question) if a.kind in ("day", "month", "quarter", "year")]
-    if len(atoms) != 1 or atoms[0].start is None or atoms[0].end is None \
-            or not _PERIOD_LEAD.search(question[:atoms[0].pos]):
+    if len(atoms) != 1 or atoms[0].start is None or atoms[0].end is None:
         return None
-    return atoms[0]
+    a = atoms[0]
+    assert a.start is not None and a.end is not None
+    before, day_after = question[:a.pos], a.end + dt.timedelta(days=1)
+    if _PERIOD_LEAD.search(before):
+        return DateTest("period", ((exp.GTE, a.start), (exp.LT, day_after)), a)
+    if _RELATIVE.search(question):
+        return None
+    if _AFTER_LEAD.search(before):
+        return DateTest("after", ((exp.GTE, day_after),), a)
+    if _SINCE_LEAD.search(before) and (a.kind == "day" or not before.rstrip().lower().endswith("from")):
+        return DateTest("since", ((exp.GTE, a.start),), a)
+    if _BEFORE_LEAD.search(before):
+        return DateTest("before", ((exp.LT, a.start),), a)
+    if _UNTIL_LEAD.search(before):
+        return DateTest("until", ((exp.LT, day_after),), a)
+    return None
 
 
-def _add_period(tree: exp.Select, schema: Schema, period: Atom) -> str | None:
-    """The stated period as a filter on the date column of the first SELECT (outermost first)
-    that reads exactly one, when the query tests no date at all: a small model drops the date
-    of "active users from the UK in December 2024" as it drops values."""
+def _add_period(tree: exp.Select, schema: Schema, period: DateTest) -> str | None:
+    """The stated period or bound as a filter on the date column of the first SELECT (outermost
+    first) that reads exactly one, when the query tests no date at all: a small model drops the
+    date of "active users from the UK in December 2024" as it drops values."""
     date_cols = {c.name.lower() for t in schema.tables for c in t.columns if c.type in _DATE_TYPES}
     for col in tree.find_all(exp.Column):
         if col.name.lower() in date_cols and col.find_ancestor(exp.Where, exp.Having, exp.Join, exp.If, exp.Filter):
             return None
     for lit in tree.find_all(exp.Literal):
-        if lit.is_string and _DATE_LITERAL.match(lit.this) or not lit.is_string and lit.this == str(period.parts[0]):
+        if lit.is_string and _DATE_LITERAL.match(lit.this) or not lit.is_string and lit.this == str(period.atom.parts[0]):
             return None
     for sel in tree.find_all(exp.Select):
         found = []
@@ -644,13 +693,12 @@ def _add_period(tree: exp.Select, schema: Schema, period: Atom) -> str | None:
             return None
         if found:
             alias, name = found[0]
-            assert period.start is not None and period.end is not None  # _stated_period's
-            day_after = period.end + dt.timedelta(days=1)
-            cond = exp.and_(
-                exp.GTE(this=exp.column(name, table=alias), expression=exp.cast(exp.Literal.string(str(period.start)), "DATE")),
-                exp.LT(this=exp.column(name, table=alias), expression=exp.cast(exp.Literal.string(str(day_after)), "DATE")))
+            cond = exp.and_(*(op(this=exp.column(name, table=alias),
+                                 expression=exp.cast(exp.Literal.string(str(day)), "DATE"))
+                              for op, day in period.tests))
             _and_where(sel, cond)
-            return f"added {cond.sql()}: the question's {period.kind}"
+            what = period.atom.kind if period.what == "period" else f"{period.what} {period.atom.kind}"
+            return f"added {cond.sql()}: the question's {what}"
     return None
 
 
@@ -742,6 +790,30 @@ def _drop_unnamed(tree: exp.Expr, index: ValueIndex, question: str, named: set[t
             remove_conjunct(top)
             changes.append(f"dropped {eq.sql()}: the question names no {col.name}")
     return changes
+
+
+# "country not equal to United Kingdom", "os != 'iOS'", "users outside France": the value is excluded
+_VALUE_NEGATED = re.compile(r"(?:\b(?:not equal to|not equals?|isn't|is not|aren't|are not|was not|wasn't|not in|"
+                            r"not from|outside(?: of)?|other than|excluding|except(?: for)?|apart from|besides|"
+                            r"anything but)|!=|<>)\s*(?:the\s+)?['\"]?$", re.IGNORECASE)
+
+
+def _negate_value(tree: exp.Expr, question: str, m: Mention) -> str | None:
+    """``col = 'v'`` where the question excludes v right before naming it: the one such test of
+    the column becomes ``col <> 'v'``. A small model writes the equality it saw far more often."""
+    hit = re.search(r"(?<!\w)" + re.escape(m.text) + r"(?!\w)", question, re.IGNORECASE)
+    if hit is None or not _VALUE_NEGATED.search(question[:hit.start()]):
+        return None
+    tests = [x for x in _compared(tree, m.ref.table, m.ref.column, (exp.EQ, exp.NEQ))
+             if isinstance(x, exp.Literal) and x.is_string]
+    if len(tests) != 1 or tests[0].this.lower() != m.ref.value.lower() or not isinstance(tests[0].parent, exp.EQ):
+        return None
+    eq = tests[0].parent
+    if not is_where_conjunct(outer_paren(eq)):
+        return None  # inside a CASE, an OR, a join condition: its meaning there is the model's
+    text = eq.sql()
+    eq.replace(exp.NEQ(this=eq.this, expression=eq.expression))
+    return f"{text} -> <> (the question excludes {m.text})"
 
 
 def _swap_flag(tree: exp.Expr, ref: ValueRef) -> str | None:

@@ -31,6 +31,9 @@ The rules, conservative like value grounding (schemadistill/grounding.py):
 - The question's one range ("aged 25-35", "30 to 40", "between 100 and 900") goes onto the
   SQL's one range test (``BETWEEN`` or a ``>=``/``<=`` pair on one column), or replaces a lone
   bound whose number is an end of the range or stated nowhere, before numbers are paired.
+- The question's two days joined as a range ("from 2023-12-18 through 2023-12-28", "between 21
+  December 2023 and 12/27/2023") go onto the SQL's one ``BETWEEN`` of dates (one stated day
+  otherwise explains both ends of ``BETWEEN '2023-12-28' AND '2023-12-28'``).
 - ``DATE_TRUNC(unit, d) = 'first day'`` whose day starts a stated period of one other grain
   only ("in 2023" as ``DATE_TRUNC('MONTH', d) = '2023-01-01'``) gets that period's grain.
 - ``ORDER BY ... LIMIT n`` (n > 1, stated nowhere) under a question that asks for the one with
@@ -298,6 +301,7 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tupl
     changes = _ground_ranges(tree, atoms, question)
     skipped = {c.lower() for c in skip_columns}
     lits = [lit for lit in _sql_literals(tree) if not (skipped and _compares(lit.node, skipped))]
+    changes += _ground_day_range(lits, atoms, question)
     sides = {lit.role[:2] for lit in lits if lit.kind == "date" and lit.role}
     for lit in lits:
         lit.ranged = sides == {"lo", "hi"}
@@ -315,6 +319,24 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tupl
     except SqlglotError:
         return sql, []
     return out + (";" if semicolon else ""), changes
+
+
+_DAY_RANGE_GAP = re.compile(r"^\s*(?:-|–|to|through|thru|until|till|and)\s*$", re.IGNORECASE)
+
+
+def _ground_day_range(lits: list[_Lit], atoms: list[Atom], question: str) -> list[str]:
+    """"from 2023-12-18 through 2023-12-28", "between 21 December 2023 and 12/27/2023": the
+    question's two days joined as a range go onto the SQL's one ``BETWEEN`` of dates. Pairing
+    literals one by one cannot fix ``BETWEEN '2023-12-28' AND '2023-12-28'``: the one stated day
+    explains both ends, and the other stated day looks unused but has nothing to replace."""
+    days = [a for a in atoms if a.kind == "day"]
+    if len(days) != 2 or not _DAY_RANGE_GAP.match(question[days[0].stop:days[1].pos]):
+        return []
+    ends = [lit for lit in lits if lit.kind == "date" and isinstance(lit.node.find_ancestor(exp.Between), exp.Between)]
+    if len(ends) != 2 or ends[0].node.find_ancestor(exp.Between) is not ends[1].node.find_ancestor(exp.Between):
+        return []
+    wanted = dict(zip(("lo", "hi"), sorted(a.start for a in days if a.start is not None), strict=True))
+    return [_set_date(lit, wanted[lit.role]) for lit in ends if lit.role in wanted and lit.date != wanted[lit.role]]
 
 
 def _ground_dates(lits: list[_Lit], periods: list[Atom], question: str) -> list[str]:

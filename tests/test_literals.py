@@ -105,6 +105,19 @@ def test_the_sort_keeps_the_dialects_null_order() -> None:
     assert out == "SELECT a FROM t ORDER BY a DESC LIMIT 3"  # no NULLS LAST written in
 
 
+def test_a_stated_day_range_goes_onto_the_between() -> None:
+    sql = "SELECT AVG(d) FROM s WHERE action_date BETWEEN '2023-12-28' AND '2023-12-28'"
+    out, changes = ground_literals(sql, "Average duration from 2023-12-18 through 2023-12-28?")
+    assert changes == ["date 2023-12-28 -> 2023-12-18"]
+    assert out.endswith("BETWEEN '2023-12-18' AND '2023-12-28'")
+    q = "Sessions between 21 December 2023 and 12/27/2023, both days included"
+    out, _ = ground_literals("SELECT COUNT(*) FROM s WHERE d BETWEEN '2023-12-12' AND '2023-12-27'", q)
+    assert out.endswith("BETWEEN '2023-12-21' AND '2023-12-27'")
+    # two days that are not a range ("X or Y") leave the BETWEEN alone
+    sql = "SELECT AVG(d) FROM s WHERE action_date BETWEEN '2023-12-28' AND '2023-12-28'"
+    assert ground_literals(sql, "Average duration on 2023-12-28 or 2023-12-18?")[1] == []
+
+
 def test_zero_one_and_arithmetic_are_never_replaced() -> None:
     q = "Percentage of sessions by users older than 40"
     sql = "SELECT 100.0 * COUNT(CASE WHEN revenue > 0 THEN 1 END) / COUNT(*) FROM s WHERE is_fraud = 1 AND age > 35"
