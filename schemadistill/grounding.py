@@ -432,10 +432,10 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         return Grounded(sql, literal_changes)
     mentions = index.mentions(question)
     filters = index.filter_mentions(question)
-    period = _stated_period(question) if schema is not None else None
+    dated = _stated_date_test(question) if schema is not None else None
     asked = stated_measures(question, index.measures)
     counted = stated_count(question, index.counts) if schema is not None else None
-    if not mentions and not filters and period is None and age is None and not asked and counted is None \
+    if not mentions and not filters and dated is None and age is None and not asked and counted is None \
             and "'" not in sql:
         return Grounded(sql, literal_changes)
     body = sql.strip()
@@ -476,8 +476,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
             change = _add_somewhere(tree, schema, fref.table, fref.condition)
             if change:
                 changes.append(change)
-    if period is not None and schema is not None:
-        change = _add_period(tree, schema, period)
+    if dated is not None and schema is not None:
+        change = _add_date_test(tree, schema, dated)
         if change:
             changes.append(change)
     changes += add_missing_measures(tree, asked)
@@ -645,7 +645,7 @@ class DateTest:
     atom: Atom
 
 
-def _stated_period(question: str) -> DateTest | None:
+def _stated_date_test(question: str) -> DateTest | None:
     """The question's one date said as a filter: a period ("in December 2024", "during Q2 2024")
     or a one-sided bound ("after 2024-12-09", "since March 2023", "before 2024", "through June
     2023"); None when it states several dates, counts a window back ("the last 30 days before
@@ -672,7 +672,7 @@ def _stated_period(question: str) -> DateTest | None:
     return None
 
 
-def _add_period(tree: exp.Select, schema: Schema, period: DateTest) -> str | None:
+def _add_date_test(tree: exp.Select, schema: Schema, dated: DateTest) -> str | None:
     """The stated period or bound as a filter on the date column of the first SELECT (outermost
     first) that reads exactly one, when the query tests no date at all: a small model drops the
     date of "active users from the UK in December 2024" as it drops values."""
@@ -681,7 +681,7 @@ def _add_period(tree: exp.Select, schema: Schema, period: DateTest) -> str | Non
         if col.name.lower() in date_cols and col.find_ancestor(exp.Where, exp.Having, exp.Join, exp.If, exp.Filter):
             return None
     for lit in tree.find_all(exp.Literal):
-        if lit.is_string and _DATE_LITERAL.match(lit.this) or not lit.is_string and lit.this == str(period.atom.parts[0]):
+        if lit.is_string and _DATE_LITERAL.match(lit.this) or not lit.is_string and lit.this == str(dated.atom.parts[0]):
             return None
     for sel in tree.find_all(exp.Select):
         found = []
@@ -695,9 +695,9 @@ def _add_period(tree: exp.Select, schema: Schema, period: DateTest) -> str | Non
             alias, name = found[0]
             cond = exp.and_(*(op(this=exp.column(name, table=alias),
                                  expression=exp.cast(exp.Literal.string(str(day)), "DATE"))
-                              for op, day in period.tests))
+                              for op, day in dated.tests))
             _and_where(sel, cond)
-            what = period.atom.kind if period.what == "period" else f"{period.what} {period.atom.kind}"
+            what = dated.atom.kind if dated.what == "period" else f"{dated.what} {dated.atom.kind}"
             return f"added {cond.sql()}: the question's {what}"
     return None
 

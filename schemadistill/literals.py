@@ -329,13 +329,14 @@ def _ground_day_range(lits: list[_Lit], atoms: list[Atom], question: str) -> lis
     question's two days joined as a range go onto the SQL's one ``BETWEEN`` of dates. Pairing
     literals one by one cannot fix ``BETWEEN '2023-12-28' AND '2023-12-28'``: the one stated day
     explains both ends, and the other stated day looks unused but has nothing to replace."""
-    days = [a for a in atoms if a.kind == "day" and a.start is not None]
-    if len(days) != 2 or not _DAY_RANGE_GAP.match(question[days[0].stop:days[1].pos]):
+    days = [a for a in atoms if a.kind == "day"]
+    starts = [a.start for a in days if a.start is not None]
+    if len(starts) != 2 or len(days) != 2 or not _DAY_RANGE_GAP.match(question[days[0].stop:days[1].pos]):
         return []
     ends = [lit for lit in lits if lit.kind == "date" and isinstance(lit.node.find_ancestor(exp.Between), exp.Between)]
     if len(ends) != 2 or ends[0].node.find_ancestor(exp.Between) is not ends[1].node.find_ancestor(exp.Between):
         return []
-    wanted = dict(zip(("lo", "hi"), sorted(a.start for a in days), strict=True))
+    wanted = dict(zip(("lo", "hi"), sorted(starts), strict=True))
     return [_set_date(lit, wanted[lit.role]) for lit in ends if lit.role in wanted and lit.date != wanted[lit.role]]
 
 

@@ -202,10 +202,6 @@ def group_conditional_count(view: SchemaView, rng: random.Random) -> Slots | Non
     return {"q": q, "t": q.base, "g": g, "cond": cond, "form": form, "top": rng.random() < 0.3}
 
 
-def _group_values(view: SchemaView, q: Query, g: CRef, agg: Agg) -> list[float]:
-    return view.group_values(agg.sql, f"{q.from_sql} {q.where()}", g.ref)
-
-
 @family("having_groups", 2, "aggregate", ("group_by", "having"), needs="a dimension")
 def having_groups(view: SchemaView, rng: random.Random) -> Slots | None:
     ti = fact_table(view, rng, measures=False)
@@ -217,7 +213,7 @@ def having_groups(view: SchemaView, rng: random.Random) -> Slots | None:
         return None
     agg = base_agg(view, rng, q, count=0.4, fns=("sum", "avg"), w=(1, 1))
     q.add_filters(rng, weighted(rng, [0, 1], [2, 1]), time=0.3)
-    vals = _group_values(view, q, g, agg)
+    vals = view.group_values(agg.sql, f"{q.from_sql} {q.where()}", g.ref)
     if len(vals) < 3:
         return None
     x = vals[rng.randint(len(vals) // 4, (3 * len(vals)) // 4)]
@@ -244,7 +240,7 @@ def having_entities(view: SchemaView, rng: random.Random) -> Slots | None:
     agg = measure_agg(view, q.base, rng.choice(child.measures), "sum") if use_sum else count_agg(view, q.base)
     q.add_filters(rng, weighted(rng, [0, 1], [2, 1]), parents=False, time=0.3)
     c = view.cref(q.base, fk)
-    vals = _group_values(view, q, c, agg)
+    vals = view.group_values(agg.sql, f"{q.from_sql} {q.where()}", c.ref)
     if len(vals) < 4:
         return None
     x = vals[rng.randint(len(vals) // 2, max(len(vals) // 2, len(vals) - 2))]
