@@ -71,7 +71,7 @@ def refusal(sql: str, dialect: str) -> str | None:
         return None  # sqlglot would overflow the stack; the parse step calls it a parse error
     try:
         trees = sqlglot.parse(sql, read=dialect)
-    except SqlglotError:
+    except (SqlglotError, RecursionError):  # RecursionError: "- - - ... 1" nests without parentheses
         return None
     return not_a_query(trees)
 

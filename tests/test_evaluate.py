@@ -270,3 +270,16 @@ def test_degenerate_deeply_nested_prediction_is_invalid_not_a_crash(ex: Executor
     verdict = check_sql(deep, schema, "duckdb", ex)
     assert not verdict.ok and not verdict.refused and "nests parentheses" in (verdict.error or "")
     assert parse_sql("SELECT '((((((' AS x, (1 + (2))").sql() == "SELECT '((((((' AS x, (1 + (2))"
+
+
+@pytest.mark.parametrize("deep", ["SELECT " + "- " * 2000 + "1", "SELECT name FROM shop.users WHERE " + "NOT " * 2000 + "TRUE"])
+def test_degenerate_chain_without_parentheses_is_invalid_not_a_crash(ex: Executor, schema: Schema, deep: str) -> None:
+    """The same without a parenthesis: a quickstart whose phase-1 student wrote such a chain
+    died in its first evaluation (RecursionError from the sandbox's parse)."""
+    from export.guard import check_sql
+
+    rep = evaluate([item("SELECT name FROM shop.users", deep)], ex, schema)
+    assert rep["failure_counts"] == {"invalid_sql": 1}
+    for executor in (ex, None):
+        verdict = check_sql(deep, schema, "duckdb", executor)
+        assert not verdict.ok and not verdict.refused and "too deeply nested" in (verdict.error or "")

@@ -184,6 +184,14 @@ def test_parse_and_runtime_errors(ex: Executor) -> None:
     assert res.error.kind == "runtime" and res.error.type == "ConversionException"
 
 
+@pytest.mark.parametrize("sql", ["SELECT " + "- " * 2000 + "1", "SELECT 1 WHERE " + "NOT " * 2000 + "TRUE"])
+def test_deep_statements_without_parentheses_are_parse_errors(ex: Executor, sql: str) -> None:
+    # a barely trained student wrote such a chain during a pipeline's first evaluation, and
+    # sqlglot's recursive parser overflowed the stack: the run died instead of scoring it wrong
+    res = ex.run(sql)
+    assert not res.ok and res.error.kind == "parse" and "too deeply nested" in res.error.message
+
+
 def test_unknown_dialect(ex: Executor) -> None:
     with pytest.raises(UserError, match="unknown SQL dialect"):
         ex.run("SELECT 1", dialect="cobol")

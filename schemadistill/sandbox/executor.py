@@ -212,6 +212,9 @@ class Executor:
             return res
         try:
             trees = sqlglot.parse(sql, read=dialect)
+        except RecursionError:  # "- - - ... 1", "NOT NOT ...": no parentheses, as deep (an untrained model writes it)
+            res.error = ExecError("parse", "ParserError", "the statement is too deeply nested to parse")
+            return res
         except SqlglotError as e:
             if dialect != "duckdb":
                 res.error = ExecError("parse", type(e).__name__, str(e))
