@@ -13,6 +13,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import OptimizeError, ParseError, SqlglotError
 from sqlglot.optimizer.qualify import qualify
+from sqlglot.schema import MappingSchema
 
 from schemadistill.schema.model import Schema
 
@@ -75,6 +76,22 @@ def sqlglot_schema(schema: Schema) -> dict:
     return nested
 
 
+_MAPPINGS: list[tuple[str, dict, MappingSchema]] = []  # the few schemas a process checks against
+
+
+def mapping_schema(schema: Schema, dialect: str) -> MappingSchema:
+    """sqlglot's schema object for ``schema``, built once: building it normalises every name,
+    which cost more than qualifying a small query."""
+    nested = sqlglot_schema(schema)
+    for d, known, mapping in _MAPPINGS:
+        if d == dialect and known == nested:
+            return mapping
+    mapping = MappingSchema(nested, dialect=dialect)
+    _MAPPINGS.append((dialect, nested, mapping))
+    del _MAPPINGS[:-8]
+    return mapping
+
+
 @dataclass
 class NameCheck:
     tables: set[str] = field(default_factory=set)  # qualified names used
@@ -90,8 +107,9 @@ def check_names(sql: str | exp.Expr, schema: Schema, dialect: str = "duckdb") ->
     """Every table and column the query names must exist in the schema (sqlglot qualify)."""
     tree = parse_sql(sql, dialect) if isinstance(sql, str) else sql
     result = NameCheck()
-    known_cte = {c.alias_or_name.lower() for c in tree.find_all(exp.CTE)}
-    for tbl in tree.find_all(exp.Table):
+    nodes = list(tree.walk())  # one walk, not one per node type
+    known_cte = {c.alias_or_name.lower() for c in nodes if isinstance(c, exp.CTE)}
+    for tbl in (n for n in nodes if isinstance(n, exp.Table)):
         name = tbl.name
         if not name or name.lower() in known_cte:
             continue
@@ -104,7 +122,7 @@ def check_names(sql: str | exp.Expr, schema: Schema, dialect: str = "duckdb") ->
     if result.unknown:
         return result
     try:
-        qualified_tree = qualify(tree.copy(), schema=sqlglot_schema(schema), dialect=dialect,
+        qualified_tree = qualify(tree.copy(), schema=mapping_schema(schema, dialect), dialect=dialect,
                                  validate_qualify_columns=True, quote_identifiers=False,
                                  )
     except OptimizeError as e:
@@ -115,11 +133,12 @@ def check_names(sql: str | exp.Expr, schema: Schema, dialect: str = "duckdb") ->
         return result
     # Columns come back qualified by alias; map aliases to real tables for coverage figures.
     alias_of: dict[str, str] = {}
-    for tbl in qualified_tree.find_all(exp.Table):
+    nodes = list(qualified_tree.walk())
+    for tbl in (n for n in nodes if isinstance(n, exp.Table)):
         t = schema.table(f"{tbl.db}.{tbl.name}" if tbl.db and tbl.db != "main" else tbl.name)
         if t is not None:
             alias_of[tbl.alias_or_name.lower()] = t.qualified_name
-    for col in qualified_tree.find_all(exp.Column):
+    for col in (n for n in nodes if isinstance(n, exp.Column)):
         owner = alias_of.get(col.table.lower()) if col.table else None
         if owner and col.name:
             result.columns.add(f"{owner}.{col.name}".lower())
@@ -133,33 +152,39 @@ def masked_template(sql: str | exp.Expr, dialect: str = "duckdb") -> str:
     instance family for deduplication and for measuring coverage of real question sets.
     """
     tree = (parse_sql(sql, dialect) if isinstance(sql, str) else sql).copy()
-    for lit in list(tree.find_all(exp.Literal)):
-        lit.replace(exp.Placeholder())
-    for node in list(tree.find_all(exp.Boolean)):
-        node.replace(exp.Placeholder())
-    for alias in list(tree.find_all(exp.Alias)):
-        if isinstance(alias.parent, (exp.Select,)):
-            alias.replace(alias.this)
-    for tbl_alias in list(tree.find_all(exp.TableAlias)):
-        tbl_alias.pop()
-    for col in tree.find_all(exp.Column):
-        if col.args.get("table") is not None:
-            col.set("table", None)
+    nodes = list(tree.walk())  # one walk: each find_all is a walk of its own
+    for node in nodes:
+        if isinstance(node, (exp.Literal, exp.Boolean)):
+            node.replace(exp.Placeholder())
+    for node in nodes:
+        if isinstance(node, exp.Alias) and isinstance(node.parent, exp.Select):
+            node.replace(node.this)
+        elif isinstance(node, exp.TableAlias):
+            node.pop()
+        elif isinstance(node, exp.Column) and node.args.get("table") is not None:
+            node.set("table", None)
     return tree.sql(dialect="duckdb", normalize=True, pretty=False).lower()
 
 
-def difficulty(sql: str | exp.Expr, dialect: str = "duckdb") -> int:
-    """A difficulty score from the AST: more joins, nesting, aggregates and windows score higher."""
+def difficulty(sql: str | exp.Expr, dialect: str = "duckdb", nodes: list[exp.Expr] | None = None) -> int:
+    """A difficulty score from the AST: more joins, nesting, aggregates and windows score higher.
+
+    ``nodes``: ``list(tree.walk())`` when the caller has it (one walk serves every check).
+    """
     tree = parse_sql(sql, dialect) if isinstance(sql, str) else sql
-    score = 1
-    score += 2 * len(list(tree.find_all(exp.Join)))
-    score += 3 * max(0, len(list(tree.find_all(exp.Select))) - 1)  # subqueries / CTE bodies
-    score += 2 * len(list(tree.find_all(exp.Window)))
-    score += len(list(tree.find_all(exp.AggFunc)))
-    score += 2 * len(list(tree.find_all(exp.Case)))
-    score += 2 * len(list(tree.find_all(exp.Union, exp.Intersect, exp.Except)))
-    score += 1 if tree.find(exp.Group) else 0
-    score += 2 if tree.find(exp.Having) else 0
-    score += 1 if tree.find(exp.Order) else 0
-    score += len(list(tree.find_all(exp.And, exp.Or)))
-    return score
+    score, selects = 1, 0
+    group = having = order = 0
+    for n in nodes if nodes is not None else tree.walk():
+        if isinstance(n, exp.Join | exp.Window | exp.Case | exp.Union | exp.Intersect | exp.Except):
+            score += 2
+        elif isinstance(n, exp.Select):
+            selects += 1  # subqueries / CTE bodies
+        elif isinstance(n, exp.AggFunc | exp.And | exp.Or):
+            score += 1
+        elif isinstance(n, exp.Group):
+            group = 1
+        elif isinstance(n, exp.Having):
+            having = 2
+        elif isinstance(n, exp.Order):
+            order = 1
+    return score + 3 * max(0, selects - 1) + group + having + order

@@ -156,19 +156,25 @@ class CachedExecutor:
         self._cache: dict[tuple[str, str], ExecResult] = {}
         self.hits = 0
 
-    def run(self, sql: str, dialect: str = "duckdb") -> ExecResult:
+    def run(self, sql: str, dialect: str = "duckdb", tree: exp.Expr | None = None) -> ExecResult:
         key = (sql, dialect)
         hit = self._cache.get(key)
         if hit is not None:
             self.hits += 1
             return hit
-        res = self.inner.run(sql, dialect)
+        res = self.inner.run(sql, dialect, tree)
         if len(res.rows) <= self.max_rows:  # big results are rare and cheap to recompute
             self._cache[key] = res
         return res
 
-    def run_uncached(self, sql: str, dialect: str = "duckdb") -> ExecResult:
-        return self.inner.run(sql, dialect)
+    def run_uncached(self, sql: str, dialect: str = "duckdb", tree: exp.Expr | None = None) -> ExecResult:
+        return self.inner.run(sql, dialect, tree)
+
+    def tree_of(self, sql: str, dialect: str = "duckdb") -> exp.Expr | None:
+        """The parse a cached run of ``sql`` was checked on (the families run every instance
+        before the validator sees it: one parse serves both)."""
+        hit = self._cache.get((sql, dialect))
+        return hit.tree if hit is not None else None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -209,20 +215,20 @@ class Validator:
             columns=list(info.columns),
         )
 
-    def run(self, sql: str) -> ExecResult:
+    def run(self, sql: str, tree: exp.Expr | None = None) -> ExecResult:
         """Execute once per distinct SQL text (the cache many phrasings and repairs share)."""
         hit = self._exec.get(sql)
         if hit is not None:
             self.stats.exec_cache_hits += 1
             return hit
         self.stats.executions += 1
-        res = self.executor.run(sql, self.dialect)
+        res = self.executor.run(sql, self.dialect, tree)
         if not res.ok and res.error is not None and res.error.kind == "timeout":
-            res = self._rerun_slow(sql, res)
+            res = self._rerun_slow(sql, res, tree)
         self._exec[sql] = res
         return res
 
-    def _rerun_slow(self, sql: str, first: ExecResult) -> ExecResult:
+    def _rerun_slow(self, sql: str, first: ExecResult, tree: exp.Expr | None) -> ExecResult:
         """A timeout once more with ``TIMEOUT_RETRY_FACTOR`` times the limit: on a loaded machine
         ordinary pairs over a big real table ran past the 2 s limit and were thrown away, while
         a query that is really too slow for the sandbox still fails."""
@@ -233,7 +239,7 @@ class Validator:
         self.stats.timeout_retries += 1
         inner.timeout_s = min(old * TIMEOUT_RETRY_FACTOR, max(old, TIMEOUT_RETRY_MAX_S))
         try:
-            return inner.run(sql, self.dialect)
+            return inner.run(sql, self.dialect, tree)
         finally:
             inner.timeout_s = old
 
@@ -250,10 +256,13 @@ class Validator:
     # -- per SQL ------------------------------------------------------------------------
     def _analyse(self, sql: str) -> SqlInfo:
         info = SqlInfo(sql=sql)
-        try:
-            tree = parse_sql(sql, self.dialect)
-        except SQLParseError as e:
-            return _fail(info, "parse_error", str(e))
+        tree_of = getattr(self.executor, "tree_of", None)
+        tree = tree_of(sql, self.dialect) if tree_of is not None else None
+        if tree is None:
+            try:
+                tree = parse_sql(sql, self.dialect)
+            except SQLParseError as e:
+                return _fail(info, "parse_error", str(e))
         try:
             names = check_names(tree, self.schema, self.dialect)
         except Exception as e:  # qualify can trip over statements it does not model
@@ -264,7 +273,7 @@ class Validator:
         why = not_a_query([tree])  # the sandbox's own read-only rule, one definition
         if why:
             return _fail(info, "not_read_only", why)
-        res = self.run(sql)
+        res = self.run(sql, tree)
         if not res.ok:
             err = res.error
             assert err is not None
@@ -277,28 +286,30 @@ class Validator:
             return _fail(info, "empty_result", "no rows" if not res.rows else "one row of NULLs")
         if res.truncated or len(res.rows) > self.cfg.row_cap:
             return _fail(info, "too_many_rows", f"more than {self.cfg.row_cap} rows")
-        why = self._nondeterministic(sql, tree, res)
+        nodes = list(tree.walk())  # one walk serves the checks below (each find_all is a walk)
+        why = self._nondeterministic(sql, tree, res, nodes)
         if why:
             return _fail(info, "nondeterministic", why)
         info.result, info.tree = res, tree
         info.zero_only = len(res.rows) == 1 and all(v in (0, False, None) for v in res.rows[0])
         info.result_hash = hash_result(res, is_ordered(tree))
-        info.difficulty = difficulty(tree)
+        info.difficulty = difficulty(tree, nodes=nodes)
         info.template = masked_template(tree)
-        info.literals = tuple(sorted(lit.sql(copy=False) for lit in tree.find_all(exp.Literal, exp.Boolean)))
+        info.literals = tuple(sorted(n.sql(copy=False) for n in nodes if isinstance(n, exp.Literal | exp.Boolean)))
         return info
 
-    def _nondeterministic(self, sql: str, tree: exp.Expr, res: ExecResult) -> str | None:
-        for fn in tree.find_all(exp.Func):
+    def _nondeterministic(self, sql: str, tree: exp.Expr, res: ExecResult, nodes: list[exp.Expr]) -> str | None:
+        funcs: list[exp.Func] = [n for n in nodes if isinstance(n, exp.Func)]
+        for fn in funcs:
             name = (fn.name if isinstance(fn, exp.Anonymous) else fn.sql_name()).lower()
             if name in _VOLATILE or isinstance(fn, (exp.Rand, exp.Uuid)):
                 return f"uses {name}(), which changes between runs"
-        for node in tree.find_all(*QUERY_ROOTS):
-            if node.args.get("limit") is not None and node.args.get("order") is None:
+        for node in nodes:
+            if isinstance(node, QUERY_ROOTS) and node.args.get("limit") is not None and node.args.get("order") is None:
                 return "LIMIT without ORDER BY returns an arbitrary subset"
-        if _may_vary(tree):
+        if _may_vary(nodes, funcs):
             # Run a second time, bypassing the cache: a changed result means the query is unstable.
-            again = getattr(self.executor, "run_uncached", self.executor.run)(sql, self.dialect)
+            again = getattr(self.executor, "run_uncached", self.executor.run)(sql, self.dialect, tree)
             self.stats.executions += 1
             self.stats.second_runs += 1
             ordered = is_ordered(tree)
@@ -389,7 +400,7 @@ class Validator:
                       reason=reason, detail=detail)
 
 
-def _may_vary(tree: exp.Expr) -> bool:
+def _may_vary(nodes: list[exp.Expr], funcs: list[exp.Func]) -> bool:
     """Whether a second run could return something else on the same read-only data.
 
     A query made only of deterministic operators returns the same rows on every run of the
@@ -397,9 +408,9 @@ def _may_vary(tree: exp.Expr) -> bool:
     run is spent only where execution order can leak into the result: windows, order-sensitive
     aggregates (first, string_agg, arg_max, ...), sampling, and functions sqlglot does not know.
     """
-    if tree.find(exp.Window, exp.TableSample) is not None:
+    if any(isinstance(n, exp.Window | exp.TableSample) for n in nodes):
         return True
-    for fn in tree.find_all(exp.Func):
+    for fn in funcs:
         if isinstance(fn, exp.Anonymous) or fn.sql_name().lower() in _ORDER_SENSITIVE:
             return True
     return False

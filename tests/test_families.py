@@ -14,6 +14,7 @@ import random
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -197,7 +198,7 @@ def test_profiling_outlives_the_pair_timeout_and_reports_failures(tmp_path: Path
     assert all(ti.columns for ti in view.tables) and any(ti.time is not None for ti in view.tables)
 
     class Failing(Executor):
-        def run(self, sql: str, dialect: str = "duckdb") -> ExecResult:
+        def run(self, sql: str, dialect: str = "duckdb", tree: Any = None) -> ExecResult:
             return ExecResult(False, error=ExecError("timeout", "InterruptException", "query timed out"))
 
     with Failing(db) as ex:

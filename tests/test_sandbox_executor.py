@@ -85,6 +85,20 @@ def test_refused(ex: Executor, name: str) -> None:
     assert res.rows == [] and res.columns == []
 
 
+def test_a_given_parse_saves_parsing_and_is_still_checked(ex: Executor) -> None:
+    from schemadistill.sqlcheck import parse_sql
+
+    sql = "SELECT country, count(*) AS n FROM shop.users GROUP BY 1 ORDER BY n DESC, 1 LIMIT 3"
+    tree = parse_sql(sql)
+    res = ex.run(sql, tree=tree)
+    assert res.ok and res.tree is tree and res.rows == ex.run(sql).rows
+    assert ex.run(sql).tree is not None  # the executor's own parse, for the teacher to reuse
+    for name in ("delete", "create", "attach"):  # the read-only check reads the given tree
+        bad = FORBIDDEN[name]
+        res = ex.run(bad, tree=parse_sql(bad))
+        assert not res.ok and res.error is not None and res.error.kind == "refused", name
+
+
 def test_refusals_changed_nothing(ex: Executor) -> None:
     for sql in FORBIDDEN.values():
         ex.run(sql)

@@ -235,3 +235,14 @@ def test_binary_file_is_not_a_database(tmp_path: Path, name: str) -> None:
 def test_directory_is_rejected(tmp_path: Path) -> None:
     err = _error(tmp_path)
     assert str(tmp_path) in str(err)
+
+
+def test_unsupported_syntax_names_the_word_sqlglot_stopped_at(tmp_path: Path) -> None:
+    # sqlglot degrades what it cannot read to a Command (a table without columns); the error
+    # must name the word to change and where it is, with sqlglot's compiled build too
+    p = tmp_path / "schema.sql"
+    p.write_text("CREATE TABLE t (a INT);\nCREATE TABLE u (b INT) ENGINE = Foo BAR BAZ(1);\n")
+    with pytest.raises(UserError) as e:
+        load_schema(p)
+    assert "unsupported syntax near 'BAR'" in str(e.value)
+    assert (e.value.line, e.value.column) == (2, 39)

@@ -129,11 +129,11 @@ def test_a_timeout_gets_one_longer_run(tiny: tuple[Schema, Executor]) -> None:
     limits: list[float] = []
 
     class Busy(Executor):
-        def run(self, sql: str, dialect: str = "duckdb") -> ExecResult:
+        def run(self, sql: str, dialect: str = "duckdb", tree: Any = None) -> ExecResult:
             limits.append(self.timeout_s)
             if self.timeout_s < 1.0:
                 return ExecResult(False, error=ExecError("timeout", "InterruptException", "query timed out"))
-            return super().run(sql, dialect)
+            return super().run(sql, dialect, tree)
 
     with Busy(ex.db, timeout_s=0.5) as busy:
         v = Validator(schema, busy, "duckdb", TeacherConfig())
@@ -192,7 +192,7 @@ def test_nondeterministic_two_runs_differ(tiny: tuple[Schema, Executor]) -> None
         def __init__(self) -> None:
             self.calls = 0
 
-        def run(self, sql: str, dialect: str = "duckdb") -> ExecResult:
+        def run(self, sql: str, dialect: str = "duckdb", tree: Any = None) -> ExecResult:
             self.calls += 1
             res = ex.run(sql, dialect)
             res.rows = [(self.calls,)]
@@ -351,3 +351,20 @@ def test_collector_repairs_dedup_separately(validator: Validator, tiny: tuple[Sc
     assert isinstance(col.add(validator.check(rep)), Pair)
     again = col.add(validator.check(rep))
     assert isinstance(again, Reject) and again.reason == "duplicate_question"
+
+
+def test_validator_checks_the_parse_the_families_ran(tiny: tuple[Schema, Executor]) -> None:
+    # the families run every instance before validation: the validator reuses that parse
+    # (one sqlglot parse per distinct SQL) and judges it exactly as a fresh one
+    from teacher.validate import CachedExecutor
+
+    schema, ex = tiny
+    sql = "SELECT country, count(*) AS n FROM shop.users GROUP BY country"
+    shared = CachedExecutor(ex)
+    first = shared.run(sql)
+    assert shared.tree_of(sql) is first.tree is not None
+    reused = Validator(schema, shared, "duckdb", TeacherConfig()).sql_info(sql)
+    fresh = Validator(schema, ex, "duckdb", TeacherConfig()).sql_info(sql)
+    assert reused.tree is first.tree and fresh.tree is not first.tree
+    assert reused.reason is None and (reused.template, reused.difficulty, reused.columns, reused.literals) == (
+        fresh.template, fresh.difficulty, fresh.columns, fresh.literals)

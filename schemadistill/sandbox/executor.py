@@ -69,6 +69,9 @@ class ExecResult:
     executed_sql: str = ""  # what DuckDB ran (the transpiled text when dialect != duckdb)
     transpiled_from: str | None = None
     elapsed_ms: float = 0.0
+    # sqlglot's parse of the statement in its dialect (None when sqlglot could not parse it and
+    # DuckDB's parser decided): the teacher validates the tree it was run from, not a second parse
+    tree: Any = field(default=None, repr=False, compare=False)
 
 
 class _Watchdog:
@@ -181,11 +184,15 @@ class Executor:
         self.close()
 
     # -- running ------------------------------------------------------------------------
-    def run(self, sql: str, dialect: str = "duckdb") -> ExecResult:
-        """Check, maybe transpile, and run ``sql``; never raises for bad SQL."""
+    def run(self, sql: str, dialect: str = "duckdb", tree: exp.Expr | None = None) -> ExecResult:
+        """Check, maybe transpile, and run ``sql``; never raises for bad SQL.
+
+        ``tree``: the caller's sqlglot parse of ``sql`` in ``dialect`` (``sqlcheck.parse_sql``),
+        which saves parsing it again; the read-only checks run on it all the same.
+        """
         t0 = time.perf_counter()
         dialect = self._dialect(dialect)
-        res = self._prepare(sql, dialect)
+        res = self._prepare(sql, dialect, tree)
         if res.error is None:
             with self._lock:
                 self._execute(res)
@@ -202,7 +209,7 @@ class Executor:
             self._dialects.add(d)
         return d
 
-    def _prepare(self, sql: str, dialect: str) -> ExecResult:
+    def _prepare(self, sql: str, dialect: str, tree: exp.Expr | None = None) -> ExecResult:
         from schemadistill.sqlcheck import MAX_NESTING, paren_depth
 
         res = ExecResult(ok=False, executed_sql=sql)
@@ -211,7 +218,7 @@ class Executor:
                                   f"the statement nests parentheses more than {MAX_NESTING} deep")
             return res
         try:
-            trees = sqlglot.parse(sql, read=dialect)
+            trees: list[exp.Expr | None] | None = [tree] if tree is not None else sqlglot.parse(sql, read=dialect)
         except RecursionError:  # "- - - ... 1", "NOT NOT ...": no parentheses, as deep (an untrained model writes it)
             res.error = ExecError("parse", "ParserError", "the statement is too deeply nested to parse")
             return res
@@ -225,9 +232,10 @@ class Executor:
             if why:
                 res.error = ExecError("refused", "Refused", why)
                 return res
+            res.tree = next(t for t in trees if t is not None)
             if dialect != "duckdb":
                 res.transpiled_from = dialect
-                res.executed_sql = next(t for t in trees if t is not None).sql(dialect="duckdb")
+                res.executed_sql = res.tree.sql(dialect="duckdb")
         try:
             stmts = self._con.extract_statements(res.executed_sql)
         except duckdb.Error as e:

@@ -150,14 +150,41 @@ def parse_ddl(text: str, dialect: str | None = None, source: str | Path = "<ddl>
 
 # -- one dialect ------------------------------------------------------------------------------
 
-class _StrictMixin:
-    """Make sqlglot raise instead of silently degrading an unsupported statement to a Command."""
+def _parse_strict(d: Dialect, chunk: list[Token], text: str) -> exp.Expr | None:
+    """Parse one statement; raise where sqlglot would silently degrade it to a Command.
 
-    def _parse_as_command(self, start: Token) -> exp.Command:
-        cur = getattr(self, "_curr", None) or start
-        raise ParseError(f"unsupported syntax near {cur.text!r}", errors=[
-            {"description": f"unsupported syntax near {cur.text!r}", "line": cur.line, "col": cur.col,
-             "start": cur.start}])
+    A Command keeps the statement's text but none of its columns: a table would vanish from
+    the schema without a word. (Checked after parsing, not by overriding the parser: sqlglot's
+    compiled build, ``sqlglot[c]``, cannot be subclassed.)
+    """
+    stmt = d.parser().parse(chunk, text)[0]
+    if stmt is None or not _degraded(stmt):
+        return stmt
+    at = _stuck_at(d, chunk, text)
+    raise ParseError(f"unsupported syntax near {at.text!r}", errors=[
+        {"description": f"unsupported syntax near {at.text!r}", "line": at.line, "col": at.col,
+         "start": at.start}])
+
+
+def _degraded(stmt: exp.Expr) -> bool:
+    return isinstance(stmt, exp.Command) or stmt.find(exp.Command) is not None
+
+
+def _stuck_at(d: Dialect, chunk: list[Token], text: str, tries: int = 300) -> Token:
+    """The token where sqlglot gave up: the one after the longest prefix it parses properly.
+
+    Only on the error path, so the quadratic search costs nothing in a good run; it names the
+    word the user must change ('STRANGE' in ``CREATE TABLE t (a INT) STRANGE THING``) and lets
+    the dialect that got furthest win the report.
+    """
+    for k in range(len(chunk) - 1, max(0, len(chunk) - 1 - tries), -1):
+        try:
+            stmt = d.parser().parse(chunk[:k], text)[0]
+        except (SqlglotError, ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError):
+            continue
+        if stmt is not None and not _degraded(stmt):
+            return chunk[k]
+    return chunk[0]
 
 
 @contextmanager
@@ -206,7 +233,6 @@ def _parse_as(text: str, dialect: str) -> Schema:
         line, col = text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
         raise _Failure("cannot tokenize: unterminated string, quoted name or comment?",
                        line=line, col=col, pos=pos) from e
-    parser_cls = type("StrictParser", (_StrictMixin, d.parser_class), {})
     builder = _Builder(text, dialect)
     with _quiet_sqlglot():
         for chunk in _statements(tokens):
@@ -216,7 +242,7 @@ def _parse_as(text: str, dialect: str) -> Schema:
             if kind == "table" and dialect == "sqlite":
                 chunk = _drop_sqlite_table_options(chunk)
             try:
-                stmt = parser_cls(dialect=d).parse(chunk, text)[0]
+                stmt = _parse_strict(d, chunk, text)
             except (SqlglotError, ValueError, TypeError, AttributeError, IndexError, KeyError, RecursionError) as e:
                 if kind != "table":
                     continue  # ALTER/COMMENT statements sqlglot cannot read are optional extras
