@@ -52,7 +52,7 @@ from teacher.report import schema_coverage, write_report
 from teacher.validate import CachedExecutor, Collector, Validator, normalise_question
 
 CHUNK = 500  # candidates validated between two progress markers
-OVERSHOOT = 1.25  # template candidates asked for per generate pair wanted (some get rejected)
+OVERSHOOT = 1.1  # template candidates asked for per generate pair wanted (some get rejected)
 MAX_ROUNDS = 4  # top-up rounds when rejects leave the run short of cfg.n
 VARIANT_SHARE = 0.1  # most variants of EXAMPLES as a share of teacher.n
 
@@ -95,6 +95,7 @@ def _generate(schema_path_or_schema: str | Path | Schema, sandbox_db: Path, out_
         executor: Any = CachedExecutor(raw)  # one execution per distinct statement, run-wide
         t = time.perf_counter()
         run = _Run(schema, executor, out_dir, cfg, dialect, examples, progress, chunk_size)
+        run.threads = threads
         run.stream_key = _stream_key(cfg, Path(sandbox_db), examples)
         timing["setup (lexicon, profiling)"] = time.perf_counter() - t
         run.validate_all(resume)
@@ -211,6 +212,7 @@ class _Run:
         self.pair_rows: list[dict[str, Any]] = []  # Pair.to_json of collector.kept, in order
         self._bar_step: Any = None
         self.stream_key = ""
+        self.threads = 1  # family threads (teacher.threads, resolved)
 
     # -- the candidate stream ---------------------------------------------------------------
     def _round(self, r: int, n_templates: int) -> list[Candidate]:
@@ -220,7 +222,7 @@ class _Run:
         t = time.perf_counter()
         rng = random.Random(f"{self.cfg.seed}:templates:{r}")
         templates = generate_candidates(self.view, n_templates, rng, self.weights,
-                                        phrasings=self.cfg.phrasings_per_instance)
+                                        phrasings=self.cfg.phrasings_per_instance, threads=self.threads)
         for name, st in (getattr(self.view, "family_stats", None) or {}).items():
             prev = self.family_stats.get(name)
             if prev is None or not st.skipped:

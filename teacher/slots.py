@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -258,7 +259,8 @@ class SchemaView:
 
     def __init__(self, schema: Schema, executor: Executor, lexicon: Lexicon,
                  reference_date: dt.date | None = None, check: bool = True) -> None:
-        self.schema, self.executor, self.lexicon = schema, executor, lexicon
+        self.schema, self._executor, self.lexicon = schema, executor, lexicon
+        self._local = threading.local()  # a family thread's own executor (generate_candidates)
         self.problems: list[str] = []  # profiling queries that failed: the families they starve
         self.dialect = schema.dialect or "duckdb"
         self.check = check  # generate_candidates executes each instance and drops failures
@@ -285,6 +287,20 @@ class SchemaView:
                 self.named_filters.setdefault(owner.name, []).append(f)
         self.family_stats: dict[str, Any] = {}  # filled by generate_candidates: per-family counts
         self._cache: dict[str, list[tuple[Any, ...]]] = {}
+
+    @property
+    def executor(self) -> Executor:
+        """The sandbox: this thread's own connection where one was set, else the view's."""
+        own = getattr(self._local, "executor", None)
+        return own if own is not None else self._executor
+
+    @executor.setter
+    def executor(self, executor: Executor) -> None:
+        self._executor = executor
+
+    def use_in_this_thread(self, executor: Executor | None) -> None:
+        """Give the calling thread its own executor (a DuckDB connection runs one query at a time)."""
+        self._local.executor = executor
 
     def add_named_filters(self, filters: list[NamedFilter]) -> None:
         """Named conditions from outside the sidecar (mined from EXAMPLES)."""

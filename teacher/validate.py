@@ -154,13 +154,23 @@ class CachedExecutor:
     def __init__(self, executor: Executor, max_rows: int = 200) -> None:
         self.inner, self.max_rows = executor, max_rows
         self._cache: dict[tuple[str, str], ExecResult] = {}
-        self.hits = 0
+        self._counts = [0]  # hits, shared with the twins of other threads
+
+    @property
+    def hits(self) -> int:
+        return self._counts[0]
+
+    def sharing(self, inner: Executor) -> CachedExecutor:
+        """A twin over ``inner`` (another thread's connection) that shares this cache."""
+        twin = CachedExecutor(inner, self.max_rows)
+        twin._cache, twin._counts = self._cache, self._counts
+        return twin
 
     def run(self, sql: str, dialect: str = "duckdb", tree: exp.Expr | None = None) -> ExecResult:
         key = (sql, dialect)
         hit = self._cache.get(key)
         if hit is not None:
-            self.hits += 1
+            self._counts[0] += 1
             return hit
         res = self.inner.run(sql, dialect, tree)
         if len(res.rows) <= self.max_rows:  # big results are rare and cheap to recompute

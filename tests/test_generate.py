@@ -159,9 +159,10 @@ def test_other_seed_other_pairs(run: tuple[Path, dict], schema: Schema, sandbox:
     assert {p.question for p in _pairs(tmp_path)} != {p.question for p in _pairs(out)}
 
 
-def test_same_pairs_on_any_number_of_duckdb_threads(schema: Schema, sandbox: Path, tmp_path: Path) -> None:
+def test_same_pairs_on_any_number_of_threads(schema: Schema, sandbox: Path, tmp_path: Path) -> None:
     """The teacher runs DuckDB on every core: float sums then add up in another order and a GROUP
-    BY returns its groups in another order, neither of which may change a pair or a reject."""
+    BY returns its groups in another order, neither of which may change a pair or a reject. It
+    also runs the families in that many threads, which finish in any order."""
     from teacher.generate import generate
 
     for threads in (1, 4):

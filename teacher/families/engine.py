@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -122,6 +124,34 @@ def check_result(view: SchemaView, sql: str, allow_zero: bool) -> str:
     return ""
 
 
+def _produce(job: tuple[_Family, int]) -> list[list[Candidate]]:
+    fam, quota = job
+    return fam.produce(quota)
+
+
+@contextmanager
+def _family_threads(view: SchemaView, threads: int) -> Iterator[ThreadPoolExecutor | None]:
+    """A pool whose threads each check instances on a connection of their own (None: run inline)."""
+    shared = view.executor
+    if threads <= 1 or not hasattr(shared, "sharing"):
+        yield None
+        return
+    forks: list[Any] = []
+
+    def connect() -> None:
+        own = shared.inner.fork()
+        forks.append(own)
+        view.use_in_this_thread(shared.sharing(own))
+
+    try:
+        with ThreadPoolExecutor(max_workers=threads, initializer=connect,
+                                thread_name_prefix="sd-family") as pool:
+            yield pool
+    finally:
+        for own in forks:
+            own.close()
+
+
 class _Family:
     """One family's generation state across allocation rounds."""
 
@@ -205,11 +235,15 @@ class _Family:
 
 
 def generate_candidates(view: SchemaView, n: int, rng: random.Random,
-                        weights: dict[str, float] | None = None, phrasings: int = 3) -> list[Candidate]:
+                        weights: dict[str, float] | None = None, phrasings: int = 3,
+                        threads: int = 1) -> list[Candidate]:
     """``n`` template candidates spread over the families (see the module docstring).
 
     ``view.family_stats`` afterwards holds per-family :class:`FamilyStats` (requested,
-    produced, rejections, and why a family was skipped).
+    produced, rejections, and why a family was skipped). ``threads`` > 1 runs the families
+    of an allocation round side by side, each thread on its own sandbox connection: DuckDB
+    checks one family's instance while Python binds and phrases another's. A family's
+    instances depend only on its own rng and quota, so the candidates are the same.
     """
     phrasings = max(1, phrasings)
     seed = rng.getrandbits(64)
@@ -217,23 +251,22 @@ def generate_candidates(view: SchemaView, n: int, rng: random.Random,
     fams = {name: _Family(FAMILIES[name], view, seed, phrasings) for name in shares}
     produced: list[list[Candidate]] = []
     remaining = n
-    while remaining > 0:
-        active = {k: shares[k] for k, f in fams.items() if not f.done}
-        if not active:
-            break
-        alloc = _allocate(remaining, active)
-        made = 0
-        for name, quota in alloc.items():
-            if quota <= 0:
-                continue
-            fam = fams[name]
-            fam.stats.requested += quota
-            batch = fam.produce(quota)
-            produced.extend(batch)
-            made += sum(len(b) for b in batch)
-        remaining = n - sum(len(b) for b in produced)
-        if made == 0:
-            break
+    with _family_threads(view, threads) as pool:
+        while remaining > 0:
+            active = {k: shares[k] for k, f in fams.items() if not f.done}
+            if not active:
+                break
+            jobs = [(fams[name], quota) for name, quota in _allocate(remaining, active).items() if quota > 0]
+            for fam, quota in jobs:
+                fam.stats.requested += quota
+            made = 0
+            batches = pool.map(_produce, jobs) if pool is not None else map(_produce, jobs)
+            for batch in batches:  # in allocation order, whichever thread made it
+                produced.extend(batch)
+                made += sum(len(b) for b in batch)
+            remaining = n - sum(len(b) for b in produced)
+            if made == 0:
+                break
     for f in fams.values():
         if f.stats.produced == 0:
             f.stats.skipped = (f"needs {f.spec.needs}" if f.spec.needs else "no usable binding") + (
