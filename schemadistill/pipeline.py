@@ -110,6 +110,9 @@ class StageMemory:
         self._thread = threading.Thread(target=self._loop, name="stage-memory", daemon=True)
         self.sampled = self.tree = self.child = 0.0
         self.children_seen = False
+        # processes an earlier stage left running (multiprocessing's resource tracker, which
+        # lives as long as this process once the teacher's worker has started) are not this stage's
+        self._earlier: set[int] = set()
 
     def _sample(self) -> None:
         import psutil
@@ -117,6 +120,8 @@ class StageMemory:
         own = self._proc.memory_info().rss / 2**20
         kids = 0.0
         for c in self._proc.children(recursive=True):
+            if c.pid in self._earlier:
+                continue
             try:
                 rss = c.memory_info().rss / 2**20
             except psutil.Error:  # ended between listing and reading
@@ -132,6 +137,7 @@ class StageMemory:
 
     def __enter__(self) -> StageMemory:
         self._self0 = _maxrss_mb()
+        self._earlier = {c.pid for c in self._proc.children(recursive=True)}
         self._sample()
         self._thread.start()
         return self

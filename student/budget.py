@@ -149,3 +149,51 @@ class Throughput(TrainerCallback):
     @property
     def tokens_per_s(self) -> float | None:
         return self.tokens / self.seconds if self.seconds > 0 else None
+
+
+BUSY_SHARE = 0.25  # other processes' share of the machine above which a budgeted run says so
+
+
+class OthersCpu:
+    """The share of the machine's CPU that other processes used while the student trained.
+
+    A time budget buys steps at the speed the machine gives: when another job shares the
+    cores, the same 20 minutes afford fewer steps (one quickstart that shared 2 cores with a
+    test run planned 3,566 steps where an idle one ran 4,600, and scored 10 points lower) and
+    nothing else in the report would tell why. ``start()`` ... ``stop()`` returns
+    (busy CPU time of the whole machine - this process's and its children's) / (wall x cores).
+    """
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self._proc = psutil.Process()
+        self._t0 = 0.0
+        self._busy0 = self._own0 = 0.0
+
+    def _busy(self) -> float:
+        t = self._psutil.cpu_times()  # (guest time is inside user time on Linux: not added again)
+        return t.user + t.system + sum(getattr(t, f, 0.0) for f in ("nice", "irq", "softirq"))
+
+    def _own(self) -> float:
+        t = self._proc.cpu_times()
+        return t.user + t.system + t.children_user + t.children_system + sum(
+            c.cpu_times().user + c.cpu_times().system for c in self._children())
+
+    def _children(self) -> list[Any]:
+        try:
+            return self._proc.children(recursive=True)  # data loader workers not yet waited for
+        except self._psutil.Error:
+            return []
+
+    def start(self) -> None:
+        self._t0, self._busy0, self._own0 = time.perf_counter(), self._busy(), self._own()
+
+    def stop(self) -> float | None:
+        wall = time.perf_counter() - self._t0
+        cores = self._psutil.cpu_count() or 1
+        if wall <= 0:
+            return None
+        others = (self._busy() - self._busy0) - (self._own() - self._own0)
+        return round(min(1.0, max(0.0, others / (wall * cores))), 3)

@@ -625,7 +625,8 @@ def _train_phase(run: _Run, k: int, model: Any, examples: list[dict[str, Any]], 
     first, stop = segment or (0, plan["max_steps"])
     first_planned, planned = segment_bounds(plan["planned_steps"], k) if segment else (0, plan["planned_steps"])
     limit = budget.TimeLimit(plan.get("budget_s") if run.state.num_processes == 1 else None)
-    start, speed = _StartStep(), budget.Throughput()
+    start, speed, others = _StartStep(), budget.Throughput(), budget.OthersCpu()
+    busy: float | None = None
     last = last_complete_checkpoint(ckpt_dir) if run.resume or segment else None
     if segment and first > 0 and _checkpoint_step(last) < first:
         raise UserError(f"the shuffled run's checkpoint at step {first} is missing", file=ckpt_dir,
@@ -652,8 +653,10 @@ def _train_phase(run: _Run, k: int, model: Any, examples: list[dict[str, Any]], 
             if trainer.pop_callback(ProgressCallback) is not None:  # absent under disable_tqdm
                 trainer.add_callback(LossInProgressBar())
             t0 = time.perf_counter()
+            others.start()
             trainer.train(resume_from_checkpoint=last)
             seconds = time.perf_counter() - t0
+            busy = others.stop()
         trainer.save_model(str(phase_dir / "final"))
         trained_model, global_step, stopped = trainer.model, trainer.state.global_step, limit.stopped
         log_history, seen = trainer.state.log_history, trainer.state.num_input_tokens_seen - start.tokens
@@ -666,7 +669,11 @@ def _train_phase(run: _Run, k: int, model: Any, examples: list[dict[str, Any]], 
         "max_steps": stop - first, "planned_steps": planned - first_planned,
         "resumed_from_step": max(0, start.step - first), "stopped_by_time": stopped,
         "train_seconds": round(seconds, 2), "tokens_per_s": round(tps, 1) if tps else None,
-        "final_loss": history[-1]["loss"] if history else None}
+        "final_loss": history[-1]["loss"] if history else None, "others_cpu_share": busy,
+        "busy_machine": bool(busy is not None and busy > budget.BUSY_SHARE and plan.get("budget_s"))}
+    if done["busy_machine"]:
+        console.print(f"[yellow]warning:[/yellow] other processes used {busy:.0%} of the machine's CPU while "
+                      f"phase {k} trained: its time budget bought fewer steps than an idle machine gives")
     if segment:
         done["segment"] = {"first_step": first, "stop_step": stop, "run_steps": plan["max_steps"]}
     if run.state.is_main_process:

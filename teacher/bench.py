@@ -9,7 +9,8 @@ and prints ONE JSON line:
     {"bench": "teacher", "pairs": ..., "seconds": ..., "pairs_per_s": ..., "families": ...}
 
 plus, for profiling, the CPU seconds of this process (wall time suffers when other jobs share
-the machine; CPU time does not), the seconds of each step and the validator's cache counters.
+the machine; CPU time does not; the worker process that checks SQL on a machine with more than
+one core is not counted), the seconds of each step and the validator's cache counters.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ import random
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ from schemadistill.sandbox import Executor
 from schemadistill.schema.model import Schema
 from teacher.pair import Candidate, Pair, Reject
 from teacher.report import schema_coverage, write_report
+from teacher.sql_facts import FactsPool
 from teacher.validate import CachedExecutor, Collector, Validator, normalise_question
 
 CHUNK = 500  # candidates validated between two progress markers
@@ -91,11 +92,15 @@ def _generate(schema_path_or_schema: str | Path | Schema, sandbox_db: Path, out_
     dialect = schema.dialect or "duckdb"
     timing: dict[str, float] = {}
     threads = cfg.threads if cfg.threads > 0 else (os.cpu_count() or 1)
-    with Executor(sandbox_db, timeout_s=cfg.timeout_s, row_cap=cfg.row_cap, threads=threads) as raw:
+    # More than one core: a worker process computes the validator's static checks while this
+    # one runs DuckDB (started first, so its start-up overlaps the profiling below).
+    with Executor(sandbox_db, timeout_s=cfg.timeout_s, row_cap=cfg.row_cap, threads=threads) as raw, \
+            (FactsPool(schema, dialect) if threads > 1 else nullcontext()) as facts_pool:
         executor: Any = CachedExecutor(raw)  # one execution per distinct statement, run-wide
         t = time.perf_counter()
         run = _Run(schema, executor, out_dir, cfg, dialect, examples, progress, chunk_size)
         run.threads = threads
+        run.validator.facts_pool = facts_pool
         run.stream_key = _stream_key(cfg, Path(sandbox_db), examples)
         timing["setup (lexicon, profiling)"] = time.perf_counter() - t
         run.validate_all(resume)
@@ -223,6 +228,8 @@ class _Run:
         rng = random.Random(f"{self.cfg.seed}:templates:{r}")
         templates = generate_candidates(self.view, n_templates, rng, self.weights,
                                         phrasings=self.cfg.phrasings_per_instance, threads=self.threads)
+        if self.validator.facts_pool is not None:  # analysed there while the paraphrases are made here
+            self.validator.facts_pool.submit(c.sql for c in templates)
         for name, st in (getattr(self.view, "family_stats", None) or {}).items():
             prev = self.family_stats.get(name)
             if prev is None or not st.skipped:

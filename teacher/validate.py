@@ -19,7 +19,7 @@ reject reason codes are stable; reports and tests key on them):
     too_many_rows    more rows than ``cfg.row_cap``
     nondeterministic a volatile function (random(), uuid()), a LIMIT without ORDER BY (in any
                      SELECT), ties at the LIMIT cut of the outer query, or two runs that differ
-                     (run twice only where execution order can matter, see ``_may_vary``)
+                     (run twice only where execution order can matter, see ``sql_facts._may_vary``)
     empty_question   the question is blank
     repair_not_broken / repair_error_mismatch / repair_no_error
                      repair candidates only: ``broken_sql`` must really fail with exactly the
@@ -43,16 +43,11 @@ from sqlglot import exp
 
 from schemadistill.config import TeacherConfig
 from schemadistill.sandbox import ExecResult, Executor
-from schemadistill.sandbox.executor import QUERY_ROOTS, not_a_query
+from schemadistill.sandbox.executor import QUERY_ROOTS
 from schemadistill.schema.model import Schema
-from schemadistill.sqlcheck import SQLParseError, check_names, difficulty, masked_template, parse_sql
+from schemadistill.sqlcheck import SQLParseError, masked_template, parse_sql
 from teacher.pair import Candidate, Pair, Reject, stable_id
-
-# Functions whose value changes from run to run even on the same data.
-_VOLATILE = {"random", "rand", "uuid", "gen_random_uuid", "uuidv4", "uuidv7", "setseed", "nextval"}
-# Aggregates whose value depends on the order rows arrive in.
-_ORDER_SENSITIVE = {"first", "last", "any_value", "arbitrary", "arg_max", "arg_min", "max_by", "min_by",
-                    "array_agg", "list", "string_agg", "group_concat", "listagg", "first_value", "last_value"}
+from teacher.sql_facts import FactsPool, SqlFacts, sql_facts
 
 
 @dataclass
@@ -198,6 +193,7 @@ class Validator:
         self.stats = ValidatorStats()
         self._sql: dict[str, SqlInfo] = {}
         self._exec: dict[str, ExecResult] = {}
+        self.facts_pool: FactsPool | None = None  # a worker computing the static checks ahead
 
     # -- public -------------------------------------------------------------------------
     def check(self, cand: Candidate) -> Pair | Reject:
@@ -268,21 +264,18 @@ class Validator:
         info = SqlInfo(sql=sql)
         tree_of = getattr(self.executor, "tree_of", None)
         tree = tree_of(sql, self.dialect) if tree_of is not None else None
+        facts = self.facts_pool.take(sql) if self.facts_pool is not None else None
+        if facts is None:
+            facts = sql_facts(sql, self.schema, self.dialect, tree)
+        if facts.parse_error is not None:
+            return _fail(info, "parse_error", facts.parse_error)
+        if facts.names_error is not None:
+            return _fail(info, "unknown_name", facts.names_error)
+        info.tables, info.columns = facts.tables, facts.columns
+        if facts.read_only_error:
+            return _fail(info, "not_read_only", facts.read_only_error)
         if tree is None:
-            try:
-                tree = parse_sql(sql, self.dialect)
-            except SQLParseError as e:
-                return _fail(info, "parse_error", str(e))
-        try:
-            names = check_names(tree, self.schema, self.dialect)
-        except Exception as e:  # qualify can trip over statements it does not model
-            return _fail(info, "unknown_name", f"could not resolve names: {e}")
-        if not names.ok:
-            return _fail(info, "unknown_name", "; ".join(names.unknown))
-        info.tables, info.columns = sorted(names.tables), sorted(names.columns)
-        why = not_a_query([tree])  # the sandbox's own read-only rule, one definition
-        if why:
-            return _fail(info, "not_read_only", why)
+            tree = parse_sql(sql, self.dialect)  # it parsed in sql_facts: no error here
         res = self.run(sql, tree)
         if not res.ok:
             err = res.error
@@ -296,28 +289,21 @@ class Validator:
             return _fail(info, "empty_result", "no rows" if not res.rows else "one row of NULLs")
         if res.truncated or len(res.rows) > self.cfg.row_cap:
             return _fail(info, "too_many_rows", f"more than {self.cfg.row_cap} rows")
-        nodes = list(tree.walk())  # one walk serves the checks below (each find_all is a walk)
-        why = self._nondeterministic(sql, tree, res, nodes)
+        why = self._nondeterministic(sql, tree, res, facts)
         if why:
             return _fail(info, "nondeterministic", why)
         info.result, info.tree = res, tree
         info.zero_only = len(res.rows) == 1 and all(v in (0, False, None) for v in res.rows[0])
         info.result_hash = hash_result(res, is_ordered(tree))
-        info.difficulty = difficulty(tree, nodes=nodes)
-        info.template = masked_template(tree)
-        info.literals = tuple(sorted(n.sql(copy=False) for n in nodes if isinstance(n, exp.Literal | exp.Boolean)))
+        info.difficulty, info.template, info.literals = facts.difficulty, facts.template, facts.literals
         return info
 
-    def _nondeterministic(self, sql: str, tree: exp.Expr, res: ExecResult, nodes: list[exp.Expr]) -> str | None:
-        funcs: list[exp.Func] = [n for n in nodes if isinstance(n, exp.Func)]
-        for fn in funcs:
-            name = (fn.name if isinstance(fn, exp.Anonymous) else fn.sql_name()).lower()
-            if name in _VOLATILE or isinstance(fn, (exp.Rand, exp.Uuid)):
-                return f"uses {name}(), which changes between runs"
-        for node in nodes:
-            if isinstance(node, QUERY_ROOTS) and node.args.get("limit") is not None and node.args.get("order") is None:
-                return "LIMIT without ORDER BY returns an arbitrary subset"
-        if _may_vary(nodes, funcs):
+    def _nondeterministic(self, sql: str, tree: exp.Expr, res: ExecResult, facts: SqlFacts) -> str | None:
+        if facts.volatile:
+            return facts.volatile
+        if facts.limit_without_order:
+            return "LIMIT without ORDER BY returns an arbitrary subset"
+        if facts.may_vary:
             # Run a second time, bypassing the cache: a changed result means the query is unstable.
             again = getattr(self.executor, "run_uncached", self.executor.run)(sql, self.dialect, tree)
             self.stats.executions += 1
@@ -408,22 +394,6 @@ class Validator:
     def _reject(self, cand: Candidate, reason: str, detail: str) -> Reject:
         return Reject(question=cand.question, sql=cand.sql, family=cand.family, source=cand.source,
                       reason=reason, detail=detail)
-
-
-def _may_vary(nodes: list[exp.Expr], funcs: list[exp.Func]) -> bool:
-    """Whether a second run could return something else on the same read-only data.
-
-    A query made only of deterministic operators returns the same rows on every run of the
-    (single-threaded) sandbox, and unordered results are compared as multisets, so the second
-    run is spent only where execution order can leak into the result: windows, order-sensitive
-    aggregates (first, string_agg, arg_max, ...), sampling, and functions sqlglot does not know.
-    """
-    if any(isinstance(n, exp.Window | exp.TableSample) for n in nodes):
-        return True
-    for fn in funcs:
-        if isinstance(fn, exp.Anonymous) or fn.sql_name().lower() in _ORDER_SENSITIVE:
-            return True
-    return False
 
 
 def _fail(info: SqlInfo, reason: str, detail: str) -> SqlInfo:

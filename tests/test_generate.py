@@ -335,3 +335,32 @@ def test_shape_template_evens_out_what_a_family_binds() -> None:
     # a different aggregate, or a measure of another type, is another shape
     assert shape(a) != shape(a.replace("AVG(", "SUM("))
     assert shape(a) != shape(a.replace("AVG(session_duration)", "AVG(revenue)"))
+
+
+def test_a_script_without_a_main_guard_can_run_the_teacher(schema: Schema, sandbox: Path, tmp_path: Path) -> None:
+    """On more than one thread the teacher starts a worker process; starting one imports the
+    caller's __main__ again, and a script without ``if __name__ == "__main__"`` would then run
+    the teacher inside the worker (and multiprocessing refuses). The worker must start without it."""
+    import subprocess
+    import sys
+
+    from teacher.generate import generate
+
+    script, ran = tmp_path / "make_pairs.py", tmp_path / "ran.txt"
+    script.write_text(
+        f"open({str(ran)!r}, 'a').write('ran\\n')\n"  # once per process that runs the script
+        "from pathlib import Path\n"
+        "from schemadistill.config import TeacherConfig\n"
+        "from teacher.generate import generate\n"
+        f"cfg = TeacherConfig(n={N}, threads=2)\n"
+        f"summary = generate({str(ECOMMERCE)!r}, Path({str(sandbox)!r}), Path({str(tmp_path / 'two')!r}), cfg, "
+        "progress=False)\n"
+        "print(summary['pairs'])\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert ran.read_text().splitlines() == ["ran"]  # not again in the worker
+    assert "LIST_SORT" not in done.stderr  # the worker's sqlglot is as quiet as the teacher's
+    generate(schema, sandbox, tmp_path / "one", _cfg(threads=1), progress=False)
+    for name in ("pairs.jsonl", "rejects.jsonl"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()

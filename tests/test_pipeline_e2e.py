@@ -271,6 +271,20 @@ def test_stage_memory_is_per_stage() -> None:
     assert "peak_rss_tree_mb" not in m.figures()  # no child processes
 
 
+def test_stage_memory_leaves_out_processes_an_earlier_stage_left_running() -> None:
+    from schemadistill.pipeline import StageMemory
+
+    left = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])  # e.g. a resource tracker
+    try:
+        time.sleep(0.3)
+        with StageMemory() as m:
+            time.sleep(0.2)
+        assert "peak_rss_tree_mb" not in m.figures()
+    finally:
+        left.kill()
+        left.wait()
+
+
 def test_stage_memory_counts_child_processes() -> None:
     from schemadistill.pipeline import StageMemory
 

@@ -292,6 +292,23 @@ def test_shuffled_run_says_what_its_phases_are(tmp_path: Path) -> None:
     assert "phase k below" not in _section(_read(phases)[0], 4)
 
 
+def test_a_busy_machine_is_named_in_the_training_section(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "run", until="student")
+    write_report(run)
+    assert "warning" not in _section(_read(run)[0], 4)  # records without the share: no column value, no warning
+    for k, share in ((1, 0.02), (2, 0.41), (3, 0.1)):
+        path = run / "student" / f"phase{k}" / "done.json"
+        done = json.loads(path.read_text(encoding="utf-8"))
+        done.update(others_cpu_share=share, busy_machine=share > 0.25)
+        atomic_write_json(path, done)
+    write_report(run)
+    md, html = _read(run)
+    training = _section(md, 4)
+    assert "| 2.0% |" in training or "| 2% |" in training
+    assert "**warning:** other processes used up to 41% of the machine's CPU" in training
+    assert "other processes used up to 41%" in html
+
+
 def test_missing_stages_say_so(tmp_path: Path) -> None:
     run = make_run(tmp_path / "run", until="teacher")
     write_report(run)

@@ -103,6 +103,38 @@ def test_generation_stops_at_semicolon() -> None:
     assert len(calls) == 2
 
 
+def test_others_cpu_share_sees_a_busy_process_beside_it() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from student import budget
+
+    quiet = budget.OthersCpu()
+    quiet.start()
+    time.sleep(0.5)
+    idle_share = quiet.stop()
+    # another process, not a child (a child's time counts as this process's: data loader workers)
+    spin = "import time; t = time.time(); [0 for _ in iter(lambda: time.time() - t < 4, False)]"
+    started = subprocess.run(["sh", "-c", f"'{sys.executable}' -c '{spin}' >/dev/null 2>&1 & echo $!"],
+                             capture_output=True, text=True, check=True)
+    pid = int(started.stdout.strip())
+    try:
+        time.sleep(0.7)  # the interpreter has started and spins
+        busy = budget.OthersCpu()
+        busy.start()
+        time.sleep(1.5)
+        share = busy.stop()
+    finally:
+        os.kill(pid, signal.SIGKILL)
+    cores = os.cpu_count() or 1
+    # one spinning process is one core's worth of the machine; this process itself only slept
+    assert share is not None and idle_share is not None
+    assert share > 0.6 / cores and share > idle_share
+
+
 def test_budget_arithmetic() -> None:
     from student import budget
 

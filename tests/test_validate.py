@@ -368,3 +368,25 @@ def test_validator_checks_the_parse_the_families_ran(tiny: tuple[Schema, Executo
     assert reused.tree is first.tree and fresh.tree is not first.tree
     assert reused.reason is None and (reused.template, reused.difficulty, reused.columns, reused.literals) == (
         fresh.template, fresh.difficulty, fresh.columns, fresh.literals)
+
+
+def test_facts_from_the_worker_process_equal_facts_made_here(tiny: tuple[Schema, Executor]) -> None:
+    from teacher.sql_facts import FactsPool, sql_facts
+
+    schema, _ = tiny
+    sqls = ["SELECT country, count(*) AS n FROM shop.users GROUP BY country", "SELEC 1",
+            "SELECT nope FROM shop.users", "SELECT random() AS r FROM shop.users",
+            "SELECT user_id FROM shop.users LIMIT 3",
+            "SELECT user_id, row_number() OVER (ORDER BY age) AS k FROM shop.users"]
+    with FactsPool(schema, "duckdb") as pool:
+        pool.submit(sqls + sqls[:2])  # a repeat is analysed once
+        got = [pool.take(s) for s in sqls]
+        assert pool.take(sqls[0]) is None  # each answer is handed out once; the caller keeps it
+    assert got == [sql_facts(s, schema, "duckdb") for s in sqls]
+    ok, bad_parse, unknown, volatile, no_order, window = got
+    assert ok is not None and ok.template and ok.tables == ["shop.users"] and not ok.may_vary
+    assert bad_parse is not None and bad_parse.parse_error
+    assert unknown is not None and unknown.names_error and "nope" in unknown.names_error
+    assert volatile is not None and volatile.volatile and "rand" in volatile.volatile
+    assert no_order is not None and no_order.limit_without_order
+    assert window is not None and window.may_vary

@@ -201,7 +201,8 @@ def _training(run: Path) -> TrainingFigures | None:
         phase=k, trained=bool(r.get("trained")), pairs=r.get("pairs"), steps=r.get("steps", r.get("global_step")),
         planned_steps=r.get("planned_steps"), stopped_by_time=bool(r.get("stopped_by_time")),
         seconds=r.get("train_seconds"), tokens_per_s=r.get("tokens_per_s"), final_loss=r.get("final_loss"),
-        note=str(r.get("note") or "")) for k, r in sorted(records.items())]
+        note=str(r.get("note") or ""), others_cpu_share=r.get("others_cpu_share"),
+        busy_machine=bool(r.get("busy_machine"))) for k, r in sorted(records.items())]
     return TrainingFigures(
         student=summary.get("student"), params=summary.get("params"), phases=phases,
         shuffled=any(isinstance(r.get("segment"), dict) for r in records.values()),

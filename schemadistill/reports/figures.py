@@ -80,6 +80,8 @@ class PhaseRecord:
     tokens_per_s: float | None = None
     final_loss: float | None = None
     note: str = ""
+    others_cpu_share: float | None = None  # other processes' share of the CPU while it trained
+    busy_machine: bool = False  # that share cut a time-budgeted phase's steps (student.budget.BUSY_SHARE)
 
 
 @dataclass

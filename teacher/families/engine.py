@@ -132,7 +132,7 @@ def _produce(job: tuple[_Family, int]) -> list[list[Candidate]]:
 @contextmanager
 def _family_threads(view: SchemaView, threads: int) -> Iterator[ThreadPoolExecutor | None]:
     """A pool whose threads each check instances on a connection of their own (None: run inline)."""
-    shared = view.executor
+    shared: Any = view.executor  # a CachedExecutor (teacher.validate) has twins for other threads
     if threads <= 1 or not hasattr(shared, "sharing"):
         yield None
         return
