@@ -57,7 +57,10 @@ def test_bench_writes_the_report(run: Path) -> None:
     for name in BACKENDS:
         b = report["backends"][name]
         assert set(b["batches"]) == {"1", "2"} and b["rss_peak_delta_mb"] is not None
-        assert b["agree_with_pytorch"] == 1.0  # same model, same questions, same greedy answers
+        # fp32 backends run the same weights greedily: the same answers; int8 runs other weights, and on
+        # a tiny random model its argmax flips on near-ties (what it costs is the parity gate's business)
+        agree = b["agree_with_pytorch"]
+        assert (agree == 1.0) if name != "runtime-int8" else (0.0 <= agree <= 1.0), (name, agree)
         for x in b["batches"].values():
             assert {"ttft_ms_p50", "ms_per_token", "e2e_ms", "questions_per_s"} <= x.keys()
             assert set(x["e2e_ms"]) == {"p50", "p95", "p99", "mean"}
