@@ -244,6 +244,16 @@ class ValueIndex:
     def max_words(self) -> int:
         return max((p.count(" ") + 1 for p in self.phrases), default=0)
 
+    @property
+    def flag_words(self) -> dict[tuple[str, str], set[str]]:
+        """(table, column) of each yes/no column -> the words of its phrases ("active", "not")."""
+        out: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for phrase, entries in self.phrases.items():
+            for ref, _ in entries:
+                if ref.flag:
+                    out[(ref.table, ref.column)].update(phrase.split())
+        return dict(out)
+
     def __len__(self) -> int:
         return sum(len(v) for v in self.columns.values()) + len(self.filters)
 
@@ -467,6 +477,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         if change:
             changes.append(change)
     changes += _drop_unnamed(tree, index, question, set(by_col))
+    changes += _drop_unstated_flags(tree, index, question, set(by_col))
     if age is not None and schema is not None:
         change = _ground_age(tree, schema, age)
         if change:
@@ -790,6 +801,49 @@ def _drop_unnamed(tree: exp.Expr, index: ValueIndex, question: str, named: set[t
             remove_conjunct(top)
             changes.append(f"dropped {eq.sql()}: the question names no {col.name}")
     return changes
+
+
+def _drop_unstated_flags(tree: exp.Expr, index: ValueIndex, question: str,
+                         mentioned: set[tuple[str, str]]) -> list[str]:
+    """Take out ``flag = 1`` / ``flag = 0`` (an AND-ed WHERE condition) on a yes/no column the
+    question says nothing of: none of the flag's phrases ("active", "not active") matched and no
+    word of them, nor the column's own word ("activ" of ``is_active``), stands anywhere in the
+    question. A small model adds the flag test it saw most often ("... AND u.is_active = 1"
+    under "What is the total revenue generated in December 2024?"); a condition nobody stated
+    is never right."""
+    flags = index.flag_words
+    if not flags:
+        return []
+    low = question.lower()
+    aliases = _aliases(tree)
+    changes: list[str] = []
+    for eq in list(tree.find_all(exp.EQ)):
+        col, lit = eq.this, eq.expression
+        if isinstance(col, exp.Literal | exp.Boolean):
+            col, lit = lit, col
+        if not (isinstance(col, exp.Column) and isinstance(lit, exp.Literal | exp.Boolean)
+                and lit.sql().lower() in _OPPOSITE):
+            continue
+        qual = col.table.lower()
+        owner = aliases.get(qual, qual)
+        keys = {k for k in flags if k[1].lower() == col.name.lower()
+                and (not qual or owner == k[0].lower().split(".")[-1])}
+        if not keys or keys & mentioned:
+            continue
+        clues = {w for k in keys for w in flags[k] if len(w) >= 4} | {_stem(col.name)} - {""}
+        if any(c in low for c in clues):
+            continue  # "inactivity", "fraudsters": not a phrase of the index, but about the flag
+        top = outer_paren(eq)
+        if is_where_conjunct(top):
+            remove_conjunct(top)
+            changes.append(f"dropped {eq.sql()}: the question says nothing of {col.name}")
+    return changes
+
+
+def _stem(name: str) -> str:
+    """A yes/no column's own word, cut to five letters: is_active -> activ, fraud_flag -> fraud."""
+    parts = [p for p in re.split(r"[\W_]+", name.lower()) if p and p not in ("is", "has", "was", "flag", "bool")]
+    return parts[0][:5] if parts else ""
 
 
 # "country not equal to United Kingdom", "os != 'iOS'", "users outside France": the value is excluded
