@@ -815,6 +815,7 @@ def _drop_unstated_flags(tree: exp.Expr, index: ValueIndex, question: str,
     if not flags:
         return []
     low = question.lower()
+    qwords = {w for w in re.findall(r"[a-z]+", low) if len(w) >= 4}
     aliases = _aliases(tree)
     changes: list[str] = []
     for eq in list(tree.find_all(exp.EQ)):
@@ -831,13 +832,22 @@ def _drop_unstated_flags(tree: exp.Expr, index: ValueIndex, question: str,
         if not keys or keys & mentioned:
             continue
         clues = {w for k in keys for w in flags[k] if len(w) >= 4} | {_stem(col.name)} - {""}
-        if any(c in low for c in clues):
-            continue  # "inactivity", "fraudsters": not a phrase of the index, but about the flag
+        if any(c in low for c in clues) or _misspelt_any(qwords, clues):
+            continue  # "inactivity", "fraudsters", "actiive": not a phrase of the index, but about the flag
         top = outer_paren(eq)
         if is_where_conjunct(top):
             remove_conjunct(top)
             changes.append(f"dropped {eq.sql()}: the question says nothing of {col.name}")
     return changes
+
+
+def _misspelt_any(qwords: set[str], clues: set[str]) -> bool:
+    """A question word that is a clue with a typo or two ("actiive", "frad", "is_atcive"): people
+    misspell, and the teacher's own questions carry typos of these very words."""
+    from difflib import SequenceMatcher
+
+    return any(SequenceMatcher(None, w, c).ratio() >= 0.8 for w in qwords for c in clues if len(c) >= 4
+               and abs(len(w) - len(c)) <= 2)
 
 
 def _stem(name: str) -> str:
