@@ -130,9 +130,10 @@ def test_others_cpu_share_sees_a_busy_process_beside_it() -> None:
     finally:
         os.kill(pid, signal.SIGKILL)
     cores = os.cpu_count() or 1
-    # one spinning process is one core's worth of the machine; this process itself only slept
-    assert share is not None and idle_share is not None
-    assert share > 0.6 / cores and share > idle_share
+    # one spinning process is one core's worth of the machine, whatever else runs beside it (a
+    # quiet share is only a fraction: another job may share the machine); this process slept
+    assert idle_share is not None and 0.0 <= idle_share <= 1.0
+    assert share is not None and share > 0.6 / cores
 
 
 def test_budget_arithmetic() -> None:
