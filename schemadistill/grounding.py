@@ -230,11 +230,14 @@ class ValueIndex:
     measures: dict[str, tuple[str, str]] = field(default_factory=dict)
     # plural phrase -> table whose rows "how many <phrase>" counts ("visits" -> sessions)
     counts: dict[str, str] = field(default_factory=dict)
+    # flag_words, built on first use: grounding asks for it on every question
+    _flag_words: dict[tuple[str, str], set[str]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def add(self, ref: ValueRef, text: str, exact: bool) -> None:
         toks = words(text)
         if not toks:
             return
+        self._flag_words = None
         entry = (ref, " ".join(toks) if exact else "")
         bucket = self.phrases.setdefault(_phrase(toks), [])
         if entry not in bucket:
@@ -247,12 +250,14 @@ class ValueIndex:
     @property
     def flag_words(self) -> dict[tuple[str, str], set[str]]:
         """(table, column) of each yes/no column -> the words of its phrases ("active", "not")."""
-        out: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for phrase, entries in self.phrases.items():
-            for ref, _ in entries:
-                if ref.flag:
-                    out[(ref.table, ref.column)].update(phrase.split())
-        return dict(out)
+        if self._flag_words is None:
+            out: dict[tuple[str, str], set[str]] = defaultdict(set)
+            for phrase, entries in self.phrases.items():
+                for ref, _ in entries:
+                    if ref.flag:
+                        out[(ref.table, ref.column)].update(phrase.split())
+            self._flag_words = dict(out)
+        return self._flag_words
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.columns.values()) + len(self.filters)
@@ -782,25 +787,44 @@ def _drop_unnamed(tree: exp.Expr, index: ValueIndex, question: str, named: set[t
     filters from the pairs it resembles (``country = 'France'`` into "which country earned most"),
     and a value nobody asked for is never right."""
     qwords = {w.lower() for w in words(question)}
-    aliases = _aliases(tree)
     changes: list[str] = []
+    for eq, col, lit, keys in _column_tests(tree, index.columns):
+        if not (isinstance(lit, exp.Literal) and lit.is_string) or named & keys \
+                or {w.lower() for w in words(lit.this)} & qwords:
+            continue
+        if _drop_where_test(eq):
+            changes.append(f"dropped {eq.sql()}: the question names no {col.name}")
+    return changes
+
+
+def _column_tests(tree: exp.Expr, known: Iterable[tuple[str, str]]
+                  ) -> list[tuple[exp.EQ, exp.Column, exp.Expr, set[tuple[str, str]]]]:
+    """Each ``column = literal`` in ``tree`` whose column is one of ``known`` (table, column)
+    keys, with the keys it may be (an unqualified column may belong to either table)."""
+    aliases = _aliases(tree)
+    out: list[tuple[exp.EQ, exp.Column, exp.Expr, set[tuple[str, str]]]] = []
     for eq in list(tree.find_all(exp.EQ)):
         col, lit = eq.this, eq.expression
-        if isinstance(col, exp.Literal):
+        if isinstance(col, exp.Literal | exp.Boolean):
             col, lit = lit, col
-        if not (isinstance(col, exp.Column) and isinstance(lit, exp.Literal) and lit.is_string):
+        if not (isinstance(col, exp.Column) and isinstance(lit, exp.Literal | exp.Boolean)):
             continue
         qual = col.table.lower()
         owner = aliases.get(qual, qual)
-        keys = [k for k in index.columns if k[1].lower() == col.name.lower()
-                and (not qual or owner == k[0].lower().split(".")[-1])]
-        if not keys or named & set(keys) or {w.lower() for w in words(lit.this)} & qwords:
-            continue
-        top = outer_paren(eq)
-        if is_where_conjunct(top):
-            remove_conjunct(top)
-            changes.append(f"dropped {eq.sql()}: the question names no {col.name}")
-    return changes
+        keys = {k for k in known if k[1].lower() == col.name.lower()
+                and (not qual or owner == k[0].lower().split(".")[-1])}
+        if keys:
+            out.append((eq, col, lit, keys))
+    return out
+
+
+def _drop_where_test(eq: exp.Expr) -> bool:
+    """Remove ``eq`` when it is an AND-ed condition of a WHERE (not in a CASE, an OR, a join)."""
+    top = outer_paren(eq)
+    if not is_where_conjunct(top):
+        return False
+    remove_conjunct(top)
+    return True
 
 
 def _drop_unstated_flags(tree: exp.Expr, index: ValueIndex, question: str,
@@ -816,27 +840,14 @@ def _drop_unstated_flags(tree: exp.Expr, index: ValueIndex, question: str,
         return []
     low = question.lower()
     qwords = {w for w in re.findall(r"[a-z]+", low) if len(w) >= 4}
-    aliases = _aliases(tree)
     changes: list[str] = []
-    for eq in list(tree.find_all(exp.EQ)):
-        col, lit = eq.this, eq.expression
-        if isinstance(col, exp.Literal | exp.Boolean):
-            col, lit = lit, col
-        if not (isinstance(col, exp.Column) and isinstance(lit, exp.Literal | exp.Boolean)
-                and lit.sql().lower() in _OPPOSITE):
-            continue
-        qual = col.table.lower()
-        owner = aliases.get(qual, qual)
-        keys = {k for k in flags if k[1].lower() == col.name.lower()
-                and (not qual or owner == k[0].lower().split(".")[-1])}
-        if not keys or keys & mentioned:
+    for eq, col, lit, keys in _column_tests(tree, flags):
+        if lit.sql().lower() not in _OPPOSITE or keys & mentioned:
             continue
         clues = {w for k in keys for w in flags[k] if len(w) >= 4} | {_stem(col.name)} - {""}
         if any(c in low for c in clues) or _misspelt_any(qwords, clues):
             continue  # "inactivity", "fraudsters", "actiive": not a phrase of the index, but about the flag
-        top = outer_paren(eq)
-        if is_where_conjunct(top):
-            remove_conjunct(top)
+        if _drop_where_test(eq):
             changes.append(f"dropped {eq.sql()}: the question says nothing of {col.name}")
     return changes
 

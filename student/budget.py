@@ -179,7 +179,13 @@ class OthersCpu:
     def _own(self) -> float:
         t = self._proc.cpu_times()
         return t.user + t.system + t.children_user + t.children_system + sum(
-            c.cpu_times().user + c.cpu_times().system for c in self._children())
+            self._cpu(c) for c in self._children())
+
+    def _cpu(self, proc: Any) -> float:
+        try:
+            return float(sum(proc.cpu_times()[:2]))  # user + system
+        except self._psutil.Error:  # ended between listing and reading
+            return 0.0
 
     def _children(self) -> list[Any]:
         try:
