@@ -477,10 +477,15 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         if change:
             changes.append(change)
     for m in mentions:
-        change = None if m.ref.flag or len(by_col[(m.ref.table, m.ref.column)]) != 1 \
-            else _negate_value(tree, question, m)
+        if m.ref.flag or len(by_col[(m.ref.table, m.ref.column)]) != 1:
+            continue
+        changes += _drop_contradiction(tree, question, m)
+        change = _negate_value(tree, question, m)
         if change:
             changes.append(change)
+    for (table, column), refs in by_col.items():
+        if len(refs) > 1 and not any(r.flag for r in refs):
+            changes += _drop_narrowing(tree, table, column, {r.value.lower() for r in refs})
     changes += _drop_unnamed(tree, index, question, set(by_col))
     changes += _drop_unstated_flags(tree, index, question, set(by_col))
     if age is not None and schema is not None:
@@ -873,11 +878,64 @@ _VALUE_NEGATED = re.compile(r"(?:\b(?:not equal to|not equals?|isn't|is not|aren
                             r"anything but)|!=|<>)\s*(?:the\s+)?['\"]?$", re.IGNORECASE)
 
 
+def _excluded(question: str, m: Mention) -> bool | None:
+    """Does the question exclude ``m`` right before naming it ("other than Chrome")? None when
+    the mention's text is not found as a word."""
+    hit = re.search(r"(?<!\w)" + re.escape(m.text) + r"(?!\w)", question, re.IGNORECASE)
+    return None if hit is None else bool(_VALUE_NEGATED.search(question[:hit.start()]))
+
+
+def _drop_contradiction(tree: exp.Expr, question: str, m: Mention) -> list[str]:
+    """``col <> 'v' AND col = 'v'`` (no row holds both): the test the question's words contradict
+    goes, the equality when it excludes v ("other than Chrome"), else the exclusion."""
+    excluded = _excluded(question, m)
+    if excluded is None:
+        return []
+    tests = [x.parent for x in _compared(tree, m.ref.table, m.ref.column, (exp.EQ, exp.NEQ))
+             if isinstance(x, exp.Literal) and x.is_string and x.this.lower() == m.ref.value.lower()
+             and is_where_conjunct(outer_paren(x.parent))]
+    kinds = {type(t) for t in tests}
+    if kinds != {exp.EQ, exp.NEQ}:
+        return []
+    wrong = exp.EQ if excluded else exp.NEQ
+    changes = []
+    for t in tests:
+        if isinstance(t, wrong) and _drop_where_test(t):
+            changes.append(f"dropped {t.sql()}: it contradicts {'exclud' if excluded else 'nam'}ing {m.text}")
+    return changes
+
+
+def _drop_narrowing(tree: exp.Expr, table: str, column: str, named: set[str]) -> list[str]:
+    """``col IN ('Firefox', 'Safari') AND col = 'Firefox'`` where the question names every value
+    of the list: the equality narrows what the user asked for, and goes."""
+    bare = table.lower().split(".")[-1]
+    aliases = _aliases(tree)
+
+    def ours(col: exp.Expr) -> bool:
+        if not (isinstance(col, exp.Column) and col.name.lower() == column.lower()):
+            return False
+        qual = col.table.lower()
+        return not (qual in aliases and aliases[qual] != bare)
+
+    lists = [i for i in tree.find_all(exp.In) if ours(i.this) and is_where_conjunct(outer_paren(i))
+             and i.expressions and all(isinstance(v, exp.Literal) and v.is_string for v in i.expressions)
+             and {v.this.lower() for v in i.expressions} <= named]
+    if len(lists) != 1:
+        return []
+    listed = {v.this.lower() for v in lists[0].expressions}
+    changes = []
+    for lit in _compared(tree, table, column):
+        eq = lit.parent
+        if isinstance(lit, exp.Literal) and lit.is_string and lit.this.lower() in listed \
+                and lists[0].find_ancestor(exp.Select) is eq.find_ancestor(exp.Select) and _drop_where_test(eq):
+            changes.append(f"dropped {eq.sql()}: the question names all of {lists[0].sql()}")
+    return changes
+
+
 def _negate_value(tree: exp.Expr, question: str, m: Mention) -> str | None:
     """``col = 'v'`` where the question excludes v right before naming it: the one such test of
     the column becomes ``col <> 'v'``. A small model writes the equality it saw far more often."""
-    hit = re.search(r"(?<!\w)" + re.escape(m.text) + r"(?!\w)", question, re.IGNORECASE)
-    if hit is None or not _VALUE_NEGATED.search(question[:hit.start()]):
+    if not _excluded(question, m):
         return None
     tests = [x for x in _compared(tree, m.ref.table, m.ref.column, (exp.EQ, exp.NEQ))
              if isinstance(x, exp.Literal) and x.is_string]

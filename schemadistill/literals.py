@@ -58,6 +58,8 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from schemadistill.comparisons import stated_comparison
+
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS |= {abbr.lower(): i for i, abbr in enumerate(calendar.month_abbr) if abbr}
 _MONTHS["sept"] = 9
@@ -172,8 +174,9 @@ def _is_rank(question: str, pos: int) -> bool:
     return before.endswith(("q", "week ", "#", "w"))
 
 
+# "at least 3", "at most 2" compare; they rank nothing
 _RANK_WORDS = re.compile(r"\b(?:top|bottom|first|last|best|worst|highest|lowest|largest|smallest|biggest|"
-                         r"most|least|latest|earliest|newest|oldest|recent)\s+$", re.IGNORECASE)
+                         r"(?<!at )most|(?<!at )least|latest|earliest|newest|oldest|recent)\s+$", re.IGNORECASE)
 
 
 _SUPERLATIVE_AFTER = re.compile(r"^\s*\S*\s+(?:\w+est|most|least|top|highest|lowest)\b", re.IGNORECASE)
@@ -308,6 +311,8 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tupl
     changes += _ground_dates(lits, [a for a in atoms if a.kind in ("day", "month", "quarter", "year")], question)
     changes += _ground_grain(tree, [a for a in atoms if a.kind in _GRAINS])
     changes += _ground_numbers(lits, atoms)
+    changes += _ground_comparisons(tree, lits, atoms, question)
+    changes += _drop_number_dates(lits, atoms)
     changes += _ground_texts(tree, [a for a in atoms if a.kind == "text"], question)
     changes += _drop_unstated(tree, lits, atoms, question)
     changes += _singular_limit(tree, atoms, question)
@@ -513,6 +518,102 @@ def _ground_numbers(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
     return changes
 
 
+_CMP_OPS: dict[str, type[exp.Expr]] = {">": exp.GT, ">=": exp.GTE, "<": exp.LT, "<=": exp.LTE, "=": exp.EQ,
+                                       "<>": exp.NEQ}
+_CMP_NAMES = {v: k for k, v in _CMP_OPS.items()}
+_MIRROR = {">": "<", "<": ">", ">=": "<=", "<=": ">=", "=": "=", "<>": "<>"}
+
+
+def _comparison(lit: _Lit) -> tuple[exp.Expr, exp.Expr, str] | None:
+    """(comparison node, the side it compares the number with, op read as ``side op number``) when
+    ``lit`` is one side of a plain comparison."""
+    node, parent = lit.node, lit.node.parent
+    op = _CMP_NAMES.get(type(parent)) if parent is not None else None
+    if op is None or parent is None:
+        return None
+    if parent.args.get("this") is node:
+        return parent, parent.args["expression"], _MIRROR[op]
+    return parent, parent.args["this"], op
+
+
+def _ground_comparisons(tree: exp.Expr, lits: list[_Lit], atoms: list[Atom], question: str) -> list[str]:
+    """A number the question states once with a comparison ("at least 35", "500 or less"): the
+    SQL's tests of that number, all on one column or expression, say it that way. Where one
+    of them does, the others go (``age >= 35 AND age <= 35``), as do the column's other AND-ed
+    tests of a number the question states nowhere (``age < 35 AND age < 71`` for "lower than
+    71"); where the one test compares the other way, it turns (``<= 35`` -> ``>= 35``)."""
+    numbers = [a for a in atoms if a.kind == "number" and not a.rank]
+    rng = _stated_range(atoms, question)
+    changes: list[str] = []
+    for atom in numbers:
+        assert atom.number is not None
+        if rng is not None and atom.number in rng or sum(_same(a.number or 0.0, atom.number) for a in numbers) > 1:
+            continue  # a range's ends are the range rule's; a number stated twice may be either
+        want = stated_comparison(question, atom.pos, atom.stop)
+        if want is None or (want in ("=", "<>") and atom.number in (0.0, 1.0)):
+            continue  # "is_fraud = 0" is a flag's test, and flags are value grounding's
+        tests = [c for lit in lits if lit.kind == "number" and lit.node.parent is not None
+                 and lit.number is not None and _explains_number(atom, lit.number)
+                 and (c := _comparison(lit)) is not None]
+        if not tests or len({side.sql().lower() for _, side, _ in tests}) != 1:
+            continue
+        agree = [cmp for cmp, _, op in tests if op == want]
+        if agree:
+            side = tests[0][1].sql().lower()
+            unstated = [t for lit in lits if lit.kind == "number" and lit.number is not None
+                        and lit.number not in (0.0, 1.0) and not any(_explains_number(a, lit.number) for a in atoms)
+                        and (t := _comparison(lit)) is not None]
+            others = [cmp for cmp, _, op in tests if op != want] + [
+                cmp for cmp, other, _ in unstated if other.sql().lower() == side]
+            for cmp in others:
+                top = outer_paren(cmp)
+                if cmp.parent is not None and is_where_conjunct(top):
+                    changes.append(f"dropped {cmp.sql()} (the question says {side} {want} {_fmt(atom.number)})")
+                    remove_conjunct(top)
+        elif len(tests) == 1:
+            cmp, side, op = tests[0]
+            lit_left = cmp.args.get("this") is not side
+            new_op = _MIRROR[want] if lit_left else want
+            new = _CMP_OPS[new_op](this=cmp.args["this"].copy(), expression=cmp.args["expression"].copy())
+            changes.append(f"{cmp.sql()} -> {new.sql()} (the question says {want} {_fmt(atom.number)})")
+            cmp.replace(new)
+    return changes
+
+
+def _drop_number_dates(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
+    """Take out a WHERE date condition whose year is a number the question states for something
+    else (``DATE_TRUNC('year', d) = '500-01-01'`` beside ``duration <= 500``): a small model
+    copies the number it was given into the date of the pairs it resembles; no period of the
+    question explains the date."""
+    numbers = {a.number for a in atoms if a.kind == "number"}
+    periods = [a for a in atoms if a.kind in ("day", "month", "quarter", "year")]
+    changes: list[str] = []
+    for lit in lits:
+        if lit.kind != "date" or lit.date is None or float(lit.date.year) not in numbers \
+                or any(_explains_date(a, lit.date, lit.role, lit.ranged) for a in periods):
+            continue
+        if lit.node.parent is None or lit.node.find_ancestor(exp.Where) is None:
+            continue
+        conj = _conjunct(lit.node)
+        if conj is None:
+            conj = _date_test(lit.node)
+        if conj is None:
+            continue
+        text = conj.sql()
+        remove_conjunct(conj)
+        changes.append(f"dropped {text} (its year {lit.date.year} is a number of the question, not a date)")
+    return changes
+
+
+def _date_test(node: exp.Expr) -> exp.Expr | None:
+    """The AND-ed WHERE comparison holding ``node`` however deep (``CAST(DATE_TRUNC(...)) = 'x'``)."""
+    cmp = node.find_ancestor(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
+    if cmp is None:
+        return None
+    top = outer_paren(cmp)
+    return top if is_where_conjunct(top) else None
+
+
 def _limit_under_count(lit: _Lit, left: list[Atom]) -> bool:
     """``LIMIT 1`` where the question states a count of rows ("top 10 shoppers"): the 1 is the
     model's, not an "any" or a flag, so it is as open to replacement as any other number."""
@@ -562,7 +663,7 @@ def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str
     if len(betweens) == 1:
         return _put_range((betweens[0], "low"), (betweens[0], "high"), rng)
     if betweens:
-        return []
+        return _drop_other_ranges(betweens, rng)
     bounds: dict[str, dict[str, list[exp.Expr]]] = {}
     for cmp in tree.find_all(*_BOUNDS):
         col, num = cmp.this, cmp.expression
@@ -584,6 +685,21 @@ def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str
     lo, hi = (exp.Literal.number(_fmt(x)) for x in rng)
     bound.replace(exp.Between(this=bound.this.copy(), low=lo, high=hi))
     return [f"range {old} -> BETWEEN {_fmt(rng[0])} AND {_fmt(rng[1])}"]
+
+
+def _drop_other_ranges(betweens: list[exp.Between], rng: tuple[float, float]) -> list[str]:
+    """Several ``BETWEEN`` tests of one column, one of them the stated range: the others go
+    (``revenue BETWEEN 0 AND 1700 AND revenue BETWEEN 0 AND 1`` for "between 0 and 1.7k")."""
+    stated = [b for b in betweens if (_number(b.args["low"]), _number(b.args["high"])) == rng]
+    if len(stated) != 1 or len({b.this.sql().lower() for b in betweens}) != 1:
+        return []
+    changes = []
+    for b in betweens:
+        top = outer_paren(b)
+        if b is not stated[0] and is_where_conjunct(top):
+            changes.append(f"dropped {b.sql()} (the question states the range {_fmt(rng[0])} to {_fmt(rng[1])})")
+            remove_conjunct(top)
+    return changes
 
 
 def _put_range(low: tuple[exp.Expr, str], high: tuple[exp.Expr, str], rng: tuple[float, float]) -> list[str]:
