@@ -891,9 +891,9 @@ def _drop_contradiction(tree: exp.Expr, question: str, m: Mention) -> list[str]:
     excluded = _excluded(question, m)
     if excluded is None:
         return []
-    tests = [x.parent for x in _compared(tree, m.ref.table, m.ref.column, (exp.EQ, exp.NEQ))
+    tests = [t for x in _compared(tree, m.ref.table, m.ref.column, (exp.EQ, exp.NEQ))
              if isinstance(x, exp.Literal) and x.is_string and x.this.lower() == m.ref.value.lower()
-             and is_where_conjunct(outer_paren(x.parent))]
+             and (t := x.parent) is not None and is_where_conjunct(outer_paren(t))]
     kinds = {type(t) for t in tests}
     if kinds != {exp.EQ, exp.NEQ}:
         return []
@@ -926,7 +926,7 @@ def _drop_narrowing(tree: exp.Expr, table: str, column: str, named: set[str]) ->
     changes = []
     for lit in _compared(tree, table, column):
         eq = lit.parent
-        if isinstance(lit, exp.Literal) and lit.is_string and lit.this.lower() in listed \
+        if eq is not None and isinstance(lit, exp.Literal) and lit.is_string and lit.this.lower() in listed \
                 and lists[0].find_ancestor(exp.Select) is eq.find_ancestor(exp.Select) and _drop_where_test(eq):
             changes.append(f"dropped {eq.sql()}: the question names all of {lists[0].sql()}")
     return changes

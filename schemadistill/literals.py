@@ -559,16 +559,16 @@ def _ground_comparisons(tree: exp.Expr, lits: list[_Lit], atoms: list[Atom], que
             continue
         agree = [cmp for cmp, _, op in tests if op == want]
         if agree:
-            side = tests[0][1].sql().lower()
+            key = tests[0][1].sql().lower()
             unstated = [t for lit in lits if lit.kind == "number" and lit.number is not None
                         and lit.number not in (0.0, 1.0) and not any(_explains_number(a, lit.number) for a in atoms)
                         and (t := _comparison(lit)) is not None]
             others = [cmp for cmp, _, op in tests if op != want] + [
-                cmp for cmp, other, _ in unstated if other.sql().lower() == side]
+                cmp for cmp, other, _ in unstated if other.sql().lower() == key]
             for cmp in others:
                 top = outer_paren(cmp)
                 if cmp.parent is not None and is_where_conjunct(top):
-                    changes.append(f"dropped {cmp.sql()} (the question says {side} {want} {_fmt(atom.number)})")
+                    changes.append(f"dropped {cmp.sql()} (the question says {key} {want} {_fmt(atom.number)})")
                     remove_conjunct(top)
         elif len(tests) == 1:
             cmp, side, op = tests[0]
