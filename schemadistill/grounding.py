@@ -141,7 +141,8 @@ _ALIASES_BY_VALUE = {k.lower(): v for k, v in COUNTRY_ALIASES.items()}
 # "the most active users" ranks users; it does not ask for the is_active flag
 _DEGREE = frozenset({"most", "more", "least", "less", "very", "highly"})
 # a flag word negated around it: "excluding fraudulent sessions", "the fraudulent flag is not set"
-_NEGATORS_BEFORE = frozenset({"not", "no", "non", "excluding", "exclude", "excludes", "without", "except", "never"})
+_NEGATORS_BEFORE = frozenset({"not", "no", "non", "excluding", "exclude", "excludes", "without", "except", "never",
+                              "isn't", "isnt", "aren't", "arent", "wasn't", "wasnt", "weren't", "werent"})
 _NEGATED_AFTER = re.compile(r"^(?:flag )?(?:(?:is|was|are|were|being) )?(?:not\b|unset\b|false\b|0\b|"
                             r"set to (?:false|0|no)\b|equal to (?:false|0)\b|equals (?:false|0)\b)")
 _FILTER_NEGATORS = _NEGATORS_BEFORE | {"didn't", "didnt", "don't", "doesn't", "haven't", "hasn't", "nothing", "zero"}
@@ -484,8 +485,12 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         if change:
             changes.append(change)
     for (table, column), refs in by_col.items():
-        if len(refs) > 1 and not any(r.flag for r in refs):
+        if any(r.flag for r in refs):
+            continue
+        if len(refs) > 1:
             changes += _drop_narrowing(tree, table, column, {r.value.lower() for r in refs})
+        in_order = list(dict.fromkeys(m.ref.value for m in mentions if (m.ref.table, m.ref.column) == (table, column)))
+        changes += _named_list(tree, table, column, in_order)
     changes += _drop_unnamed(tree, index, question, set(by_col))
     changes += _drop_unstated_flags(tree, index, question, set(by_col))
     if age is not None and schema is not None:
@@ -799,7 +804,48 @@ def _drop_unnamed(tree: exp.Expr, index: ValueIndex, question: str, named: set[t
             continue
         if _drop_where_test(eq):
             changes.append(f"dropped {eq.sql()}: the question names no {col.name}")
+    aliases = _aliases(tree)
+    for test in list(tree.find_all(exp.In)):
+        col = test.this
+        if not (isinstance(col, exp.Column) and test.expressions
+                and all(isinstance(v, exp.Literal) and v.is_string for v in test.expressions)):
+            continue
+        keys = _keys(col, aliases, index.columns)
+        if not keys or named & keys or any({w.lower() for w in words(v.this)} & qwords for v in test.expressions):
+            continue
+        if _drop_where_test(test):
+            changes.append(f"dropped {test.sql()}: the question names no {col.name}")
     return changes
+
+
+def _named_list(tree: exp.Expr, table: str, column: str, named: list[str]) -> list[str]:
+    """``col IN ('Germany', 'France')`` where the question names only values of ``col`` that are
+    not all of these ("users in Germany or the UK"): the list becomes the named values (``=`` for
+    one). Left alone when a named value is used elsewhere in the SQL (a CASE of its own) or the
+    list shares no value with the question's."""
+    lowered = {v.lower() for v in named}
+    bare = table.lower().split(".")[-1]
+    aliases = _aliases(tree)
+    lists = [t for t in tree.find_all(exp.In) if isinstance(t.this, exp.Column)
+             and t.this.name.lower() == column.lower()
+             and not (t.this.table.lower() in aliases and aliases[t.this.table.lower()] != bare)
+             and t.expressions and all(isinstance(v, exp.Literal) and v.is_string for v in t.expressions)
+             and is_where_conjunct(outer_paren(t))]
+    if len(lists) != 1:
+        return []
+    test = lists[0]
+    listed = [v.this for v in test.expressions]
+    if {v.lower() for v in listed} == lowered or not lowered & {v.lower() for v in listed}:
+        return []
+    elsewhere = {lit.this.lower() for lit in tree.find_all(exp.Literal) if lit.is_string
+                 and lit.find_ancestor(exp.In) is not test}
+    if lowered & elsewhere:
+        return []
+    new: exp.Expr = (exp.EQ(this=test.this.copy(), expression=exp.Literal.string(named[0])) if len(named) == 1
+                     else exp.In(this=test.this.copy(), expressions=[exp.Literal.string(v) for v in named]))
+    old = test.sql()
+    test.replace(new)
+    return [f"{old} -> {new.sql()} (the values the question names)"]
 
 
 def _column_tests(tree: exp.Expr, known: Iterable[tuple[str, str]]
@@ -814,13 +860,18 @@ def _column_tests(tree: exp.Expr, known: Iterable[tuple[str, str]]
             col, lit = lit, col
         if not (isinstance(col, exp.Column) and isinstance(lit, exp.Literal | exp.Boolean)):
             continue
-        qual = col.table.lower()
-        owner = aliases.get(qual, qual)
-        keys = {k for k in known if k[1].lower() == col.name.lower()
-                and (not qual or owner == k[0].lower().split(".")[-1])}
+        keys = _keys(col, aliases, known)
         if keys:
             out.append((eq, col, lit, keys))
     return out
+
+
+def _keys(col: exp.Column, aliases: dict[str, str], known: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (table, column) keys of ``known`` that ``col`` may be (an unqualified column: any table's)."""
+    qual = col.table.lower()
+    owner = aliases.get(qual, qual)
+    return {k for k in known if k[1].lower() == col.name.lower()
+            and (not qual or owner == k[0].lower().split(".")[-1])}
 
 
 def _drop_where_test(eq: exp.Expr) -> bool:
