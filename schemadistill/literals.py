@@ -59,6 +59,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from schemadistill.comparisons import stated_comparison
+from schemadistill.ordering import default_nulls_first, ground_sort
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS |= {abbr.lower(): i for i, abbr in enumerate(calendar.month_abbr) if abbr}
@@ -317,6 +318,7 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tupl
     changes += _drop_unstated(tree, lits, atoms, question)
     changes += _singular_limit(tree, atoms, question)
     changes += _ground_direction(tree, question, dialect)
+    changes += ground_sort(tree, question, dialect, count_stated=any(a.kind == "number" and a.rank for a in atoms))
     if not changes:
         return sql, []
     try:
@@ -811,15 +813,10 @@ def _ground_direction(tree: exp.Expr, question: str, dialect: str) -> list[str]:
     desc = bool(first.args.get("desc"))
     if desc == (want == "DESC"):
         return []
-    nulls = sqlglot.Dialect.get_or_raise(dialect).NULL_ORDERING
-
-    def default_nulls_first(d: bool) -> bool:
-        return (nulls == "nulls_are_small" and not d) or (nulls == "nulls_are_large" and d)
-
-    if bool(first.args.get("nulls_first")) != default_nulls_first(desc):
+    if bool(first.args.get("nulls_first")) != default_nulls_first(dialect, desc):
         return []
     first.set("desc", want == "DESC")
-    first.set("nulls_first", default_nulls_first(want == "DESC"))
+    first.set("nulls_first", default_nulls_first(dialect, want == "DESC"))
     return [f"order by {first.this.sql()} {'DESC' if desc else 'ASC'} -> {want} (the question ranks that way)"]
 
 

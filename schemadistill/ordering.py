@@ -1,0 +1,93 @@
+"""Sort words: "highest first", "in descending order", "from lowest to highest" put the sort the
+question asks for on a grouped query.
+
+    from schemadistill.ordering import ground_sort
+    tree = sqlglot.parse_one("SELECT os, SUM(revenue) AS total FROM s GROUP BY os LIMIT 1")
+    ground_sort(tree, "Revenue per OS, largest first")
+    # ['order by total DESC', 'dropped LIMIT 1 (the question asks for every group, sorted)']
+    # tree: SELECT os, SUM(revenue) AS total FROM s GROUP BY os ORDER BY total DESC, os
+
+Why: a question that asks for a sorted breakdown wants every group in that order. A small
+student leaves the ORDER BY out when the pairs it learned the breakdown from had none, or
+takes "highest first" for "the highest" and keeps one row. The words say both: the one
+measure of a ``GROUP BY`` query is sorted their way, the group keys break ties (so the order is
+total), and a ``LIMIT`` the question states no count for goes. Queries with several measures,
+window functions or no ``GROUP BY`` are left to the model: which measure is meant is not clear.
+"""
+
+from __future__ import annotations
+
+import re
+
+import sqlglot
+from sqlglot import exp
+
+_DESC = re.compile(r"\b(?:(?:from\s+)?(?:the\s+)?(?:highest|largest|biggest|greatest|most)\s+to\s+(?:the\s+)?"
+                   r"(?:lowest|smallest|least|fewest)|(?:highest|largest|biggest|greatest|most|top)\s+(?:ones?\s+)?"
+                   r"first|(?:in\s+)?descending(?:\s+order)?|desc)\b", re.IGNORECASE)
+_ASC = re.compile(r"\b(?:(?:from\s+)?(?:the\s+)?(?:lowest|smallest|least|fewest)\s+to\s+(?:the\s+)?"
+                  r"(?:highest|largest|biggest|greatest|most)|(?:lowest|smallest|least|fewest)\s+(?:ones?\s+)?"
+                  r"first|(?:in\s+)?ascending(?:\s+order)?|asc)\b", re.IGNORECASE)
+
+
+def stated_sort(question: str) -> str | None:
+    """"DESC" or "ASC" when the question asks for a sorted list one way ("highest first", "in
+    ascending order"), else None (no such words, or words of both ways)."""
+    desc, asc = bool(_DESC.search(question)), bool(_ASC.search(question))
+    if desc == asc:
+        return None
+    return "DESC" if desc else "ASC"
+
+
+def default_nulls_first(dialect: str, desc: bool) -> bool:
+    """Where ``dialect`` puts NULLs when a sort key says nothing of them (written out, it must
+    say the same, or the SQL changes meaning when printed)."""
+    nulls = sqlglot.Dialect.get_or_raise(dialect).NULL_ORDERING
+    return (nulls == "nulls_are_small" and not desc) or (nulls == "nulls_are_large" and desc)
+
+
+def ground_sort(tree: exp.Expr, question: str, dialect: str = "duckdb", count_stated: bool = False) -> list[str]:
+    """Sort the grouped query ``tree`` the way the question says (see the module docstring);
+    ``count_stated``: the question states a number of rows ("top 3"), so a LIMIT stays."""
+    want = stated_sort(question)
+    if want is None or not isinstance(tree, exp.Select) or not tree.args.get("group") \
+            or tree.find(exp.Window) is not None:
+        return []
+    measures = [e for e in tree.expressions if e.find(exp.AggFunc) is not None]
+    if len(measures) != 1:
+        return []
+    measure = measures[0]
+    key: exp.Expr = exp.column(measure.alias) if isinstance(measure, exp.Alias) and measure.alias else measure.copy()
+    changes: list[str] = []
+    order = tree.args.get("order")
+    first = order.expressions[0] if order is not None and order.expressions else None
+    if first is None or not _same_key(first.this, key, measure):
+        ties = [g.copy() for g in tree.args["group"].expressions]
+        desc = want == "DESC"
+        tree.set("order", exp.Order(expressions=[
+            exp.Ordered(this=key, desc=True if desc else None, nulls_first=default_nulls_first(dialect, desc)),
+            *(exp.Ordered(this=t, nulls_first=default_nulls_first(dialect, False)) for t in ties)]))
+        changes.append(f"order by {key.sql()} {want}" + (f" (was {order.sql().strip()})" if order is not None else ""))
+    elif bool(first.args.get("desc")) != (want == "DESC"):
+        first.set("desc", True if want == "DESC" else None)  # None: no "ASC" written out
+        first.set("nulls_first", default_nulls_first(dialect, want == "DESC"))
+        changes.append(f"order by {key.sql()} {want} (the question sorts that way)")
+    limit = tree.args.get("limit")
+    if limit is not None and not count_stated:
+        tree.set("limit", None)
+        changes.append(f"dropped {limit.sql().strip()} (the question asks for every group, sorted)")
+    return changes
+
+
+def _same_key(node: exp.Expr, key: exp.Expr, measure: exp.Expr) -> bool:
+    """Is the ORDER BY key ``node`` the measure: its alias, its expression, or its position?"""
+    if node.sql().lower() == key.sql().lower():
+        return True
+    inner = measure.this if isinstance(measure, exp.Alias) else measure
+    if node.sql().lower() == inner.sql().lower():
+        return True
+    select = measure.parent
+    if isinstance(node, exp.Literal) and node.is_int and isinstance(select, exp.Select):
+        position = int(node.this) - 1
+        return 0 <= position < len(select.expressions) and select.expressions[position] is measure
+    return False

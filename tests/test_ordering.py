@@ -1,0 +1,47 @@
+"""Sort words on grouped queries (schemadistill/ordering.py), through literal grounding as the
+runtime calls it.
+
+    .venv/bin/pytest -q tests/test_ordering.py
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from schemadistill.literals import ground_literals
+from schemadistill.ordering import stated_sort
+
+
+@pytest.mark.parametrize("question,want", [
+    ("Revenue per OS, largest first", "DESC"), ("sorted from highest to lowest", "DESC"),
+    ("in descending order", "DESC"), ("(descending)", "DESC"), ("sort it descending", "DESC"),
+    ("lowest first", "ASC"), ("from the smallest to the largest", "ASC"), ("in ascending order", "ASC"),
+    ("Revenue per OS", None), ("highest first, then lowest first", None),
+])
+def test_stated_sort(question: str, want: str | None) -> None:
+    assert stated_sort(question) == want
+
+
+def test_a_sorted_breakdown_gets_its_order_and_every_group() -> None:
+    sql = "SELECT os, SUM(revenue) AS total FROM s GROUP BY os LIMIT 1"
+    out, changes = ground_literals(sql, "Total revenue per OS, highest first")
+    assert out == "SELECT os, SUM(revenue) AS total FROM s GROUP BY os ORDER BY total DESC, os" and len(changes) == 2
+    # the model's own sort by the group key gives way; an unaliased measure is sorted by itself
+    out, _ = ground_literals("SELECT os, COUNT(*) FROM s GROUP BY os ORDER BY os", "sessions by OS, in descending order")
+    assert out.endswith("GROUP BY os ORDER BY COUNT(*) DESC, os")
+    # the measure already sorts, the other way (by position too): it turns
+    out, _ = ground_literals("SELECT os, MAX(r) AS m FROM s GROUP BY 1 ORDER BY 2 DESC", "max r by os, lowest first")
+    assert out.endswith("ORDER BY 2")
+    # a count the question states keeps the LIMIT
+    out, _ = ground_literals("SELECT os, SUM(r) AS t FROM s GROUP BY os LIMIT 3", "top 3 OS by r, largest first")
+    assert out.endswith("ORDER BY t DESC, os LIMIT 3")
+
+
+@pytest.mark.parametrize("sql", [
+    "SELECT os, SUM(r) AS t, AVG(r) AS a FROM s GROUP BY os",  # two measures: which one is meant?
+    "SELECT os, r FROM s ORDER BY os",  # no groups
+    "SELECT os, SUM(r) AS t, RANK() OVER (ORDER BY SUM(r) DESC) AS k FROM s GROUP BY os",  # a window ranks
+    "SELECT os, SUM(r) AS t FROM s GROUP BY os ORDER BY t DESC, os",  # already so
+])
+def test_left_alone(sql: str) -> None:
+    assert ground_literals(sql, "revenue by OS, highest first") == (sql, [])
