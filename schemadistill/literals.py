@@ -317,6 +317,7 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tupl
     changes += _ground_texts(tree, [a for a in atoms if a.kind == "text"], question)
     changes += _drop_unstated(tree, lits, atoms, question)
     changes += _singular_limit(tree, atoms, question)
+    changes += _ground_percentile(tree, question)
     changes += _ground_direction(tree, question, dialect)
     changes += ground_sort(tree, question, dialect, count_stated=any(a.kind == "number" and a.rank for a in atoms))
     if not changes:
@@ -756,6 +757,39 @@ def _drop_unstated(tree: exp.Expr, lits: list[_Lit], atoms: list[Atom], question
         remove_conjunct(conj)
         changes.append(f"dropped {text} (the question states no {'time' if lit.kind == 'date' else 'number'})")
     return changes
+
+
+_PERCENTILE = re.compile(r"\b(?:(?P<n>\d{1,2})(?:st|nd|rd|th)\s+percentile|p(?P<p>\d{2})\b|(?P<median>median)|"
+                         r"(?P<upper>upper|third|3rd)\s+quartile|(?P<lower>lower|first|1st)\s+quartile)", re.IGNORECASE)
+
+
+def _ground_percentile(tree: exp.Expr, question: str) -> list[str]:
+    """The one percentile a question states ("the 90th percentile", "p75", "the median", "the
+    upper quartile") goes into the SQL's one quantile aggregate (``MEDIAN(x)`` for "90th
+    percentile" -> ``QUANTILE_CONT(x, 0.9)``): a small model writes the median it saw most."""
+    stated = set()
+    for m in _PERCENTILE.finditer(question):
+        stated.add(0.5 if m["median"] else 0.75 if m["upper"] else 0.25 if m["lower"]
+                   else int(m["n"] or m["p"]) / 100)
+    if len(stated) != 1:
+        return []  # none, or several ("the median and the 90th percentile", an IQR): the model's
+    want = stated.pop()
+    found = [n for n in tree.find_all(exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile)
+             if not isinstance(n.parent, exp.WithinGroup)]
+    if len(found) != 1 or not 0 < want < 1:
+        return []
+    node = found[0]
+    frac = node.args.get("quantile") if isinstance(node, exp.Quantile) else node.args.get("expression")
+    have = 0.5 if isinstance(node, exp.Median) else _number(frac) if frac is not None else None
+    if have is None or _same(have, want):
+        return []
+    old = node.sql()
+    if isinstance(node, exp.Median):
+        node.replace(exp.PercentileCont(this=node.this.copy(), expression=exp.Literal.number(_fmt(want))))
+    else:
+        assert frac is not None
+        frac.replace(exp.Literal.number(_fmt(want)))
+    return [f"{old} -> the {_fmt(want * 100)}th percentile (the question states it)"]
 
 
 _SUPERLATIVE = re.compile(r"\b(?:most|least|highest|lowest|largest|smallest|biggest|greatest|fewest|best|worst|"

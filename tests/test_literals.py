@@ -201,3 +201,16 @@ def test_conditions_the_question_never_states_are_dropped() -> None:
     assert alone == "SELECT COUNT(*) FROM users"
     having = "SELECT os FROM sessions GROUP BY os HAVING COUNT(*) > 40"
     assert ground_literals(having, "Which OS have many sessions?") == (having, [])
+
+
+def test_the_stated_percentile_goes_into_the_one_quantile() -> None:
+    out, changes = ground_literals("SELECT MEDIAN(d) AS m FROM s", "What is the 90th percentile of session length?")
+    assert out == "SELECT QUANTILE_CONT(d, 0.9) AS m FROM s" and len(changes) == 1
+    assert ground_literals("SELECT QUANTILE_CONT(d, 0.9) FROM s", "the median d")[0] == "SELECT QUANTILE_CONT(d, 0.5) FROM s"
+    assert ground_literals("SELECT QUANTILE_DISC(d, 0.5) FROM s", "p75 of d")[0] == "SELECT QUANTILE_DISC(d, 0.75) FROM s"
+    assert "0.25" in ground_literals("SELECT MEDIAN(d) FROM s", "the lower quartile of d")[0]
+    # already right, several stated (an IQR), or several quantiles written: the model's
+    for sql, q in [("SELECT MEDIAN(d) FROM s", "median d"),
+                   ("SELECT QUANTILE_CONT(d, 0.25) FROM s", "the median and the 75th percentile of d"),
+                   ("SELECT MEDIAN(d), MEDIAN(r) FROM s", "the 90th percentile of d")]:
+        assert ground_literals(sql, q) == (sql, [])
