@@ -377,13 +377,14 @@ class ValueIndex:
     def mentions(self, question: str) -> list[Mention]:
         """Values the question names, longest phrase first, left to right, no overlaps."""
         toks = words(question)
+        quoted = {_phrase(words(m[1])) for m in _QUOTED_TEXT.finditer(question)}
         out: list[Mention] = []
         i, longest = 0, self.max_words
         while i < len(toks):
             for n in range(min(longest, len(toks) - i), 0, -1):
                 span = toks[i:i + n]
                 hits = [ref for ref, exact in self.phrases.get(_phrase(span), [])
-                        if (not exact or (" ".join(span) == exact and i > 0))
+                        if (not exact or _written_as(" ".join(span), exact, i, _phrase(span) in quoted))
                         and not (ref.flag and i > 0 and toks[i - 1].lower() in _DEGREE)]
                 if hits and hits[0].flag and self._negated(toks, i, n):
                     hits = [ValueRef(r.table, r.column, _OPPOSITE[r.value], flag=True) for r in hits]
@@ -423,6 +424,19 @@ class ValueIndex:
         before = {t.lower() for t in toks[max(0, i - 2):i]}
         after = " ".join(t.lower() for t in toks[i + n:i + n + 5])
         return bool(before & _NEGATORS_BEFORE) or bool(_NEGATED_AFTER.match(after))
+
+
+# a quoted value ("IOS", 'android'): a value in any case, whatever its words mean in English
+_QUOTED_TEXT = re.compile(r"""["“'‘]([^"“”'‘’\n]{1,40})["”'’]""")
+
+
+def _written_as(text: str, exact: str, i: int, quoted: bool) -> bool:
+    """Does ``text`` name the value whose exact spelling is ``exact`` (a value that is also an
+    ordinary word: "Windows", "Germany")? As spelt, past the question's first word (where any
+    word is capitalised); in capitals ("GERMANY", "IOS"); or in quotes, in any case."""
+    if quoted:
+        return True
+    return (text == exact and i > 0) or (text == exact.upper() != exact and len(exact) > 2)
 
 
 @dataclass
@@ -472,7 +486,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
             continue
         ref = next(iter(refs))
         if _references(tree, table, column):
-            change = _swap_flag(tree, ref) if ref.flag else _swap_value(tree, table, column, ref.value, named)
+            change = _swap_flag(tree, ref) if ref.flag else (
+                _swap_value(tree, table, column, ref.value, named) or _fix_pattern(tree, index, ref))
         else:
             change = _add_somewhere(tree, schema, table, _equals(ref))
         if change:
@@ -1024,6 +1039,32 @@ def _swap_value(tree: exp.Expr, table: str, column: str, value: str, named: set[
     old, op = wrong[0].this, "<>" if isinstance(wrong[0].parent, exp.NEQ) else "="
     wrong[0].replace(exp.Literal.string(value))
     return f"replaced {column} {op} '{old}' with '{value}'"
+
+
+def _fix_pattern(tree: exp.Expr, index: ValueIndex, ref: ValueRef) -> str | None:
+    """``country LIKE '%GERMANY'`` where the question names Germany and no value of the column
+    matches the pattern: the one such test becomes ``country = 'Germany'`` (a pattern that
+    matches nothing is never what was meant; the column's values are all in the index)."""
+    known = {r.value for entries in index.phrases.values() for r, _ in entries
+             if (r.table, r.column) == (ref.table, ref.column) and not r.flag}
+    aliases = _aliases(tree)
+    dead = []
+    for node in tree.find_all(exp.Like, exp.ILike):
+        col, pat = node.this, node.expression
+        if not (isinstance(col, exp.Column) and isinstance(pat, exp.Literal) and pat.is_string
+                and (ref.table, ref.column) in _keys(col, aliases, index.columns)):
+            continue
+        flags = re.IGNORECASE if isinstance(node, exp.ILike) else 0
+        rx = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pat.this) + r"\Z",
+                        flags | re.DOTALL)
+        if not any(rx.match(v) for v in known):
+            dead.append(node)
+    if len(dead) != 1:
+        return None
+    node = dead[0]
+    old = node.sql()
+    node.replace(exp.EQ(this=node.this.copy(), expression=exp.Literal.string(ref.value)))
+    return f"{old} -> = '{ref.value}' (the pattern matches no {ref.column})"
 
 
 # -- helpers ----------------------------------------------------------------------------------
