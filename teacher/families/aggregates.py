@@ -272,7 +272,9 @@ def top_k_rows(view: SchemaView, rng: random.Random) -> Slots | None:
     # neither: the measure alone then orders, and the validator drops a LIMIT that cuts a tie.
     ties = [key.ref] if key else [c.ref for c in cols if c is not m]
     order = ", ".join([f"{m.ref} {'DESC' if desc else 'ASC'}", *ties])
-    return {**out, "cols": cols, "m": m, "desc": desc, "order": order, "k": view.number(rng.choice([1, 3, 5, 10])),
+    extra = [c for c in cols if c is not m and c is not key]
+    return {**out, "cols": cols, "m": m, "extra": extra, "desc": desc, "order": order,
+            "k": view.number(rng.choice([1, 3, 5, 10])),
             "nn": f"{m.ref} IS NOT NULL" if m.info.n_null else ""}
 
 
