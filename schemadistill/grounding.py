@@ -793,17 +793,31 @@ _DATE_LITERAL = re.compile(r"^\d{4}-\d{2}(?:-\d{2})?")
 def _compared(tree: exp.Expr, table: str, column: str, ops: tuple[type[exp.Expr], ...] = (exp.EQ,)) -> list[exp.Expr]:
     """The other side of every ``column = x`` (either order; ``ops`` may add ``<>``) where the
     column may be ``table``'s."""
-    bare = table.lower().split(".")[-1]
     aliases = _aliases(tree)
     out = []
     for eq in tree.find_all(*ops):
         for col, other in ((eq.this, eq.expression), (eq.expression, eq.this)):
             if isinstance(col, exp.Column) and col.name.lower() == column.lower():
-                qual = col.table.lower()
-                if not (qual in aliases and aliases[qual] != bare):
+                if _may_be(col, table, aliases):
                     out.append(other)
                 break
     return out
+
+
+def _may_be(col: exp.Expr, table: str, aliases: dict[str, str], column: str | None = None) -> bool:
+    """May ``col`` be a column of ``table`` (named ``column``, when given)? Unqualified: yes."""
+    if not isinstance(col, exp.Column) or (column is not None and col.name.lower() != column.lower()):
+        return False
+    qual = col.table.lower()
+    return not (qual in aliases and aliases[qual] != table.lower().split(".")[-1])
+
+
+def _value_lists(tree: exp.Expr, table: str, column: str) -> list[exp.In]:
+    """``column IN ('a', 'b')`` tests of ``table``'s column that are AND-ed WHERE conditions."""
+    aliases = _aliases(tree)
+    return [t for t in tree.find_all(exp.In) if _may_be(t.this, table, aliases, column) and t.expressions
+            and all(isinstance(v, exp.Literal) and v.is_string for v in t.expressions)
+            and is_where_conjunct(outer_paren(t))]
 
 
 def _drop_unnamed(tree: exp.Expr, index: ValueIndex, question: str, named: set[tuple[str, str]]) -> list[str]:
@@ -839,13 +853,7 @@ def _named_list(tree: exp.Expr, table: str, column: str, named: list[str]) -> li
     one). Left alone when a named value is used elsewhere in the SQL (a CASE of its own) or the
     list shares no value with the question's."""
     lowered = {v.lower() for v in named}
-    bare = table.lower().split(".")[-1]
-    aliases = _aliases(tree)
-    lists = [t for t in tree.find_all(exp.In) if isinstance(t.this, exp.Column)
-             and t.this.name.lower() == column.lower()
-             and not (t.this.table.lower() in aliases and aliases[t.this.table.lower()] != bare)
-             and t.expressions and all(isinstance(v, exp.Literal) and v.is_string for v in t.expressions)
-             and is_where_conjunct(outer_paren(t))]
+    lists = _value_lists(tree, table, column)
     if len(lists) != 1:
         return []
     test = lists[0]
@@ -974,18 +982,7 @@ def _drop_contradiction(tree: exp.Expr, question: str, m: Mention) -> list[str]:
 def _drop_narrowing(tree: exp.Expr, table: str, column: str, named: set[str]) -> list[str]:
     """``col IN ('Firefox', 'Safari') AND col = 'Firefox'`` where the question names every value
     of the list: the equality narrows what the user asked for, and goes."""
-    bare = table.lower().split(".")[-1]
-    aliases = _aliases(tree)
-
-    def ours(col: exp.Expr) -> bool:
-        if not (isinstance(col, exp.Column) and col.name.lower() == column.lower()):
-            return False
-        qual = col.table.lower()
-        return not (qual in aliases and aliases[qual] != bare)
-
-    lists = [i for i in tree.find_all(exp.In) if ours(i.this) and is_where_conjunct(outer_paren(i))
-             and i.expressions and all(isinstance(v, exp.Literal) and v.is_string for v in i.expressions)
-             and {v.this.lower() for v in i.expressions} <= named]
+    lists = [t for t in _value_lists(tree, table, column) if {v.this.lower() for v in t.expressions} <= named]
     if len(lists) != 1:
         return []
     listed = {v.this.lower() for v in lists[0].expressions}

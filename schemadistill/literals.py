@@ -789,7 +789,7 @@ def _ground_percentile(tree: exp.Expr, question: str) -> list[str]:
     else:
         assert frac is not None
         frac.replace(exp.Literal.number(_fmt(want)))
-    return [f"{old} -> the {_fmt(want * 100)}th percentile (the question states it)"]
+    return [f"{old} -> the {_fmt(round(want * 100, 6))}th percentile (the question states it)"]
 
 
 _SUPERLATIVE = re.compile(r"\b(?:most|least|highest|lowest|largest|smallest|biggest|greatest|fewest|best|worst|"
