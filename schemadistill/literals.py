@@ -314,6 +314,7 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tupl
     changes += _ground_numbers(lits, atoms)
     changes += _ground_comparisons(tree, lits, atoms, question)
     changes += _drop_number_dates(lits, atoms)
+    changes += _drop_unstated_shift(lits, atoms, question)
     changes += _ground_texts(tree, [a for a in atoms if a.kind == "text"], question)
     changes += _drop_unstated(tree, lits, atoms, question)
     changes += _singular_limit(tree, atoms, question)
@@ -605,6 +606,37 @@ def _drop_number_dates(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
         text = conj.sql()
         remove_conjunct(conj)
         changes.append(f"dropped {text} (its year {lit.date.year} is a number of the question, not a date)")
+    return changes
+
+
+# words that make a period relative to a day: "the last 30 days", "two weeks ago", "within a month"
+_RELATIVE = re.compile(r"\b(?:last|past|previous|prior|preceding|within|ago|recent\w*|next|following|rolling|"
+                       r"trailing|earlier|later|before|after|since|until|up\s+to)\b", re.IGNORECASE)
+
+
+def _drop_unstated_shift(lits: list[_Lit], atoms: list[Atom], question: str) -> list[str]:
+    """``DATE '2024-12-24' - INTERVAL 2 WEEK`` where the question states that day and no period
+    relative to it ("from 24th of December 2024 onwards"): the shift goes, the day stays. A small
+    model copies the ``- INTERVAL`` of the "last N days" pairs it resembles; a number of days
+    nobody stated is never right."""
+    if _RELATIVE.search(question.replace("onwards", "")):
+        return []
+    changes: list[str] = []
+    for lit in lits:
+        interval = lit.node.parent
+        if lit.kind != "number" or lit.number is None or not isinstance(interval, exp.Interval) \
+                or any(_explains_number(a, lit.number) for a in atoms):
+            continue
+        shift = interval.parent
+        if not isinstance(shift, (exp.Add, exp.Sub)) or shift.args.get("expression") is not interval:
+            continue
+        day = shift.this
+        inner = day.this if isinstance(day, exp.Cast) else day
+        if not (isinstance(inner, exp.Literal) and inner.is_string and _DATE_STRING.match(inner.this)):
+            continue
+        text = shift.sql()
+        shift.replace(day.copy())
+        changes.append(f"{text} -> {day.sql()} (the question states no period before or after that day)")
     return changes
 
 

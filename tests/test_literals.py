@@ -214,3 +214,14 @@ def test_the_stated_percentile_goes_into_the_one_quantile() -> None:
                    ("SELECT QUANTILE_CONT(d, 0.25) FROM s", "the median and the 75th percentile of d"),
                    ("SELECT MEDIAN(d), MEDIAN(r) FROM s", "the 90th percentile of d")]:
         assert ground_literals(sql, q) == (sql, [])
+
+
+def test_a_shift_of_a_stated_day_nobody_asked_for_goes() -> None:
+    sql = "SELECT COUNT(*) FROM s WHERE d >= CAST('2024-12-24' AS DATE) - INTERVAL '2' WEEK AND os <> 'iOS'"
+    out, changes = ground_literals(sql, "From 24th of December 2024 onwards, how many sessions were not on iOS?")
+    assert out == "SELECT COUNT(*) FROM s WHERE d >= CAST('2024-12-24' AS DATE) AND os <> 'iOS'" and len(changes) == 1
+    # a period relative to the day, said in words, or a stated number: the shift is the user's
+    relative = "SELECT COUNT(*) FROM s WHERE d >= CAST('2024-12-31' AS DATE) - INTERVAL '1' MONTH"
+    assert ground_literals(relative, "Sessions in the last month (as of December 31, 2024)") == (relative, [])
+    stated = "SELECT COUNT(*) FROM s WHERE d >= CAST('2024-12-31' AS DATE) - INTERVAL '30' DAY"
+    assert ground_literals(stated, "Sessions in the 30 days up to 2024-12-31") == (stated, [])
