@@ -995,21 +995,42 @@ def _drop_narrowing(tree: exp.Expr, table: str, column: str, named: set[str]) ->
     return changes
 
 
+# any word of negation shortly before a value: an affirmed value has none ("not on Chrome",
+# "non-German", "Germany aside" are not affirmations, whatever _VALUE_NEGATED reads)
+_ANY_NEGATION = re.compile(r"\b(?:not|no|non|never|without|except\w*|exclud\w*|other|outside|besides|but|apart|"
+                           r"\w+n't|isnt|arent|wasnt|doesnt|dont)\b|!=|<>", re.IGNORECASE)
+
+
+# where the words about one value begin: "browser other than Chrome and os = 'Windows'"
+_CLAUSE_START = re.compile(r"\b(?:and|or|with|where|whose|for|but|while)\b|[,;:(]", re.IGNORECASE)
+
+
 def _negate_value(tree: exp.Expr, question: str, m: Mention) -> str | None:
     """``col = 'v'`` where the question excludes v right before naming it: the one such test of
-    the column becomes ``col <> 'v'``. A small model writes the equality it saw far more often."""
-    if not _excluded(question, m):
+    the column becomes ``col <> 'v'``. A small model writes the equality it saw far more often.
+    The reverse too: ``col <> 'v'`` where the question names v with no word of negation before
+    it ("where country is Germany", "os = 'Windows'") becomes ``col = 'v'``."""
+    excluded = _excluded(question, m)
+    if excluded is None:
         return None
+    if not excluded:
+        hit = re.search(r"(?<!\w)" + re.escape(m.text) + r"(?!\w)", question, re.IGNORECASE)
+        if hit is None:
+            return None
+        clause = _CLAUSE_START.split(question[max(0, hit.start() - 40):hit.start()])[-1]
+        if _ANY_NEGATION.search(clause) or _ANY_NEGATION.match(question[hit.end():hit.end() + 12].lstrip(" ,")):
+            return None
+    wrong, right = (exp.EQ, exp.NEQ) if excluded else (exp.NEQ, exp.EQ)
     tests = [x for x in _compared(tree, m.ref.table, m.ref.column, (exp.EQ, exp.NEQ))
              if isinstance(x, exp.Literal) and x.is_string]
-    if len(tests) != 1 or tests[0].this.lower() != m.ref.value.lower() or not isinstance(tests[0].parent, exp.EQ):
+    if len(tests) != 1 or tests[0].this.lower() != m.ref.value.lower() or not isinstance(tests[0].parent, wrong):
         return None
-    eq = tests[0].parent
-    if not is_where_conjunct(outer_paren(eq)):
+    test = tests[0].parent
+    if not is_where_conjunct(outer_paren(test)):
         return None  # inside a CASE, an OR, a join condition: its meaning there is the model's
-    text = eq.sql()
-    eq.replace(exp.NEQ(this=eq.this, expression=eq.expression))
-    return f"{text} -> <> (the question excludes {m.text})"
+    text = test.sql()
+    test.replace(right(this=test.this, expression=test.expression))
+    return f"{text} -> {'<>' if excluded else '='} (the question {'excludes' if excluded else 'names'} {m.text})"
 
 
 def _swap_flag(tree: exp.Expr, ref: ValueRef) -> str | None:
