@@ -93,10 +93,12 @@ from schemadistill.measures import (
     count_words,
     fix_count,
     measure_words,
+    orient_ratio,
     own_tables,
     replace_measure,
     stated_count,
     stated_measures,
+    stated_ratio,
 )
 from schemadistill.schema.model import NUMERIC_TYPES, Column, NamedFilter, Schema, Table
 
@@ -465,8 +467,9 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     dated = _stated_date_test(question) if schema is not None else None
     asked = stated_measures(question, index.measures)
     counted = stated_count(question, index.counts) if schema is not None else None
+    ratio = stated_ratio(question, index.measures)
     if not mentions and not filters and dated is None and age is None and not asked and counted is None \
-            and "'" not in sql:
+            and ratio is None and "'" not in sql:
         return Grounded(sql, literal_changes)
     body = sql.strip()
     semicolon = body.endswith(";")
@@ -522,6 +525,9 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         if change:
             changes.append(change)
     changes += add_missing_measures(tree, asked)
+    change = orient_ratio(tree, ratio) if ratio is not None else None
+    if change:
+        changes.append(change)
     change = (fix_count(tree, counted, schema) if counted is not None and schema is not None
               else replace_measure(tree, asked, question))
     if change:

@@ -171,9 +171,10 @@ def stated_measures(question: str, phrases: dict[str, tuple[str, str]]) -> list[
 
 
 def _measure_at(toks: list[str], j: int, phrases: dict[str, tuple[str, str]],
-                longest: int) -> tuple[tuple[str, str] | None, int]:
-    """The measure named at ``toks[j]`` (or one word on: "purchase revenues"), plural or not."""
-    for skip in (0, 1):
+                longest: int, skips: tuple[int, ...] = (0, 1)) -> tuple[tuple[str, str] | None, int]:
+    """The measure named at ``toks[j]`` (or, with ``skips`` (0, 1), one word on: "purchase
+    revenues"), plural or not; and how many words it took."""
+    for skip in skips:
         if skip and j < len(toks) and toks[j] in _FUNCS:
             break  # "max mean turnover": the mean is the next word's measure, not a modifier
         for n in range(min(longest, len(toks) - j - skip), 0, -1):
@@ -259,6 +260,68 @@ def replace_measure(tree: exp.Expr, asked: list[tuple[str, str, str]], question:
             node.replace(new.copy())
     old.replace(new)
     return f"{text} -> {new.sql()}: the question asks for it"
+
+
+# what joins two measures into a ratio, first over second: "X divided by Y", "the ratio of X to
+# Y", "divide the sum of X by the sum of Y", "X per Y" (where Y is a measure, not a dimension)
+_RATIO_GAPS = (("divided", "by"), ("over",), ("per",), ("per", "unit"), ("is", "there", "per"), ("to",), ("by",))
+_RATIO_FILLER = frozenset({"the", "a", "an", "total", "sum", "of", "overall", "all", "their", "its"})
+
+
+def stated_ratio(question: str, phrases: dict[str, tuple[str, str]]
+                 ) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """((table, column) over (table, column)) when the question divides one measure by another
+    ("total session duration divided by total revenue", "the ratio of revenue to duration",
+    "divide the sum of X by the sum of Y", "revenue per session duration"); None when it names
+    no such pair or several. "to" and "by" count only after "ratio of" / "divide"."""
+    if not phrases:
+        return None
+    toks = _WORD.findall(question.lower())
+    longest = max(p.count(" ") + 1 for p in phrases)
+    found: list[tuple[int, int, tuple[str, str]]] = []  # (start, end, measure), left to right
+    i = 0
+    while i < len(toks):
+        ref, used = _measure_at(toks, i, phrases, longest, skips=(0,))
+        if ref is not None:
+            found.append((i, i + used, ref))
+            i += used
+        else:
+            i += 1
+    pairs = []
+    for (s1, e1, a), (s2, _, b) in zip(found, found[1:], strict=False):
+        gap = tuple(t for t in toks[e1:s2] if t not in _RATIO_FILLER)
+        lead = [t for t in toks[max(0, s1 - 5):s1] if t not in _RATIO_FILLER]
+        if a == b or gap not in _RATIO_GAPS:
+            continue
+        if gap == ("to",) and lead[-1:] != ["ratio"]:
+            continue
+        if gap == ("by",) and not {"divide", "dividing"} & set(lead):
+            continue
+        pairs.append((a, b))
+    return pairs[0] if len(set(pairs)) == 1 else None
+
+
+def orient_ratio(tree: exp.Expr, ratio: tuple[tuple[str, str], tuple[str, str]]) -> str | None:
+    """The SQL's one division of two aggregates of plain columns (``SUM(revenue) / NULLIF(SUM(d),
+    0)``) that divides the stated ratio's second measure by its first: the two aggregates trade
+    places, the NULLIF guard staying on the denominator."""
+    (_, num), (_, den) = ratio
+    divs = []
+    for div in tree.find_all(exp.Div):
+        a, b = div.this.find(exp.AggFunc), div.expression.find(exp.AggFunc)
+        if a is None or b is None or not isinstance(a.this, exp.Column) or not isinstance(b.this, exp.Column):
+            continue
+        divs.append((div, a, b))
+    if len(divs) != 1:
+        return None
+    div, a, b = divs[0]
+    if (a.this.name.lower(), b.this.name.lower()) != (den.lower(), num.lower()):
+        return None
+    text = div.sql()
+    top, bottom = a.copy(), b.copy()
+    a.replace(bottom)
+    b.replace(top)
+    return f"{text} -> {div.sql()} (the question divides {num} by {den})"
 
 
 def own_tables(sel: exp.Select) -> list[exp.Table]:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from schemadistill.measures import measure_words, stated_measures
+import sqlglot
+
+from schemadistill.measures import measure_words, orient_ratio, stated_measures, stated_ratio
 from schemadistill.schema import load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,3 +65,31 @@ def test_stated_count(question: str, expected: str | None) -> None:
 
     tables = count_words(load_schema(ROOT / "examples" / "ecommerce" / "schema.sql"))
     assert stated_count(question, tables) == expected
+
+
+D, R = (S, "session_duration"), (S, "revenue")
+
+
+@pytest.mark.parametrize("question,expected", [
+    ("Per OS, total session duration divided by total revenue?", (D, R)),
+    ("What is the ratio of total revenue to total session length per browser?", (R, D)),
+    ("For each OS, divide the sum of money spent by the sum of session duration", (R, D)),
+    ("How much revenue is there per visit length in each OS?", (R, D)),
+    ("Session length per unit of revenue by browser", (D, R)),
+    ("Average revenue per OS", None),  # "per" a dimension: no ratio
+    ("Revenue and session length to date", None),  # "to" without "ratio of"
+    ("Revenue divided by session length, and session length divided by revenue", None),  # both ways
+])
+def test_stated_ratio(phrases: dict[str, tuple[str, str]], question: str, expected: object) -> None:
+    assert stated_ratio(question, phrases) == expected
+
+
+def test_the_ratio_turns_the_way_the_question_divides() -> None:
+    tree = sqlglot.parse_one("SELECT os, SUM(revenue) / NULLIF(SUM(session_duration), 0) AS r FROM s GROUP BY os")
+    assert orient_ratio(tree, (D, R)) is not None
+    assert tree.sql() == "SELECT os, SUM(session_duration) / NULLIF(SUM(revenue), 0) AS r FROM s GROUP BY os"
+    assert orient_ratio(tree, (D, R)) is None  # already so
+    # the division of a percentage (CASE inside), or two divisions: the model's
+    for sql in ["SELECT 100.0 * SUM(CASE WHEN revenue > 0 THEN 1 END) / COUNT(*) FROM s",
+                "SELECT SUM(revenue) / SUM(session_duration), AVG(revenue) / AVG(session_duration) FROM s"]:
+        assert orient_ratio(sqlglot.parse_one(sql), (D, R)) is None
