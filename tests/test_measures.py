@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 import sqlglot
 
 from schemadistill.measures import measure_words, orient_ratio, stated_measures, stated_ratio
