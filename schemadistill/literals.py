@@ -598,9 +598,7 @@ def _drop_number_dates(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
             continue
         if lit.node.parent is None or lit.node.find_ancestor(exp.Where) is None:
             continue
-        conj = _conjunct(lit.node)
-        if conj is None:
-            conj = _date_test(lit.node)
+        conj = _conjunct(lit.node) or _date_test(lit.node)
         if conj is None:
             continue
         text = conj.sql()
