@@ -235,12 +235,14 @@ class ValueIndex:
     counts: dict[str, str] = field(default_factory=dict)
     # flag_words, built on first use: grounding asks for it on every question
     _flag_words: dict[tuple[str, str], set[str]] | None = field(default=None, init=False, repr=False, compare=False)
+    # value_spellings, built on first use (pattern grounding asks for it per question)
+    _spellings: dict[tuple[str, str], set[str]] | None = field(default=None, init=False, repr=False, compare=False)
 
     def add(self, ref: ValueRef, text: str, exact: bool) -> None:
         toks = words(text)
         if not toks:
             return
-        self._flag_words = None
+        self._flag_words = self._spellings = None
         entry = (ref, " ".join(toks) if exact else "")
         bucket = self.phrases.setdefault(_phrase(toks), [])
         if entry not in bucket:
@@ -261,6 +263,18 @@ class ValueIndex:
                         out[(ref.table, ref.column)].update(phrase.split())
             self._flag_words = dict(out)
         return self._flag_words
+
+    @property
+    def value_spellings(self) -> dict[tuple[str, str], set[str]]:
+        """(table, column) -> its values as the data spells them ("iOS"), flags left out."""
+        if self._spellings is None:
+            out: dict[tuple[str, str], set[str]] = defaultdict(set)
+            for entries in self.phrases.values():
+                for ref, _ in entries:
+                    if not ref.flag:
+                        out[(ref.table, ref.column)].add(ref.value)
+            self._spellings = dict(out)
+        return self._spellings
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.columns.values()) + len(self.filters)
@@ -467,7 +481,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     dated = _stated_date_test(question) if schema is not None else None
     asked = stated_measures(question, index.measures)
     counted = stated_count(question, index.counts) if schema is not None else None
-    ratio = stated_ratio(question, index.measures)
+    ratio = stated_ratio(question, index.measures) if "/" in sql else None  # no division, nothing to turn
     if not mentions and not filters and dated is None and age is None and not asked and counted is None \
             and ratio is None and "'" not in sql:
         return Grounded(sql, literal_changes)
@@ -818,11 +832,16 @@ def _may_be(col: exp.Expr, table: str, aliases: dict[str, str], column: str | No
     return not (qual in aliases and aliases[qual] != table.lower().split(".")[-1])
 
 
+def _is_value_list(test: exp.In) -> bool:
+    """``col IN ('a', 'b')``: a column against a list of strings (not a subquery, not numbers)."""
+    return isinstance(test.this, exp.Column) and bool(test.expressions) and all(
+        isinstance(v, exp.Literal) and v.is_string for v in test.expressions)
+
+
 def _value_lists(tree: exp.Expr, table: str, column: str) -> list[exp.In]:
     """``column IN ('a', 'b')`` tests of ``table``'s column that are AND-ed WHERE conditions."""
     aliases = _aliases(tree)
-    return [t for t in tree.find_all(exp.In) if _may_be(t.this, table, aliases, column) and t.expressions
-            and all(isinstance(v, exp.Literal) and v.is_string for v in t.expressions)
+    return [t for t in tree.find_all(exp.In) if _is_value_list(t) and _may_be(t.this, table, aliases, column)
             and is_where_conjunct(outer_paren(t))]
 
 
@@ -842,8 +861,7 @@ def _drop_unnamed(tree: exp.Expr, index: ValueIndex, question: str, named: set[t
     aliases = _aliases(tree)
     for test in list(tree.find_all(exp.In)):
         col = test.this
-        if not (isinstance(col, exp.Column) and test.expressions
-                and all(isinstance(v, exp.Literal) and v.is_string for v in test.expressions)):
+        if not _is_value_list(test):
             continue
         keys = _keys(col, aliases, index.columns)
         if not keys or named & keys or any({w.lower() for w in words(v.this)} & qwords for v in test.expressions):
@@ -958,10 +976,15 @@ _VALUE_NEGATED = re.compile(r"(?:\b(?:not equal to|not equals?|isn't|is not|aren
                             r"anything but)|!=|<>)\s*(?:the\s+)?['\"]?$", re.IGNORECASE)
 
 
-def _excluded(question: str, m: Mention) -> bool | None:
+def _mention_at(question: str, m: Mention) -> re.Match[str] | None:
+    """Where the question says ``m`` as a word, if it does."""
+    return re.search(r"(?<!\w)" + re.escape(m.text) + r"(?!\w)", question, re.IGNORECASE)
+
+
+def _excluded(question: str, m: Mention, hit: re.Match[str] | None = None) -> bool | None:
     """Does the question exclude ``m`` right before naming it ("other than Chrome")? None when
     the mention's text is not found as a word."""
-    hit = re.search(r"(?<!\w)" + re.escape(m.text) + r"(?!\w)", question, re.IGNORECASE)
+    hit = hit or _mention_at(question, m)
     return None if hit is None else bool(_VALUE_NEGATED.search(question[:hit.start()]))
 
 
@@ -1016,13 +1039,11 @@ def _negate_value(tree: exp.Expr, question: str, m: Mention) -> str | None:
     the column becomes ``col <> 'v'``. A small model writes the equality it saw far more often.
     The reverse too: ``col <> 'v'`` where the question names v with no word of negation before
     it ("where country is Germany", "os = 'Windows'") becomes ``col = 'v'``."""
-    excluded = _excluded(question, m)
-    if excluded is None:
+    hit = _mention_at(question, m)
+    excluded = _excluded(question, m, hit)
+    if hit is None or excluded is None:
         return None
     if not excluded:
-        hit = re.search(r"(?<!\w)" + re.escape(m.text) + r"(?!\w)", question, re.IGNORECASE)
-        if hit is None:
-            return None
         clause = _CLAUSE_START.split(question[max(0, hit.start() - 40):hit.start()])[-1]
         if _ANY_NEGATION.search(clause) or _ANY_NEGATION.match(question[hit.end():hit.end() + 12].lstrip(" ,")):
             return None
@@ -1069,8 +1090,7 @@ def _fix_pattern(tree: exp.Expr, index: ValueIndex, ref: ValueRef) -> str | None
     """``country LIKE '%GERMANY'`` where the question names Germany and no value of the column
     matches the pattern: the one such test becomes ``country = 'Germany'`` (a pattern that
     matches nothing is never what was meant; the column's values are all in the index)."""
-    known = {r.value for entries in index.phrases.values() for r, _ in entries
-             if (r.table, r.column) == (ref.table, ref.column) and not r.flag}
+    known = index.value_spellings.get((ref.table, ref.column), set())
     aliases = _aliases(tree)
     dead = []
     for node in tree.find_all(exp.Like, exp.ILike):
