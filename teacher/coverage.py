@@ -15,6 +15,14 @@ the SQL of PAIRS:
   and subquery names are masked, ``INNER JOIN`` is ``JOIN``, ORDER BY keeps its first key (the
   teacher adds tie-breakers) and goes when there is no LIMIT (it orders nothing that counts), and
   the conditions of a WHERE are a set (two equality filters on different columns are one shape);
+* family (with ``--schema``): what a family *can* generate, not only what this sample of it
+  did. A family composes its WHERE from a pool of conditions and picks its aggregate from a pool
+  (SUM/AVG/MIN/MAX), so a gold query is in a family when its shape without the WHERE and with
+  those aggregates masked (``family_parts``) is one the family generated, and each of its
+  conditions, aggregates and its number of conditions was seen in that family. Spellings of one
+  query are evened out first: a calendar filter is one condition whatever its unit and spelling
+  (``YEAR(d) = 2024``, ``DATE_TRUNC('month', d) = ...``, a literal date range), the two tables of
+  an inner join in either order, ``COUNT(key)`` of a primary key (never NULL) as ``COUNT(*)``.
 * construct: the same set of constructs as some pair: tables, number of joins, aggregate
   kinds, GROUP BY arity, window, subquery, CTE, date-function kinds, set operations, HAVING,
   ORDER BY / LIMIT.
@@ -28,8 +36,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +103,7 @@ def loose_template(tree: exp.Expr) -> str:
                 isinstance(inner, exp.Or) and not isinstance(paren.parent, exp.And)):
             paren.replace(inner)
     for count in tree.find_all(exp.Count):
-        if isinstance(count.this, exp.Literal):
+        if count.this is None or isinstance(count.this, exp.Literal):  # COUNT(1), DuckDB's COUNT()
             count.set("this", exp.Star())
     for clause in list(tree.find_all(exp.Where, exp.Having)):
         if isinstance(clause.this, exp.And):
@@ -118,6 +128,8 @@ def shape_template(tree: exp.Expr, schema: Any) -> str:
         if (join.args.get("kind") or "").upper() == "INNER":
             join.set("kind", None)
     for col in tree.find_all(exp.Column):
+        col.set("db", None)  # ecommerce.sessions.user_id: masked_template drops only the table
+        col.set("catalog", None)
         kind = types.get(col.name.lower())
         col.set("this", exp.to_identifier(f"c_{kind}" if kind else "_a"))
     for ident in tree.find_all(exp.Identifier):
@@ -130,6 +142,129 @@ def shape_template(tree: exp.Expr, schema: Any) -> str:
     return loose_template(tree)
 
 
+_POOLED_AGGS = (exp.Sum, exp.Avg, exp.Min, exp.Max)
+_CALENDAR_PARTS = {"year", "quarter", "month", "day"}
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _is_date_literal(node: exp.Expr) -> bool:
+    dated = False
+    while isinstance(node, exp.Cast):
+        dated = dated or node.to.is_type(*exp.DataType.TEMPORAL_TYPES)
+        node = node.this
+    return isinstance(node, exp.Literal) and (dated or bool(_ISO_DAY.match(node.name)))
+
+
+def _calendar(cond: exp.Expr, temporal: set[str], known: set[str]) -> bool:
+    """``cond`` picks a calendar period by literal dates, in any spelling the teacher writes; a
+    column the schema does not know (``first_date``, a subquery's output) counts as a date when
+    the bounds it is compared with are dates."""
+    if isinstance(cond, exp.EQ):
+        left = cond.this
+        while isinstance(left, exp.Cast):
+            left = left.this
+        if isinstance(left, (exp.Year, exp.Month, exp.Quarter, exp.DateTrunc, exp.TimestampTrunc)):
+            return True
+        if isinstance(left, exp.Extract) and left.this.name.lower() in _CALENDAR_PARTS:
+            return True
+    if isinstance(cond, (exp.EQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)):
+        col = cond.this
+        while isinstance(col, exp.Cast):
+            col = col.this
+        bounds = [cond.args["low"], cond.args["high"]] if isinstance(cond, exp.Between) else [cond.expression]
+        return (isinstance(col, exp.Column) and (col.name.lower() in temporal or col.name.lower() not in known)
+                and all(_is_date_literal(b) for b in bounds))
+    return False
+
+
+def _inner_join_in_order(sel: exp.Select) -> None:
+    """``FROM b JOIN a`` as ``FROM a JOIN b``: an inner join of two tables is one query either way."""
+    joins = sel.args.get("joins") or []
+    frm = sel.args.get("from_") or sel.args.get("from")
+    if len(joins) != 1 or frm is None or joins[0].side or (joins[0].args.get("kind") or "INNER").upper() != "INNER":
+        return
+    a, b = frm.this, joins[0].this
+    if isinstance(a, exp.Table) and isinstance(b, exp.Table) and b.name.lower() < a.name.lower():
+        a_copy, b_copy = a.copy(), b.copy()
+        a.replace(b_copy)
+        b.replace(a_copy)
+
+
+def _conjuncts(cond: exp.Expr) -> list[exp.Expr]:
+    cond = cond.unnest()
+    return [c.unnest() for c in cond.flatten()] if isinstance(cond, exp.And) else [cond]
+
+
+def family_parts(tree: exp.Expr, schema: Any) -> tuple[str, frozenset[str], frozenset[str]]:
+    """The family level of one query (module docstring): its skeleton (``shape_template`` without
+    the WHERE and HAVING clauses and with SUM/AVG/MIN/MAX as one ``agg``), its conditions (one
+    token per conjunct, keyed by clause and subquery depth) and the aggregates the skeleton masked."""
+    tree = tree.copy()
+    temporal = {c.name.lower() for t in schema.tables for c in t.columns if c.type in ("date", "timestamp")}
+    known = {c.name.lower() for t in schema.tables for c in t.columns}
+    keys = {t.primary_key[0].lower() for t in schema.tables if len(t.primary_key) == 1}
+    outer = any(j.side for j in tree.find_all(exp.Join))
+    for count in tree.find_all(exp.Count):
+        if not outer and isinstance(count.this, exp.Column) and count.this.name.lower() in keys:
+            count.set("this", exp.Star())
+    conds: set[str] = set()
+    for sel in list(tree.find_all(exp.Select)):
+        _inner_join_in_order(sel)
+        depth = sum(1 for _ in iter_ancestors(sel, exp.Select))
+        for key, prefix in (("where", ""), ("having", "having ")):
+            clause = sel.args.get(key)
+            if clause is None:
+                continue
+            for cond in _conjuncts(clause.this):
+                parts = _conjuncts(cond)  # a parenthesised range is one condition
+                if all(_calendar(c, temporal, known) for c in parts):
+                    conds.add(f"{prefix}{depth}:calendar")
+                else:
+                    conds.update(f"{prefix}{depth}:{shape_template(exp.select('*').where(c.copy()), schema)}"
+                                 for c in parts)
+            clause.pop()
+    aggs: set[str] = set()
+    for agg in list(tree.find_all(*_POOLED_AGGS)):
+        aggs.add(type(agg).__name__.lower())
+        agg.replace(exp.Anonymous(this="agg", expressions=[agg.this.copy()]))
+    return shape_template(tree, schema), frozenset(conds), frozenset(aggs)
+
+
+def iter_ancestors(node: exp.Expr, kind: type[exp.Expr]) -> Iterator[exp.Expr]:
+    """The ancestors of ``node`` of type ``kind``, nearest first."""
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, kind):
+            yield parent
+        parent = parent.parent
+
+
+class FamilyIndex:
+    """Which families generated each skeleton, and per family the conditions, aggregates and most
+    conditions its pairs showed. A family draws its conditions independently of the skeleton it
+    draws (``Query.add_filters``), so they are pooled over the family's skeletons: a sample of a
+    few hundred pairs per family cannot show every combination its generator makes."""
+
+    def __init__(self) -> None:
+        self._skeletons: dict[str, set[str]] = {}
+        self._pools: dict[str, tuple[set[str], set[str], list[int]]] = {}
+
+    def add(self, family: str, parts: tuple[str, frozenset[str], frozenset[str]]) -> None:
+        skeleton, conds, aggs = parts
+        self._skeletons.setdefault(skeleton, set()).add(family)
+        seen_conds, seen_aggs, most = self._pools.setdefault(family, (set(), set(), [0]))
+        seen_conds |= conds
+        seen_aggs |= aggs
+        most[0] = max(most[0], len(conds))
+
+    def covers(self, parts: tuple[str, frozenset[str], frozenset[str]]) -> bool:
+        skeleton, conds, aggs = parts
+        pools = (self._pools[f] for f in self._skeletons.get(skeleton, ()))
+        return any(conds <= c and aggs <= a and len(conds) <= most[0] for c, a, most in pools)
+
+
 _FIELDS = ("tables", "joins", "aggregates", "group_by", "window", "subquery", "cte", "dates",
            "set_ops", "having", "order_by", "limit")
 
@@ -137,8 +272,9 @@ _FIELDS = ("tables", "joins", "aggregates", "group_by", "window", "subquery", "c
 def coverage(pairs: list[dict[str, Any]], questions: list[dict[str, Any]], dialect: str = "duckdb",
              schema: Any = None) -> dict[str, Any]:
     """Match counts of ``questions``' gold SQL against ``pairs`` (module docstring); ``schema``
-    (a Schema) adds the family-level ``shape`` match."""
+    (a Schema) adds the ``shape`` and ``family`` matches."""
     templates: set[str] = set()
+    families = FamilyIndex()
     loose: set[str] = set()
     shaped: set[str] = set()
     shapes: set[tuple[Any, ...]] = set()
@@ -154,7 +290,8 @@ def coverage(pairs: list[dict[str, Any]], questions: list[dict[str, Any]], diale
         shapes.add(constructs(tree))
         if schema is not None:
             shaped.add(shape_template(tree, schema))
-    parsed = exact = near = shape = family = 0
+            families.add(p.get("family", ""), family_parts(tree, schema))
+    parsed = exact = near = same_constructs = same_shape = in_family = 0
     missing: Counter[str] = Counter()
     for q in questions:
         try:
@@ -166,11 +303,12 @@ def coverage(pairs: list[dict[str, Any]], questions: list[dict[str, Any]], diale
             exact += 1
         if loose_template(tree) in loose:
             near += 1
-        if schema is not None and shape_template(tree, schema) in shaped:
-            family += 1
+        if schema is not None:
+            same_shape += shape_template(tree, schema) in shaped
+            in_family += families.covers(family_parts(tree, schema))
         sig = constructs(tree)
         if sig in shapes:
-            shape += 1
+            same_constructs += 1
         else:
             missing["+".join(_nearest_gap(sig, shapes))] += 1
     n = len(questions)
@@ -178,20 +316,17 @@ def coverage(pairs: list[dict[str, Any]], questions: list[dict[str, Any]], diale
         "coverage": "teacher", "questions": n, "parsed": parsed, "pair_templates": len(templates),
         "template_exact": exact, "template_share": round(exact / n, 4) if n else 0.0,
         "template_loose": near, "template_loose_share": round(near / n, 4) if n else 0.0,
-        **({"shape": family, "shape_share": round(family / n, 4) if n else 0.0} if schema is not None else {}),
-        "construct": shape, "construct_share": round(shape / n, 4) if n else 0.0,
+        **({"shape": same_shape, "shape_share": round(same_shape / n, 4) if n else 0.0,
+            "family": in_family, "family_share": round(in_family / n, 4) if n else 0.0} if schema is not None else {}),
+        "construct": same_constructs, "construct_share": round(same_constructs / n, 4) if n else 0.0,
         "construct_gaps": dict(missing.most_common(8)),
     }
 
 
 def _nearest_gap(sig: tuple[Any, ...], shapes: set[tuple[Any, ...]]) -> list[str]:
     """The constructs in which ``sig`` differs from its closest covered shape (what to add)."""
-    best: list[str] | None = None
-    for s in shapes:
-        diff = [_FIELDS[i] for i, (a, b) in enumerate(zip(sig, s, strict=True)) if a != b]
-        if best is None or len(diff) < len(best):
-            best = diff
-    return best or list(_FIELDS)
+    diffs = ([_FIELDS[i] for i, (a, b) in enumerate(zip(sig, s, strict=True)) if a != b] for s in shapes)
+    return min(diffs, key=lambda d: (len(d), d), default=list(_FIELDS))  # ties: the same answer every run
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("questions", type=Path, help="JSONL with question + sql (e.g. dev.jsonl)")
     ap.add_argument("--dialect", default="duckdb", help="dialect of the questions' SQL")
     ap.add_argument("--schema", type=Path, default=None,
-                    help="the run's schema (RUN/schema/schema.json, or a DDL/database): adds the shape match")
+                    help="the run's schema (RUN/schema/schema.json, or a DDL/database): adds the shape and "
+                         "family matches")
     args = ap.parse_args(argv)
     # masking literals trips sqlglot's generator warnings (e.g. LIST_SORT); they are noise here
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
@@ -229,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
     if "shape" in res:
         tab.add_row("shape: columns by type, names masked, WHERE as a set", str(res["shape"]),
                     f"{res['shape_share']:.1%}")
+        tab.add_row("family: a family's conditions and aggregates composed", str(res["family"]),
+                    f"{res['family_share']:.1%}")
     tab.add_row("same constructs", str(res["construct"]), f"{res['construct_share']:.1%}")
     for gap, count in res["construct_gaps"].items():
         tab.add_row(f"  uncovered, differs in: {gap}", str(count), "")

@@ -316,7 +316,7 @@ def test_coverage_cli(run: tuple[Path, dict], tmp_path: Path, capsys: pytest.Cap
     assert "shape" not in line  # needs the schema
     assert main([str(out / "pairs.jsonl"), str(questions), "--schema", str(ECOMMERCE)]) == 0
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert line["template_exact"] <= line["template_loose"] <= line["shape"] and line["shape"] >= 20
+    assert line["template_exact"] <= line["template_loose"] <= line["shape"] <= line["family"] and line["shape"] >= 20
 
 
 def test_shape_template_evens_out_what_a_family_binds() -> None:
@@ -336,6 +336,52 @@ def test_shape_template_evens_out_what_a_family_binds() -> None:
     assert shape(a) != shape(a.replace("AVG(", "SUM("))
     assert shape(a) != shape(a.replace("AVG(session_duration)", "AVG(revenue)"))
 
+
+
+def test_family_level_composes_what_a_family_draws_apart() -> None:
+    """A gold query is in a family when the family generated its skeleton and, in any of its
+    pairs, each of its conditions and aggregates: the family draws them independently, and a
+    sample cannot show every combination. What the family never drew keeps it out."""
+    from teacher.coverage import FamilyIndex, family_parts, loose_template
+
+    schema = load_schema(ECOMMERCE)
+    def parts(sql: str) -> tuple[str, frozenset[str], frozenset[str]]:
+        return family_parts(parse_sql(sql, "duckdb"), schema)
+    group = "SELECT os, {agg}(revenue) AS m FROM ecommerce.sessions WHERE {where} GROUP BY os"
+    index = FamilyIndex()
+    index.add("group_agg", parts(group.format(agg="SUM", where="is_fraud = 1")))
+    index.add("group_agg", parts(group.format(
+        agg="AVG", where="browser = 'Chrome' AND DATE_TRUNC('month', action_date) = DATE '2024-01-01'")))
+    index.add("top_group", parts(group.format(agg="MAX", where="is_fraud = 1") + " ORDER BY m DESC LIMIT 1"))
+    # SUM's filter, AVG's calendar filter (in another spelling), another dimension: in the family
+    assert index.covers(parts(group.format(agg="AVG", where="is_fraud = 0 AND YEAR(action_date) = 2023")
+                              .replace("os", "browser")))
+    for calendar in ("action_date >= '2024-03-01' AND action_date < '2024-04-01'",
+                     "(action_date >= DATE '2024-03-01' AND action_date < DATE '2024-04-01')",
+                     "EXTRACT(YEAR FROM action_date) = 2024 AND EXTRACT(MONTH FROM action_date) = 3",
+                     "CAST(DATE_TRUNC('quarter', action_date) AS DATE) = '2024-01-01'"):
+        assert index.covers(parts(group.format(agg="SUM", where=calendar))), calendar
+    # more conditions than the family ever drew, a condition it never drew, an aggregate it never
+    # drew (MAX came from another family's skeleton), a skeleton it never made: out
+    assert not index.covers(parts(group.format(agg="SUM", where="is_fraud = 1 AND browser = 'x' AND "
+                                               "YEAR(action_date) = 2023")))
+    assert not index.covers(parts(group.format(agg="SUM", where="revenue > 0")))
+    assert not index.covers(parts(group.format(agg="MAX", where="is_fraud = 1")))
+    assert not index.covers(parts(group.format(agg="SUM", where="is_fraud = 1") + " HAVING SUM(revenue) > 10"))
+    assert not index.covers(parts(group.format(agg="SUM", where="action_date = CURRENT_DATE - 1")))
+    # one query in other spellings: the tables of an inner join in either order, a column with
+    # its schema's name, DuckDB's COUNT() for COUNT(*)
+    join = "SELECT COUNT(*) FROM ecommerce.sessions AS s JOIN ecommerce.users AS u ON s.user_id = u.user_id"
+    assert parts(join) == parts("SELECT COUNT() FROM ecommerce.users AS u JOIN ecommerce.sessions AS s "
+                                "ON ecommerce.s.user_id = u.user_id")
+    assert parts(join) != parts(join.replace("JOIN", "LEFT JOIN"))
+    assert loose_template(parse_sql("SELECT COUNT() FROM t", "duckdb")) == \
+        loose_template(parse_sql("SELECT COUNT(*) FROM t", "duckdb"))
+    # a calendar test in HAVING, on MIN(date) or on its alias, is the same condition
+    first = ("SELECT COUNT(*) FROM (SELECT user_id, MIN(action_date) AS first_date FROM ecommerce.sessions "
+             "GROUP BY user_id HAVING {h}) AS t")
+    assert parts(first.format(h="DATE_TRUNC('year', MIN(action_date)) = DATE '2023-01-01'")) == \
+        parts(first.format(h="CAST(DATE_TRUNC('YEAR', first_date) AS DATE) = '2023-01-01'"))
 
 def test_a_script_without_a_main_guard_can_run_the_teacher(schema: Schema, sandbox: Path, tmp_path: Path) -> None:
     """On more than one thread the teacher starts a worker process; starting one imports the

@@ -390,8 +390,10 @@ def median_percentile(view: SchemaView, rng: random.Random) -> Slots | None:
         return None
     q = Query(view, ti)
     m = view.cref(q.base, rng.choice(ti.measures))
-    form = weighted(rng, ["median", "quantile", "quartiles"], [3, 2, 2])
+    form = weighted(rng, ["median", "quantile", "quartiles", "bounds"], [3, 2, 2, 2])
     p = rng.choice([0.25, 0.75, 0.9, 0.95, 0.1])
+    if form == "bounds":  # a pair around the median: "the 10th and 90th percentiles"
+        p = rng.choice([0.25, 0.25, 0.1])  # ordinals are "{pct}th": no 5 ("fiveth")
     g = group_col(view, rng, q) if rng.random() < 0.45 else None
     g2 = group_col(view, rng, q, exclude=(g.info,)) if g is not None and rng.random() < 0.25 else None
     q.add_filters(rng, weighted(rng, [0, 1, 2], [2, 2, 1]), time=0.4)
@@ -399,7 +401,7 @@ def median_percentile(view: SchemaView, rng: random.Random) -> Slots | None:
         return None
     pct = view.number(int(p * 100))
     return {"q": q, "t": q.base, "m": m, "form": form, "p": p, "pct": pct, "g": g, "g2": g2,
-            "mname": snake(m.name)}
+            "hi": round(1 - p, 2), "hi_pct": view.number(round(100 - p * 100)), "mname": snake(m.name)}
 
 
 @family("spread_stats", 2, "aggregate", ("avg", "median"), needs="a measure")
