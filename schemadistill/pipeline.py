@@ -314,14 +314,33 @@ def _eval_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
             console.print(f"  {name}: {len(rows)} questions")
             reports[name] = evaluate_artifact(rt, rows, out / "sandbox" / "sandbox.duckdb",
                                               source=Path(cfg.golden) if name == "golden" and cfg.golden else None)
-        variant = rt.variant
+        variant, dialect = rt.variant, rt.dialect
+    if "golden" in reports:
+        reports["golden"]["teacher_coverage"] = _golden_coverage(out, sets["golden"], dialect)
     atomic_write_json(stage_dir / "eval.json", reports)
     figures: dict[str, Any] = {"variant": variant, "beams": cfg.eval.beams}
+    if "golden" in reports:
+        figures["golden_family_coverage"] = reports["golden"]["teacher_coverage"]["family_share"]
     for name, r in reports.items():
         figures[f"{name}_n"] = r["n"]
         figures[f"{name}_execution_accuracy"] = r["execution_accuracy"]
         figures[f"{name}_valid_sql_rate"] = r["valid_sql_rate"]
     return figures
+
+
+def _golden_coverage(out: Path, golden: list[dict[str, Any]], dialect: str) -> dict[str, Any]:
+    """How many golden questions' SQL fall into a family the teacher generated (teacher/coverage.py):
+    a measurement only; the golden file never reaches the teacher."""
+    import logging
+
+    from schemadistill.io import read_jsonl
+    from schemadistill.schema.model import Schema
+    from teacher.coverage import coverage
+
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)  # masked literals trip generator warnings
+    schema = Schema.from_dict(json.loads((out / "schema" / "schema.json").read_text(encoding="utf-8")))
+    console.print("  golden: coverage by the teacher's families")
+    return coverage(list(read_jsonl(out / "teacher" / "pairs.jsonl")), golden, dialect, schema)
 
 
 def _bench_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:

@@ -164,6 +164,34 @@ def test_artifact_answers_trained_questions_by_execution(
         con.close()
 
 
+
+@pytest.mark.slow
+def test_golden_file_is_scored_and_its_coverage_reported(reference: tuple[Path, subprocess.CompletedProcess[str]],
+                                                          tmp_path: Path) -> None:
+    """GOLDEN= added to a finished run: the eval stage scores it and measures how many of its gold
+    queries fall into a family the teacher generated (the teacher's own questions: all of them,
+    and a query no family makes: not)."""
+    import shutil
+
+    ref, _ = reference
+    out = tmp_path / "run"
+    shutil.copytree(ref, out)
+    golden = trained_questions(out, 5) + [{"question": "odd", "sql": (
+        "SELECT country, MAX(age) - MIN(age) FROM ecommerce.users GROUP BY country HAVING COUNT(*) > 1 "
+        "ORDER BY 2 DESC")}]
+    qfile = tmp_path / "golden.jsonl"
+    qfile.write_text("".join(json.dumps(q) + "\n" for q in golden), encoding="utf-8")
+    r = subprocess.run([sys.executable, *distill_args(out), "--golden", str(qfile), "--until", "eval"], cwd=ROOT,
+                       env=ENV, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-4000:]
+    served = json.loads((out / "eval" / "eval.json").read_text(encoding="utf-8"))
+    cov = served["golden"]["teacher_coverage"]
+    assert served["golden"]["n"] == 6 and cov["questions"] == 6
+    assert cov["template_exact"] == cov["shape"] == cov["family"] == 5
+    assert manifest(out, "eval")["figures"]["golden_family_coverage"] == round(5 / 6, 4)
+    report = (out / "reports" / "index.md").read_text(encoding="utf-8")
+    assert "falls into a family the teacher generated: **5 of 6 (83.3%)**" in report
+
 @pytest.mark.slow
 def test_second_distill_skips_every_stage(reference: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
     out, _ = reference

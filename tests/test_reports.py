@@ -166,6 +166,8 @@ def make_run(run: Path, until: str = "bench", latency_ms: float = 4.5, int8_byte
     if "eval" in stages:
         served = {s: {**_eval(s, 3), "execution_accuracy": ARTIFACT[s], "variant": "int8", "beams": 4}
                   for s in ("heldout_iid", "heldout_family", "golden")}
+        served["golden"]["teacher_coverage"] = {"questions": 10, "template_exact": 1, "template_share": 0.1,
+                                                "shape": 4, "shape_share": 0.4, "family": 8, "family_share": 0.8}
         atomic_write_json(run / "eval" / "eval.json", served)
         _manifest(run, "eval", {"variant": "int8", "golden_execution_accuracy": ARTIFACT["golden"]}, 20.0)
     if "bench" in stages:
@@ -224,6 +226,8 @@ def test_full_run_report(tmp_path: Path) -> None:
     assert all(f"{100 * a:.1f}% ({100 * EVALS[(s, 3)][2]:.1f}%), n={EVALS[(s, 3)][0]}" in served
                for s, a in ARTIFACT.items()), served
     assert "(int8, grounded," in acc and "4 beams then the repair prompt" in acc and "exported artifact</td>" in html
+    assert "falls into a family the teacher generated: **8 of 10 (80.0%)**; same shape as some pair 40.0%, " \
+        "same masked template 10.0%" in acc and "<b>8 of 10 (80.0%)</b>" in html
     # the last phase's breakdown: weakest family first; difficulty in its natural order
     iid = acc[acc.index("### heldout_iid after phase 3"):acc.index("### heldout_family after phase 3")]
     assert iid.index("| agg_filtered |") < iid.index("| count_rows |")

@@ -261,7 +261,8 @@ def _accuracy(run: Path) -> AccuracyFigures | None:
                                                      for k, e in sorted(evals.items())},
                            last_phase=last, breakdown=breakdown, failures=failures, failure_counts=counts,
                            artifact={s: _score(r) for s, r in artifact.items() if s in splits},
-                           artifact_variant=str(first.get("variant") or ""), artifact_beams=first.get("beams"))
+                           artifact_variant=str(first.get("variant") or ""), artifact_beams=first.get("beams"),
+                           golden_coverage=_dict(_dict(artifact.get("golden")).get("teacher_coverage")) or None)
 
 
 def _parity(run: Path, manifests: dict[str, dict[str, Any]]) -> ParityFigures | None:

@@ -123,6 +123,7 @@ class AccuracyFigures:
     artifact: dict[str, Score] = field(default_factory=dict)
     artifact_variant: str = ""
     artifact_beams: int | None = None
+    golden_coverage: dict[str, Any] | None = None  # eval.json: the golden SQL in the teacher's families
 
 
 @dataclass
