@@ -483,7 +483,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     counted = stated_count(question, index.counts) if schema is not None else None
     ratio = stated_ratio(question, index.measures) if "/" in sql else None  # no division, nothing to turn
     if not mentions and not filters and dated is None and age is None and not asked and counted is None \
-            and ratio is None and "'" not in sql:
+            and ratio is None and "'" not in sql and not _may_repeat_projection(sql):
         return Grounded(sql, literal_changes)
     body = sql.strip()
     semicolon = body.endswith(";")
@@ -521,8 +521,10 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
             continue
         if len(refs) > 1:
             changes += _drop_narrowing(tree, table, column, {r.value.lower() for r in refs})
-        in_order = list(dict.fromkeys(m.ref.value for m in mentions if (m.ref.table, m.ref.column) == (table, column)))
-        changes += _named_list(tree, table, column, in_order)
+        col_mentions = [m for m in mentions if (m.ref.table, m.ref.column) == (table, column)]
+        in_order = list(dict.fromkeys(m.ref.value for m in col_mentions))
+        changes += _named_list(tree, table, column, in_order) or _listed_alternatives(
+            tree, question, table, column, in_order, [m.text for m in col_mentions])
     changes += _drop_unnamed(tree, index, question, set(by_col))
     changes += _drop_unstated_flags(tree, index, question, set(by_col))
     if age is not None and schema is not None:
@@ -554,6 +556,17 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         return Grounded(sql, literal_changes)
     return Grounded(out + (";" if semicolon else ""), literal_changes + changes)
 
+
+
+_SELECT_LIST = re.compile(r"^\s*SELECT\s+(.*?)\s+FROM\b", re.IGNORECASE | re.DOTALL)
+
+
+def _may_repeat_projection(sql: str) -> bool:
+    """A cheap look before parsing: does the first SELECT list name one thing twice
+    (``SELECT session_id, os, browser, browser``)? ``add_missing_measures`` drops the repeat."""
+    m = _SELECT_LIST.match(sql)
+    items = [i.strip().lower() for i in m.group(1).split(",")] if m else []
+    return len(items) != len(set(items))
 
 # -- SQL surgery ------------------------------------------------------------------------------
 def _table_matches(node: exp.Table, table: str) -> bool:
@@ -894,6 +907,51 @@ def _named_list(tree: exp.Expr, table: str, column: str, named: list[str]) -> li
     test.replace(new)
     return [f"{old} -> {new.sql()} (the values the question names)"]
 
+
+
+# words that join the values of one list: "Chrome and Safari", "Android, iOS or Windows"
+_LIST_JOINERS = frozenset({"and", "or", "nor"})
+# before a list: the values are excluded, not chosen ("other than Chrome and Safari")
+_LIST_NEGATORS = _NEGATORS_BEFORE | {"other", "than", "neither", "besides", "outside", "but", "apart"}
+
+
+def _listed_alternatives(tree: exp.Expr, question: str, table: str, column: str, named: list[str],
+                         texts: list[str]) -> list[str]:
+    """``col = 'Safari'`` where the question lists several values of ``col`` as one list ("the
+    browser is one of Chrome and Safari", "on Android or iOS"): one row holds one value, so the
+    list can only mean any of them, and the test becomes ``col IN`` the listed values. Only for a
+    list of adjacent values joined by "and"/"or"/commas that no negation precedes, and an
+    equality of the SQL that is one of them, AND-ed into a WHERE, the only test of the column."""
+    if len(named) < 2:
+        return []
+    toks = [t.lower() for t in words(question)]
+    spans = []
+    for text in dict.fromkeys(t.lower() for t in texts):
+        want = text.split()
+        at = [i for i in range(len(toks) - len(want) + 1) if toks[i:i + len(want)] == want]
+        if len(at) != 1:
+            return []
+        spans.append((at[0], at[0] + len(want)))
+    spans.sort()
+    gaps = (toks[a_end:b_start] for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False))
+    if any(not set(gap) <= _LIST_JOINERS for gap in gaps):
+        return []
+    if set(toks[max(0, spans[0][0] - 3):spans[0][0]]) & _LIST_NEGATORS:
+        return []
+    lowered = {v.lower() for v in named}
+    tests = [(eq, lit) for eq, _, lit, keys in _column_tests(tree, {(table, column)}) if (table, column) in keys]
+    if len(tests) != 1 or _value_lists(tree, table, column):
+        return []
+    eq, lit = tests[0]
+    if not (lit.is_string and lit.this.lower() in lowered) or not is_where_conjunct(outer_paren(eq)):
+        return []
+    if any(isinstance(n, exp.NEQ) and _references(n, table, column) for n in tree.find_all(exp.NEQ)):
+        return []
+    col = eq.this if isinstance(eq.this, exp.Column) else eq.expression
+    new = exp.In(this=col.copy(), expressions=[exp.Literal.string(v) for v in named])
+    old = eq.sql()
+    eq.replace(new)
+    return [f"{old} -> {new.sql()} (the question lists these values)"]
 
 def _column_tests(tree: exp.Expr, known: Iterable[tuple[str, str]]
                   ) -> list[tuple[exp.EQ, exp.Column, exp.Expr, set[tuple[str, str]]]]:

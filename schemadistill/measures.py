@@ -304,7 +304,9 @@ def stated_ratio(question: str, phrases: dict[str, tuple[str, str]]
 def orient_ratio(tree: exp.Expr, ratio: tuple[tuple[str, str], tuple[str, str]]) -> str | None:
     """The SQL's one division of two aggregates of plain columns (``SUM(revenue) / NULLIF(SUM(d),
     0)``) that divides the stated ratio's second measure by its first: the two aggregates trade
-    places, the NULLIF guard staying on the denominator."""
+    places, the NULLIF guard staying on the denominator. One that divides a stated measure by
+    itself (the same aggregate of one column on both sides, the two measures of one table) gets
+    the other measure on its wrong side."""
     (_, num), (_, den) = ratio
     divs = []
     for div in tree.find_all(exp.Div):
@@ -315,7 +317,14 @@ def orient_ratio(tree: exp.Expr, ratio: tuple[tuple[str, str], tuple[str, str]])
     if len(divs) != 1:
         return None
     div, a, b = divs[0]
-    if (a.this.name.lower(), b.this.name.lower()) != (den.lower(), num.lower()):
+    cols = (a.this.name.lower(), b.this.name.lower())
+    if cols in ((num.lower(), num.lower()), (den.lower(), den.lower())) and type(a) is type(b) \
+            and ratio[0][0] == ratio[1][0]:  # one measure over itself ("X / X"): the stated other one goes in
+        text = div.sql()
+        wrong = b if cols[0] == num.lower() else a
+        wrong.this.set("this", exp.to_identifier(den if wrong is b else num))
+        return f"{text} -> {div.sql()} (the question divides {num} by {den})"
+    if cols != (den.lower(), num.lower()):
         return None
     text = div.sql()
     top, bottom = a.copy(), b.copy()
