@@ -557,7 +557,6 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     return Grounded(out + (";" if semicolon else ""), literal_changes + changes)
 
 
-
 _SELECT_LIST = re.compile(r"^\s*SELECT\s+(.*?)\s+FROM\b", re.IGNORECASE | re.DOTALL)
 
 
@@ -567,6 +566,7 @@ def _may_repeat_projection(sql: str) -> bool:
     m = _SELECT_LIST.match(sql)
     items = [i.strip().lower() for i in m.group(1).split(",")] if m else []
     return len(items) != len(set(items))
+
 
 # -- SQL surgery ------------------------------------------------------------------------------
 def _table_matches(node: exp.Table, table: str) -> bool:
@@ -908,7 +908,6 @@ def _named_list(tree: exp.Expr, table: str, column: str, named: list[str]) -> li
     return [f"{old} -> {new.sql()} (the values the question names)"]
 
 
-
 # words that join the values of one list: "Chrome and Safari", "Android, iOS or Windows"
 _LIST_JOINERS = frozenset({"and", "or", "nor"})
 # before a list: the values are excluded, not chosen ("other than Chrome and Safari")
@@ -952,6 +951,7 @@ def _listed_alternatives(tree: exp.Expr, question: str, table: str, column: str,
     old = eq.sql()
     eq.replace(new)
     return [f"{old} -> {new.sql()} (the question lists these values)"]
+
 
 def _column_tests(tree: exp.Expr, known: Iterable[tuple[str, str]]
                   ) -> list[tuple[exp.EQ, exp.Column, exp.Expr, set[tuple[str, str]]]]:

@@ -16,13 +16,14 @@ the SQL of PAIRS:
   teacher adds tie-breakers) and goes when there is no LIMIT (it orders nothing that counts), and
   the conditions of a WHERE are a set (two equality filters on different columns are one shape);
 * family (with ``--schema``): what a family *can* generate, not only what this sample of it
-  did. A family composes its WHERE from a pool of conditions and picks its aggregate from a pool
-  (SUM/AVG/MIN/MAX), so a gold query is in a family when its shape without the WHERE and with
-  those aggregates masked (``family_parts``) is one the family generated, and each of its
-  conditions, aggregates and its number of conditions was seen in that family. Spellings of one
-  query are evened out first: a calendar filter is one condition whatever its unit and spelling
-  (``YEAR(d) = 2024``, ``DATE_TRUNC('month', d) = ...``, a literal date range), the two tables of
-  an inner join in either order, ``COUNT(key)`` of a primary key (never NULL) as ``COUNT(*)``.
+  did. A family draws its conditions from a pool and its aggregate from another (SUM/AVG/MIN/MAX)
+  whatever else it draws, so a gold query is in a family when its shape without WHERE and HAVING
+  and with those aggregates masked (``family_parts``) is one the family generated, and each of
+  its conditions, its aggregates and its number of conditions appear in that family's pairs
+  (``FamilyIndex``). Spellings of one query are evened out first: a calendar filter is one
+  condition whatever its unit and spelling (``YEAR(d) = 2024``, ``DATE_TRUNC('month', d) = ...``,
+  a range of literal dates), the two tables of an inner join in either order, columns qualified
+  with their schema's name, ``COUNT(key)`` of a declared one-column primary key as ``COUNT(*)``.
 * construct: the same set of constructs as some pair: tables, number of joins, aggregate
   kinds, GROUP BY arity, window, subquery, CTE, date-function kinds, set operations, HAVING,
   ORDER BY / LIMIT.
@@ -142,10 +143,8 @@ def shape_template(tree: exp.Expr, schema: Any) -> str:
     return loose_template(tree)
 
 
-_POOLED_AGGS = (exp.Sum, exp.Avg, exp.Min, exp.Max)
+_POOLED_AGGS = (exp.Sum, exp.Avg, exp.Min, exp.Max)  # one draw of a family's aggregate
 _CALENDAR_PARTS = {"year", "quarter", "month", "day"}
-
-
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
@@ -212,7 +211,7 @@ def family_parts(tree: exp.Expr, schema: Any) -> tuple[str, frozenset[str], froz
     conds: set[str] = set()
     for sel in list(tree.find_all(exp.Select)):
         _inner_join_in_order(sel)
-        depth = sum(1 for _ in iter_ancestors(sel, exp.Select))
+        depth = sum(1 for _ in _ancestors(sel, exp.Select))
         for key, prefix in (("where", ""), ("having", "having ")):
             clause = sel.args.get(key)
             if clause is None:
@@ -232,7 +231,7 @@ def family_parts(tree: exp.Expr, schema: Any) -> tuple[str, frozenset[str], froz
     return shape_template(tree, schema), frozenset(conds), frozenset(aggs)
 
 
-def iter_ancestors(node: exp.Expr, kind: type[exp.Expr]) -> Iterator[exp.Expr]:
+def _ancestors(node: exp.Expr, kind: type[exp.Expr]) -> Iterator[exp.Expr]:
     """The ancestors of ``node`` of type ``kind``, nearest first."""
     parent = node.parent
     while parent is not None:
