@@ -51,7 +51,12 @@ The rules are conservative; where one is not sure it changes nothing:
 - Two or more aggregates the question names ("average session duration and total revenue")
   of which the outer SELECT computes one: the others are added to it; a projection repeated
   word for word goes (schemadistill/measures.py). A question naming one aggregate word, and
-  counting nothing, gets it in place of the outer SELECT's one other aggregate.
+  counting nothing, gets it in place of the outer SELECT's one other aggregate. A stated
+  ratio ("X divided by Y") turns a division the other way round or of one measure by itself.
+- A spread the question states: "sample"/"population" standard deviation or variance picks
+  the function, "the range of X" is ``MAX(x) - MIN(x)`` (schemadistill/spreads.py).
+- Values listed as one list of one column ("one of Chrome and Safari") make its one equality
+  an ``IN`` of them.
 - "How many X" / "the number of X" where X is a table's word ("users", "visits"): the outer
   SELECT's one COUNT counts X: ``COUNT(*)`` over sessions becomes ``COUNT(DISTINCT s.user_id)``
   (the one key to users), ``COUNT(DISTINCT s.user_id)`` for "how many sessions" ``COUNT(*)``.
@@ -101,6 +106,7 @@ from schemadistill.measures import (
     stated_ratio,
 )
 from schemadistill.schema.model import NUMERIC_TYPES, Column, NamedFilter, Schema, Table
+from schemadistill.spreads import fix_range, fix_spread, stated_range, stated_spread
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
 MAX_VALUE_CHARS = 40
@@ -482,8 +488,11 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     asked = stated_measures(question, index.measures)
     counted = stated_count(question, index.counts) if schema is not None else None
     ratio = stated_ratio(question, index.measures) if "/" in sql else None  # no division, nothing to turn
+    spread = stated_spread(question)
+    ranged = stated_range(question, index.measures)
     if not mentions and not filters and dated is None and age is None and not asked and counted is None \
-            and ratio is None and "'" not in sql and not _may_repeat_projection(sql):
+            and ratio is None and spread is None and ranged is None and "'" not in sql \
+            and not _may_repeat_projection(sql):
         return Grounded(sql, literal_changes)
     body = sql.strip()
     semicolon = body.endswith(";")
@@ -542,6 +551,10 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
             changes.append(change)
     changes += add_missing_measures(tree, asked)
     change = orient_ratio(tree, ratio) if ratio is not None else None
+    if change:
+        changes.append(change)
+    changes += fix_spread(tree, spread)
+    change = fix_range(tree, ranged)
     if change:
         changes.append(change)
     change = (fix_count(tree, counted, schema) if counted is not None and schema is not None
