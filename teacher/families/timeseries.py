@@ -126,8 +126,12 @@ def time_bucket(view: SchemaView, rng: random.Random) -> Slots | None:
             "agg": agg}
 
 
+# Words that say the part merges years ("calendar month": January of every year together), so
+# they never read as time_bucket's periods ("per month", "quarterly": DATE_TRUNC). A year part
+# would group as time_bucket's year does and only print the year another way (2023 against
+# 2023-01-01): the same words with two answers, so years are time_bucket's alone.
 _PARTS = {"dow": "day of the week", "month": "calendar month", "hour": "hour of the day",
-          "quarter": "quarter", "year": "year"}
+          "quarter": "quarter of the year"}
 
 
 @family("date_part_group", 2, "time", ("date_part", "group_by"), needs="a time column")
@@ -137,10 +141,7 @@ def date_part_group(view: SchemaView, rng: random.Random) -> Slots | None:
         return None
     q, owner = got
     tc = view.cref(owner, owner.info.time)
-    parts = ["dow", "month", "year", "quarter"] + (["hour"] if tc.info.is_timestamp else [])
-    part = rng.choice(parts)
-    if part == "year" and len(tc.info.years) < 2:
-        part = "dow"
+    part = rng.choice(["dow", "month", "quarter"] + (["hour"] if tc.info.is_timestamp else []))
     agg = base_agg(view, rng, q, count=0.4)
     q.add_filters(rng, weighted(rng, [0, 1], [2, 1]), time=0.3 if part in ("dow", "hour") else 0.0)
     return {"q": q, "t": q.base, "tc": tc, "part": part, "pw": Words([_PARTS[part]]), "agg": agg}
