@@ -59,7 +59,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from schemadistill.comparisons import stated_comparison
-from schemadistill.ordering import default_nulls_first, ground_sort
+from schemadistill.ordering import default_nulls_first, drop_unasked_rank, ground_sort
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS |= {abbr.lower(): i for i, abbr in enumerate(calendar.month_abbr) if abbr}
@@ -320,6 +320,7 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tupl
     changes += _singular_limit(tree, atoms, question)
     changes += _ground_percentile(tree, question)
     changes += _ground_direction(tree, question, dialect)
+    changes += drop_unasked_rank(tree, question)
     changes += ground_sort(tree, question, dialect, count_stated=any(a.kind == "number" and a.rank for a in atoms))
     if not changes:
         return sql, []

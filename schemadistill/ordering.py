@@ -13,6 +13,11 @@ takes "highest first" for "the highest" and keeps one row. The words say both: t
 measure of a ``GROUP BY`` query is sorted their way, the group keys break ties (so the order is
 total), and a ``LIMIT`` the question states no count for goes. Queries with several measures,
 window functions or no ``GROUP BY`` are left to the model: which measure is meant is not clear.
+
+A ranking column nobody asked for goes first (``drop_unasked_rank``): a small student that saw
+"ranked by" pairs adds ``RANK() OVER (ORDER BY SUM(x) DESC) AS rnk ... ORDER BY rnk`` to "revenue
+per OS, highest first"; without a word of ranking in the question the extra column is wrong,
+and the ORDER BY sorts by what the rank sorted by.
 """
 
 from __future__ import annotations
@@ -45,6 +50,42 @@ def default_nulls_first(dialect: str, desc: bool) -> bool:
     nulls = sqlglot.Dialect.get_or_raise(dialect).NULL_ORDERING
     return (nulls == "nulls_are_small" and not desc) or (nulls == "nulls_are_large" and desc)
 
+
+
+_RANK_WORDS = re.compile(r"\b(?:rank\w*|position|positions|placing|standing|row\s+numbers?|numbered)\b", re.IGNORECASE)
+_RANKINGS = (exp.Rank, exp.DenseRank, exp.RowNumber)
+
+
+def drop_unasked_rank(tree: exp.Expr, question: str) -> list[str]:
+    """The outer SELECT's ranking column (``RANK()``/``DENSE_RANK()``/``ROW_NUMBER() OVER (ORDER BY
+    ...)``, not partitioned) when the question says nothing of a rank: the column goes and an
+    ORDER BY of it sorts by the rank's own keys. Left alone when anything but the outer ORDER BY
+    reads it (a QUALIFY, a filter), or the ORDER BY counts positions."""
+    if not isinstance(tree, exp.Select) or _RANK_WORDS.search(question) or tree.args.get("qualify") is not None:
+        return []
+    order = tree.args.get("order")
+    if order is not None and any(isinstance(o.this, exp.Literal) for o in order.expressions):
+        return []
+    changes = []
+    for proj in list(tree.expressions):
+        win = proj.unalias()
+        if not (isinstance(win, exp.Window) and isinstance(win.this, _RANKINGS) and not win.args.get("partition_by")
+                and win.args.get("order") is not None):
+            continue
+        alias = proj.alias.lower() if isinstance(proj, exp.Alias) else ""
+        readers = [c for c in tree.find_all(exp.Column) if alias and c.name.lower() == alias]
+        if any(order is None or c.find_ancestor(exp.Order) is not order for c in readers):
+            continue
+        if order is not None:
+            keys: list[exp.Expr] = []
+            for o in order.expressions:
+                own = isinstance(o.this, exp.Column) and o.this.name.lower() == alias
+                keys += [k.copy() for k in win.args["order"].expressions] if own else [o]
+            seen: set[str] = set()  # "ORDER BY rnk, os" with the rank's own "os" tie-break: os once
+            order.set("expressions", [k for k in keys if not (k.this.sql() in seen or seen.add(k.this.sql()))])
+        proj.pop()
+        changes.append(f"dropped {proj.sql()} (the question asks for no rank)")
+    return changes
 
 def ground_sort(tree: exp.Expr, question: str, dialect: str = "duckdb", count_stated: bool = False) -> list[str]:
     """Sort the grouped query ``tree`` the way the question says (see the module docstring);

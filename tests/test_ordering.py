@@ -7,6 +7,7 @@ runtime calls it.
 from __future__ import annotations
 
 import pytest
+import sqlglot
 
 from schemadistill.literals import ground_literals
 from schemadistill.ordering import stated_sort
@@ -40,8 +41,46 @@ def test_a_sorted_breakdown_gets_its_order_and_every_group() -> None:
 @pytest.mark.parametrize("sql", [
     "SELECT os, SUM(r) AS t, AVG(r) AS a FROM s GROUP BY os",  # two measures: which one is meant?
     "SELECT os, r FROM s ORDER BY os",  # no groups
-    "SELECT os, SUM(r) AS t, RANK() OVER (ORDER BY SUM(r) DESC) AS k FROM s GROUP BY os",  # a window ranks
     "SELECT os, SUM(r) AS t FROM s GROUP BY os ORDER BY t DESC, os",  # already so
 ])
 def test_left_alone(sql: str) -> None:
     assert ground_literals(sql, "revenue by OS, highest first") == (sql, [])
+
+
+@pytest.mark.parametrize(("question", "sql", "want"), [
+    # no word of ranking: the rank column goes, the ORDER BY sorts by what it ranked by
+    ("What is the total session length per OS, in descending order?",
+     "SELECT os, SUM(session_duration) AS total, DENSE_RANK() OVER (ORDER BY SUM(session_duration) DESC) AS rnk "
+     "FROM ecommerce.sessions GROUP BY os ORDER BY rnk, os",
+     "SELECT os, SUM(session_duration) AS total FROM ecommerce.sessions GROUP BY os "
+     "ORDER BY SUM(session_duration) DESC, os"),
+    ("Average and maximum revenue for each OS?",
+     "SELECT os, AVG(revenue) AS a, ROW_NUMBER() OVER (ORDER BY AVG(revenue) DESC, os) AS rnk, MAX(revenue) AS m "
+     "FROM ecommerce.sessions GROUP BY os ORDER BY rnk, os",
+     "SELECT os, AVG(revenue) AS a, MAX(revenue) AS m FROM ecommerce.sessions GROUP BY os "
+     "ORDER BY AVG(revenue) DESC, os"),
+    # asked for, read by a filter, partitioned (top-k per group), or sorted by position: kept
+    ("Rank the OSes by revenue", "SELECT os, RANK() OVER (ORDER BY SUM(revenue) DESC) AS r FROM s GROUP BY os", None),
+    ("The two best OSes by revenue",
+     "SELECT os, RANK() OVER (ORDER BY SUM(revenue) DESC) AS r FROM s GROUP BY os QUALIFY r <= 2", None),
+    ("The longest session in each browser",
+     "SELECT browser, session_id, ROW_NUMBER() OVER (PARTITION BY browser ORDER BY d DESC) AS r FROM s", None),
+    ("Revenue per OS", "SELECT os, SUM(revenue), RANK() OVER (ORDER BY SUM(revenue) DESC) AS r FROM s GROUP BY os "
+     "ORDER BY 3", None),
+])
+def test_drop_unasked_rank(question: str, sql: str, want: str | None) -> None:
+    from schemadistill.ordering import drop_unasked_rank
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    changes = drop_unasked_rank(tree, question)
+    assert bool(changes) == (want is not None)
+    assert tree.sql(dialect="duckdb") == (want or sqlglot.parse_one(sql, read="duckdb").sql(dialect="duckdb"))
+
+
+def test_an_unasked_rank_goes_before_the_sort() -> None:
+    """A rank column nobody asked for is dropped, then the stated sort applies (ground_literals)."""
+    sql = "SELECT os, SUM(r) AS t, RANK() OVER (ORDER BY SUM(r) DESC) AS k FROM s GROUP BY os"
+    out, changes = ground_literals(sql, "revenue by OS, highest first")
+    assert out == "SELECT os, SUM(r) AS t FROM s GROUP BY os ORDER BY t DESC, os"
+    assert changes[0].startswith("dropped RANK()")
+    assert ground_literals(sql, "revenue by OS with its rank, highest first") == (sql, [])  # asked: a window ranks
