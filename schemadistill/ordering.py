@@ -81,8 +81,10 @@ def drop_unasked_rank(tree: exp.Expr, question: str) -> list[str]:
             for o in order.expressions:
                 own = isinstance(o.this, exp.Column) and o.this.name.lower() == alias
                 keys += [k.copy() for k in win.args["order"].expressions] if own else [o]
-            seen: set[str] = set()  # "ORDER BY rnk, os" with the rank's own "os" tie-break: os once
-            order.set("expressions", [k for k in keys if not (k.this.sql() in seen or seen.add(k.this.sql()))])
+            firsts: dict[str, exp.Expr] = {}  # "ORDER BY rnk, os" with the rank's own "os" tie-break: os once
+            for k in keys:
+                firsts.setdefault(k.this.sql(), k)
+            order.set("expressions", list(firsts.values()))
         proj.pop()
         changes.append(f"dropped {proj.sql()} (the question asks for no rank)")
     return changes
