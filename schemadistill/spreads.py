@@ -74,10 +74,12 @@ def stated_range(question: str, phrases: dict[str, tuple[str, str]]) -> tuple[st
 
 def fix_range(tree: exp.Expr, ref: tuple[str, str] | None) -> str | None:
     """The outer SELECT's one projection aggregating only ``ref``'s column as ``MAX(x) - MIN(x)``."""
-    if ref is None or not isinstance(tree, exp.Select) or tree.args.get("group") is not None and any(
-            isinstance(g, exp.Column) and g.name.lower() == ref[1].lower() for g in tree.args["group"].expressions):
+    if ref is None or not isinstance(tree, exp.Select):
         return None
     column = ref[1].lower()
+    group = tree.args.get("group")
+    if group is not None and any(isinstance(g, exp.Column) and g.name.lower() == column for g in group.expressions):
+        return None  # grouped by the measure itself: its range per group is 0, not what was meant
     hits = []
     for proj in tree.expressions:
         node = proj.this if isinstance(proj, exp.Alias) else proj
