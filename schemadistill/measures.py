@@ -170,6 +170,14 @@ def stated_measures(question: str, phrases: dict[str, tuple[str, str]]) -> list[
     return out
 
 
+def measure_at_start(text: str, phrases: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
+    """The measure ``text`` begins with ("revenue across sessions" -> (sessions, revenue)), if any."""
+    if not phrases:
+        return None
+    longest = max(p.count(" ") + 1 for p in phrases)
+    return _measure_at(_WORD.findall(text.lower()), 0, phrases, longest, skips=(0,))[0]
+
+
 def _measure_at(toks: list[str], j: int, phrases: dict[str, tuple[str, str]],
                 longest: int, skips: tuple[int, ...] = (0, 1)) -> tuple[tuple[str, str] | None, int]:
     """The measure named at ``toks[j]`` (or, with ``skips`` (0, 1), one word on: "purchase
@@ -318,18 +326,17 @@ def orient_ratio(tree: exp.Expr, ratio: tuple[tuple[str, str], tuple[str, str]])
         return None
     div, a, b = divs[0]
     cols = (a.this.name.lower(), b.this.name.lower())
+    text = div.sql()
     if cols in ((num.lower(), num.lower()), (den.lower(), den.lower())) and type(a) is type(b) \
             and ratio[0][0] == ratio[1][0]:  # one measure over itself ("X / X"): the stated other one goes in
-        text = div.sql()
         wrong = b if cols[0] == num.lower() else a
         wrong.this.set("this", exp.to_identifier(den if wrong is b else num))
-        return f"{text} -> {div.sql()} (the question divides {num} by {den})"
-    if cols != (den.lower(), num.lower()):
+    elif cols == (den.lower(), num.lower()):
+        top, bottom = a.copy(), b.copy()
+        a.replace(bottom)
+        b.replace(top)
+    else:
         return None
-    text = div.sql()
-    top, bottom = a.copy(), b.copy()
-    a.replace(bottom)
-    b.replace(top)
     return f"{text} -> {div.sql()} (the question divides {num} by {den})"
 
 

@@ -23,6 +23,8 @@ import re
 
 from sqlglot import exp
 
+from schemadistill.measures import measure_at_start
+
 _SPREAD = r"(?:standard\s+deviation|std\.?\s*dev|stddev|variance)"
 # "sample standard deviation", "standard deviation (sample)", "std dev, sample", "sample stddev"
 _KIND = re.compile(rf"\b(sample|population)\s+{_SPREAD}|{_SPREAD}\s*[(,]?\s*(?:of\s+the\s+)?(sample|population)\b",
@@ -30,7 +32,6 @@ _KIND = re.compile(rf"\b(sample|population)\s+{_SPREAD}|{_SPREAD}\s*[(,]?\s*(?:o
 _STDDEV = {"sample": exp.StddevSamp, "population": exp.StddevPop}
 _VARIANCE = {"sample": exp.Variance, "population": exp.VariancePop}
 _RANGE_OF = re.compile(r"\b(?:the|its|their)\s+range\s+of\s+(?:the\s+)?", re.IGNORECASE)
-_WORD = re.compile(r"[a-z0-9]+")
 
 
 def stated_spread(question: str) -> str | None:
@@ -60,15 +61,7 @@ def fix_spread(tree: exp.Expr, kind: str | None) -> list[str]:
 
 def stated_range(question: str, phrases: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
     """(table, column) of the one measure the question asks the range of ("the range of revenue")."""
-    found = set()
-    for m in _RANGE_OF.finditer(question):
-        toks = _WORD.findall(question[m.end():].lower())[:4]
-        for n in range(len(toks), 0, -1):
-            span = toks[:n]
-            ref = phrases.get(" ".join(span)) or phrases.get(" ".join(span[:-1] + [span[-1].rstrip("s")]))
-            if ref is not None:
-                found.add(ref)
-                break
+    found = {measure_at_start(question[m.end():], phrases) for m in _RANGE_OF.finditer(question)} - {None}
     return found.pop() if len(found) == 1 else None
 
 

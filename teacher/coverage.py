@@ -41,6 +41,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -240,6 +241,15 @@ def _ancestors(node: exp.Expr, kind: type[exp.Expr]) -> Iterator[exp.Expr]:
         parent = parent.parent
 
 
+@dataclass
+class _Pool:
+    """What one family's pairs showed: conditions, aggregates, the most conditions in one query."""
+
+    conds: set[str] = field(default_factory=set)
+    aggs: set[str] = field(default_factory=set)
+    most: int = 0
+
+
 class FamilyIndex:
     """Which families generated each skeleton, and per family the conditions, aggregates and most
     conditions its pairs showed. A family draws its conditions independently of the skeleton it
@@ -248,20 +258,20 @@ class FamilyIndex:
 
     def __init__(self) -> None:
         self._skeletons: dict[str, set[str]] = {}
-        self._pools: dict[str, tuple[set[str], set[str], list[int]]] = {}
+        self._pools: dict[str, _Pool] = {}
 
     def add(self, family: str, parts: tuple[str, frozenset[str], frozenset[str]]) -> None:
         skeleton, conds, aggs = parts
         self._skeletons.setdefault(skeleton, set()).add(family)
-        seen_conds, seen_aggs, most = self._pools.setdefault(family, (set(), set(), [0]))
-        seen_conds |= conds
-        seen_aggs |= aggs
-        most[0] = max(most[0], len(conds))
+        pool = self._pools.setdefault(family, _Pool())
+        pool.conds |= conds
+        pool.aggs |= aggs
+        pool.most = max(pool.most, len(conds))
 
     def covers(self, parts: tuple[str, frozenset[str], frozenset[str]]) -> bool:
         skeleton, conds, aggs = parts
         pools = (self._pools[f] for f in self._skeletons.get(skeleton, ()))
-        return any(conds <= c and aggs <= a and len(conds) <= most[0] for c, a, most in pools)
+        return any(conds <= p.conds and aggs <= p.aggs and len(conds) <= p.most for p in pools)
 
 
 _FIELDS = ("tables", "joins", "aggregates", "group_by", "window", "subquery", "cte", "dates",
@@ -277,9 +287,11 @@ def coverage(pairs: list[dict[str, Any]], questions: list[dict[str, Any]], diale
     loose: set[str] = set()
     shaped: set[str] = set()
     shapes: set[tuple[Any, ...]] = set()
+    seen: set[tuple[str, str]] = set()
     for p in pairs:
-        if p.get("kind", "generate") != "generate":
-            continue
+        if p.get("kind", "generate") != "generate" or (p.get("family", ""), p["sql"]) in seen:
+            continue  # a paraphrase of a kept query: the same SQL, nothing new to template
+        seen.add((p.get("family", ""), p["sql"]))
         try:
             tree = parse_sql(p["sql"], p.get("dialect", dialect))
         except SQLParseError:
