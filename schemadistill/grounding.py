@@ -85,6 +85,7 @@ from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from schemadistill.ages import AgeTest, is_age_column, stated_age
+from schemadistill.answer_shape import show_group_keys
 from schemadistill.literals import (
     Atom,
     ground_literals,
@@ -107,6 +108,7 @@ from schemadistill.measures import (
 )
 from schemadistill.schema.model import NUMERIC_TYPES, Column, NamedFilter, Schema, Table
 from schemadistill.spreads import fix_range, fix_spread, stated_range, stated_spread
+from schemadistill.stated_tests import StatedTest, put_stated_tests, stated_tests
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
 MAX_VALUE_CHARS = 40
@@ -477,9 +479,13 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     """
     ages = {c.name for _, c in _age_columns(schema)} if schema is not None else set()
     age = stated_age(question) if ages else None
-    literal_changes: list[str] = []
-    if literals:  # the age's numbers are the age rule's, not numbers to pair with other columns
-        sql, literal_changes = ground_literals(sql, question, dialect, *((age.span, ages) if age else ()))
+    stated = stated_tests(question, schema)
+    sql, literal_changes = _put_stated(sql, stated, schema, dialect) if stated else (sql, [])
+    if literals:  # the age's and the stated tests' numbers are theirs, not numbers to pair with other columns
+        spans = [t.span for t in stated] + ([age.span] if age else [])
+        columns = {t.column for t in stated} | (ages if age else set())
+        sql, changed = ground_literals(sql, question, dialect, spans, columns)
+        literal_changes += changed
     if index is None or not sql.strip():
         return Grounded(sql, literal_changes)
     mentions = index.mentions(question)
@@ -506,7 +512,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     for m in mentions:
         by_col[(m.ref.table, m.ref.column)].add(m.ref)
     named = {m.ref.value.lower() for m in mentions if not m.ref.flag}
-    changes: list[str] = []
+    changes: list[str] = _one_value_lists(tree)
     for (table, column), refs in by_col.items():
         if len(refs) != 1:
             continue
@@ -536,6 +542,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
             tree, question, table, column, in_order, [m.text for m in col_mentions])
     changes += _drop_unnamed(tree, index, question, set(by_col))
     changes += _drop_unstated_flags(tree, index, question, set(by_col))
+    changes += show_group_keys(tree)  # again: a dropped value test may have held a key to one value
     if age is not None and schema is not None:
         change = _ground_age(tree, schema, age)
         if change:
@@ -568,6 +575,22 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     except SqlglotError:
         return Grounded(sql, literal_changes)
     return Grounded(out + (";" if semicolon else ""), literal_changes + changes)
+
+
+def _put_stated(sql: str, stated: list[StatedTest], schema: Schema | None, dialect: str) -> tuple[str, list[str]]:
+    """(``sql`` with the tests the question writes out put in, what changed); never raises."""
+    try:
+        tree = sqlglot.parse_one(sql.strip().rstrip(";"), read=dialect)
+    except (SqlglotError, RecursionError, ValueError):
+        return sql, []
+    if not isinstance(tree, exp.Select):
+        return sql, []
+    changes = put_stated_tests(tree, stated, lambda table, make: _add_somewhere(tree, schema, table, make))
+    try:
+        out = tree.sql(dialect=dialect) + (";" if sql.strip().endswith(";") else "")
+    except SqlglotError:
+        return sql, []
+    return (out, changes) if changes else (sql, [])
 
 
 _SELECT_LIST = re.compile(r"^\s*SELECT\s+(.*?)\s+FROM\b", re.IGNORECASE | re.DOTALL)
@@ -1076,6 +1099,20 @@ def _drop_contradiction(tree: exp.Expr, question: str, m: Mention) -> list[str]:
     for t in tests:
         if isinstance(t, wrong) and _drop_where_test(t):
             changes.append(f"dropped {t.sql()}: it contradicts {'exclud' if excluded else 'nam'}ing {m.text}")
+    return changes
+
+
+def _one_value_lists(tree: exp.Expr) -> list[str]:
+    """``col IN ('Firefox', 'Firefox')``, one value listed twice, is ``col = 'Firefox'``: the
+    same rows, in the form the value rules read ("not Firefox" turns an equality)."""
+    changes = []
+    for test in list(tree.find_all(exp.In)):
+        values = test.expressions
+        if len(values) > 1 and not test.args.get("query") and all(isinstance(v, exp.Literal) for v in values) \
+                and len({v.sql() for v in values}) == 1:
+            text = test.sql()
+            test.replace(exp.EQ(this=test.this.copy(), expression=values[0].copy()))
+            changes.append(f"{text} -> = {values[0].sql()} (one value listed twice)")
     return changes
 
 

@@ -58,8 +58,9 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from schemadistill.answer_shape import drop_unasked_limit, ground_count, ground_one_row, show_group_keys
 from schemadistill.comparisons import stated_comparison
-from schemadistill.ordering import default_nulls_first, drop_unasked_rank, ground_sort
+from schemadistill.ordering import default_nulls_first, drop_unasked_rank, ground_sort, stated_direction
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS |= {abbr.lower(): i for i, abbr in enumerate(calendar.month_abbr) if abbr}
@@ -183,9 +184,23 @@ _RANK_WORDS = re.compile(r"\b(?:top|bottom|first|last|best|worst|highest|lowest|
 _SUPERLATIVE_AFTER = re.compile(r"^\s*\S*\s+(?:\w+est|most|least|top|highest|lowest)\b", re.IGNORECASE)
 
 
+# "which 10 customers have the most ...", "the 5 browser values with the highest ...": a count
+# named first, its ranking a few words on
+_COUNT_BEFORE = re.compile(r"\b(?:which|what|the|show|list|find|name|give|get|display|return|fetch)\s+$", re.IGNORECASE)
+_RANKED_LATER = re.compile(r"^\S+\s+(?:[\w'-]+\s+){0,14}?(?:with|by|have|has|had|having|that|who|ranked|in)\s+"
+                           r"(?:the\s+)?(?:\w+est|most|least|top|bottom)\b", re.IGNORECASE)
+# "the last 30 days", "first 3 months": a span of time, not a count of rows
+_TIME_UNIT = re.compile(r"^\S*\s+(?:calendar\s+)?(?:days?|weeks?|months?|quarters?|years?|hours?|minutes?)\b",
+                        re.IGNORECASE)
+
+
 def _after_rank_word(question: str, pos: int) -> bool:
-    """"top 5", "first 3", "the 3 oldest", "5 most active": a count of rows to show."""
-    return bool(_RANK_WORDS.search(question[max(0, pos - 12):pos]) or _SUPERLATIVE_AFTER.match(question[pos:pos + 30]))
+    """"top 5", "first 3", "the 3 oldest", "5 most active", "which 10 users have the most": a
+    count of rows to show."""
+    if _TIME_UNIT.match(question[pos:pos + 40]):
+        return False
+    return bool(_RANK_WORDS.search(question[max(0, pos - 12):pos]) or _SUPERLATIVE_AFTER.match(question[pos:pos + 30])
+                or (_COUNT_BEFORE.search(question[max(0, pos - 10):pos]) and _RANKED_LATER.match(question[pos:pos + 200])))
 
 
 # -- the SQL side ---------------------------------------------------------------------------
@@ -286,12 +301,13 @@ def _same(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
 
 
-def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tuple[int, int] | None = None,
+def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: Collection[tuple[int, int]] = (),
                     skip_columns: Collection[str] = ()) -> tuple[str, list[str]]:
     """(``sql`` with the question's dates and numbers put back, what changed); never raises.
-    ``skip``, ``skip_columns``: a span of the question and the columns whose numbers are somebody
-    else's (an age and the age column: schemadistill/grounding.py writes that test)."""
-    atoms = [a for a in question_atoms(question) if not (skip and skip[0] <= a.pos < skip[1])]
+    ``skip``, ``skip_columns``: spans of the question and the columns whose numbers are somebody
+    else's (an age and the age column, "session_duration < 750": schemadistill/grounding.py writes
+    those tests)."""
+    atoms = [a for a in question_atoms(question) if not any(lo <= a.pos < hi for lo, hi in skip)]
     if not sql.strip():
         return sql, []
     body = sql.strip()
@@ -303,6 +319,9 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tupl
     if tree is None:
         return sql, []
     changes = _ground_ranges(tree, atoms, question)
+    counts = [a.number for a in atoms if a.kind == "number" and a.rank and a.number is not None]
+    numbers = [a.number for a in atoms if a.kind == "number" and a.number is not None]
+    changes += ground_count(tree, counts, numbers)
     skipped = {c.lower() for c in skip_columns}
     lits = [lit for lit in _sql_literals(tree) if not (skipped and _compares(lit.node, skipped))]
     changes += _ground_day_range(lits, atoms, question)
@@ -317,7 +336,8 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: tupl
     changes += _drop_unstated_shift(lits, atoms, question)
     changes += _ground_texts(tree, [a for a in atoms if a.kind == "text"], question)
     changes += _drop_unstated(tree, lits, atoms, question)
-    changes += _singular_limit(tree, atoms, question)
+    changes += ground_one_row(tree, counts, numbers, question, dialect) or drop_unasked_limit(tree, numbers, question)
+    changes += show_group_keys(tree)
     changes += _ground_percentile(tree, question)
     changes += _ground_direction(tree, question, dialect)
     changes += drop_unasked_rank(tree, question)
@@ -821,47 +841,6 @@ def _ground_percentile(tree: exp.Expr, question: str) -> list[str]:
         assert frac is not None
         frac.replace(exp.Literal.number(_fmt(want)))
     return [f"{old} -> the {_fmt(round(want * 100, 6))}th percentile (the question states it)"]
-
-
-_SUPERLATIVE = re.compile(r"\b(?:most|least|highest|lowest|largest|smallest|biggest|greatest|fewest|best|worst|"
-                          r"maximum|minimum|max|min)\b", re.IGNORECASE)
-# a question that asks for several: "which countries have the highest", "top browsers", "the ones"
-_PLURAL_ASK = re.compile(r"\b(?:are|were|have|top|bottom|ones|those|list|rank\w*|each|every|per|within)\b",
-                         re.IGNORECASE)
-
-
-def _singular_limit(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str]:
-    """``ORDER BY ... LIMIT 3`` for "which browser was the most popular": the question asks for
-    one and states no count, so the outer LIMIT becomes 1 (a small model copies the LIMIT of the
-    top-k pairs it resembles)."""
-    limit = tree.args.get("limit") if isinstance(tree, exp.Select) else None
-    lit = limit.expression if isinstance(limit, exp.Limit) else None
-    if not (isinstance(lit, exp.Literal) and lit.is_int and int(lit.this) > 1 and tree.args.get("order")):
-        return []
-    if any(a.kind == "number" and (a.rank or a.number == int(lit.this)) for a in atoms) \
-            or not _SUPERLATIVE.search(question) or _PLURAL_ASK.search(question):
-        return []  # "the 3 most popular", "top five": a count is stated
-    old = lit.this
-    lit.set("this", "1")
-    return [f"limit {old} -> 1 (the question asks for the one with the most or least)"]
-
-
-_DESC_WORDS = re.compile(r"\b(?:top|highest|most|largest|biggest|greatest|maximum|leading|heaviest|longest)\b",
-                         re.IGNORECASE)
-_ASC_WORDS = re.compile(r"\b(?:bottom|lowest|least|smallest|fewest|minimum|lightest|shortest)\b", re.IGNORECASE)
-# comparisons, not rankings: "at least 3 sessions", "no more than", "the most recent" (a date's own words)
-_NOT_A_RANKING = re.compile(r"\b(?:at\s+(?:the\s+)?(?:least|most)|no\s+more|no\s+less|most\s+recent(?:ly)?)\b",
-                            re.IGNORECASE)
-
-
-def stated_direction(question: str) -> str | None:
-    """"DESC" or "ASC" when the question ranks one way only ("top 5 ... by revenue", "the
-    lowest age"), else None (no ranking word, or words of both ways)."""
-    text = _NOT_A_RANKING.sub(" ", question)
-    desc, asc = bool(_DESC_WORDS.search(text)), bool(_ASC_WORDS.search(text))
-    if desc == asc:
-        return None
-    return "DESC" if desc else "ASC"
 
 
 def _ground_direction(tree: exp.Expr, question: str, dialect: str) -> list[str]:

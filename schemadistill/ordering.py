@@ -44,6 +44,24 @@ def stated_sort(question: str) -> str | None:
     return "DESC" if desc else "ASC"
 
 
+_DESC_WORDS = re.compile(r"\b(?:top|highest|most|largest|biggest|greatest|maximum|leading|heaviest|longest)\b",
+                         re.IGNORECASE)
+_ASC_WORDS = re.compile(r"\b(?:bottom|lowest|least|smallest|fewest|minimum|lightest|shortest)\b", re.IGNORECASE)
+# comparisons, not rankings: "at least 3 sessions", "no more than", "the most recent" (a date's own words)
+_NOT_A_RANKING = re.compile(r"\b(?:at\s+(?:the\s+)?(?:least|most)|no\s+more|no\s+less|most\s+recent(?:ly)?)\b",
+                            re.IGNORECASE)
+
+
+def stated_direction(question: str) -> str | None:
+    """"DESC" or "ASC" when the question ranks one way only ("top 5 ... by revenue", "the
+    lowest age"), else None (no ranking word, or words of both ways)."""
+    text = _NOT_A_RANKING.sub(" ", question)
+    desc, asc = bool(_DESC_WORDS.search(text)), bool(_ASC_WORDS.search(text))
+    if desc == asc:
+        return None
+    return "DESC" if desc else "ASC"
+
+
 def default_nulls_first(dialect: str, desc: bool) -> bool:
     """Where ``dialect`` puts NULLs when a sort key says nothing of them (written out, it must
     say the same, or the SQL changes meaning when printed)."""
@@ -93,15 +111,30 @@ def ground_sort(tree: exp.Expr, question: str, dialect: str = "duckdb", count_st
     """Sort the grouped query ``tree`` the way the question says (see the module docstring);
     ``count_stated``: the question states a number of rows ("top 3"), so a LIMIT stays."""
     want = stated_sort(question)
-    if want is None or not isinstance(tree, exp.Select) or not tree.args.get("group") \
-            or tree.find(exp.Window) is not None:
+    measure = grouped_measure(tree) if want is not None else None
+    if want is None or measure is None:
         return []
+    assert isinstance(tree, exp.Select)
+    changes = sort_by_measure(tree, measure, want, dialect)
+    limit = tree.args.get("limit")
+    if limit is not None and not count_stated:
+        tree.set("limit", None)
+        changes.append(f"dropped {limit.sql().strip()} (the question asks for every group, sorted)")
+    return changes
+
+
+def grouped_measure(tree: exp.Expr) -> exp.Expr | None:
+    """The one aggregate projection of the grouped query ``tree`` (no window functions), else None."""
+    if not isinstance(tree, exp.Select) or not tree.args.get("group") or tree.find(exp.Window) is not None:
+        return None
     measures = [e for e in tree.expressions if e.find(exp.AggFunc) is not None]
-    if len(measures) != 1:
-        return []
-    measure = measures[0]
+    return measures[0] if len(measures) == 1 else None
+
+
+def sort_by_measure(tree: exp.Select, measure: exp.Expr, want: str, dialect: str = "duckdb") -> list[str]:
+    """``tree`` sorted by its ``measure`` the ``want`` way ("DESC"/"ASC"), the group keys
+    breaking ties (a total order, as the teacher writes it); what changed."""
     key: exp.Expr = exp.column(measure.alias) if isinstance(measure, exp.Alias) and measure.alias else measure.copy()
-    changes: list[str] = []
     order = tree.args.get("order")
     first = order.expressions[0] if order is not None and order.expressions else None
     if first is None or not _same_key(first.this, key, measure):
@@ -110,16 +143,12 @@ def ground_sort(tree: exp.Expr, question: str, dialect: str = "duckdb", count_st
         tree.set("order", exp.Order(expressions=[
             exp.Ordered(this=key, desc=True if desc else None, nulls_first=default_nulls_first(dialect, desc)),
             *(exp.Ordered(this=t, nulls_first=default_nulls_first(dialect, False)) for t in ties)]))
-        changes.append(f"order by {key.sql()} {want}" + (f" (was {order.sql().strip()})" if order is not None else ""))
-    elif bool(first.args.get("desc")) != (want == "DESC"):
+        return [f"order by {key.sql()} {want}" + (f" (was {order.sql().strip()})" if order is not None else "")]
+    if bool(first.args.get("desc")) != (want == "DESC"):
         first.set("desc", True if want == "DESC" else None)  # None: no "ASC" written out
         first.set("nulls_first", default_nulls_first(dialect, want == "DESC"))
-        changes.append(f"order by {key.sql()} {want} (the question sorts that way)")
-    limit = tree.args.get("limit")
-    if limit is not None and not count_stated:
-        tree.set("limit", None)
-        changes.append(f"dropped {limit.sql().strip()} (the question asks for every group, sorted)")
-    return changes
+        return [f"order by {key.sql()} {want} (the question sorts that way)"]
+    return []
 
 
 def _same_key(node: exp.Expr, key: exp.Expr, measure: exp.Expr) -> bool:

@@ -61,14 +61,14 @@ def test_rank_numbers_may_stand_in_a_limit() -> None:
     ranks = {a.number: a.rank for a in question_atoms("top 5 browsers, the 3 oldest users, aged 30 or more")}
     assert ranks == {5.0: True, 3.0: True, 30.0: False}
     sql = "SELECT user_id FROM users ORDER BY age DESC LIMIT 10"
-    assert ground_literals(sql, "The 3 oldest users")[1] == ["number 10 -> 3"]
+    assert ground_literals(sql, "The 3 oldest users")[1] == ["limit 10 -> 3 (the question asks for 3 rows)"]
     assert ground_literals(sql, "Users aged 30 and above, oldest first")[1] == []
 
 
 def test_a_stated_count_of_rows_replaces_limit_one() -> None:
     sql = "SELECT user_id, age FROM users WHERE country = 'France' ORDER BY age DESC, user_id LIMIT 1"
     out, changes = ground_literals(sql, "Top 10 shoppers by age in France")
-    assert changes == ["number 1 -> 10"] and out.endswith("LIMIT 10")
+    assert changes == ["limit 1 -> 10 (the question asks for 10 rows)"] and out.endswith("LIMIT 10")
     # "the one with the most": no count stated, LIMIT 1 stays; a flag's 1 is never a count
     assert ground_literals(sql, "Which shopper in France is the oldest?")[1] == []
     flag = "SELECT COUNT(*) FROM s WHERE is_fraud = 1"

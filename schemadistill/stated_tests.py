@@ -1,0 +1,146 @@
+"""Comparisons a question writes out in SQL's own terms: "where session_duration < 750", "age <= 71".
+
+    from schemadistill.stated_tests import put_stated_tests, stated_tests
+    tests = stated_tests("Sessions where session_duration < 750 in the last 365 days?", schema)
+    # [StatedTest(table='ecommerce.sessions', column='session_duration', op='<', number=750.0, span=(15, 37))]
+    put_stated_tests(tree, tests, add)  # ['session_duration >= 365 -> session_duration < 750 (the question states it)']
+
+Why: when a question names a numeric column by its own name with an operator and a number, the
+test is fully stated, yet a small student drops it, turns its operator, or swaps its number with
+another one of the question's ("session_duration >= 365 ... INTERVAL 750 DAY" for "session_duration
+< 750 in the last 365 days"). Run before literal grounding (schemadistill/literals.py), which then
+leaves these numbers and columns alone, so the other number (365) goes where it belongs.
+
+Rules, conservative like the rest of grounding:
+
+- A stated test: a numeric column's name exactly as the schema spells it (case aside; one
+  table holds it, or the SQL reads only one of those that do), then ``=``, ``!=``, ``<>``, ``<``,
+  ``<=``, ``>``, ``>=``, then a number (not the start of a date).
+- Already in the SQL (that column, operator and number, anywhere): nothing to do.
+- The SQL compares the column with a number exactly once, as an AND-ed WHERE condition: that
+  test takes the stated operator and number.
+- The SQL never mentions the column: the test is added where a SELECT reads its table (or one
+  key away), like a named value (schemadistill/grounding.py ``_add_somewhere``).
+- Several tests stated on one column ("age > 30 and age < 50") are put in only where the SQL
+  has none of that column's; anything else is left to the model.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from schemadistill.schema.model import NUMERIC_TYPES, Schema
+
+_OPS: dict[str, type[exp.Expr]] = {"=": exp.EQ, "==": exp.EQ, "!=": exp.NEQ, "<>": exp.NEQ, "<": exp.LT,
+                                   "<=": exp.LTE, ">": exp.GT, ">=": exp.GTE}
+_COMPARISONS = (exp.EQ, exp.NEQ, exp.LT, exp.LTE, exp.GT, exp.GTE)
+_TEST = re.compile(r"(?<![\w.'\"])(?P<col>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<op><=|>=|!=|<>|==|=|<|>)\s*"
+                   r"(?P<num>-?\d+(?:\.\d+)?)(?![\w.\-/:]\d|\w)")
+
+
+@dataclass(frozen=True)
+class StatedTest:
+    """``table.column op number``, and where the question says it (``question[span[0]:span[1]]``)."""
+
+    table: str
+    column: str
+    op: str
+    number: float
+    span: tuple[int, int]
+
+    def node(self, qualifier: str | None) -> exp.Expr:
+        num = exp.Literal.number(int(self.number) if self.number == int(self.number) else self.number)
+        return _OPS[self.op](this=exp.column(self.column, table=qualifier), expression=num)
+
+
+def stated_tests(question: str, schema: Schema | None) -> list[StatedTest]:
+    """The numeric column tests ``question`` writes out, in order (see the module docstring);
+    a name several tables hold keeps every holder (``put_stated_tests`` picks the one read)."""
+    if schema is None or not any(c in question for c in "=<>"):
+        return []
+    holders: dict[str, list[str]] = {}
+    for table in schema.tables:
+        for col in table.columns:
+            if col.type in NUMERIC_TYPES:
+                holders.setdefault(col.name.lower(), []).append(table.qualified_name)
+    tests = []
+    for m in _TEST.finditer(question):
+        for holder in holders.get(m["col"].lower(), []):
+            tests.append(StatedTest(holder, m["col"].lower(), "<>" if m["op"] == "!=" else m["op"],
+                                    float(m["num"]), m.span()))
+    return tests
+
+
+def _number(node: exp.Expr) -> float | None:
+    if isinstance(node, exp.Neg):
+        inner = _number(node.this)
+        return None if inner is None else -inner
+    return float(node.this) if isinstance(node, exp.Literal) and node.is_number else None
+
+
+def _comparisons(tree: exp.Expr, column: str) -> tuple[list[exp.Expr], bool]:
+    """(the tree's ``column op number`` comparisons, whether another condition reads the column:
+    a WHERE, HAVING, CASE or join condition; a projection or an ORDER BY tests nothing)."""
+    found: list[exp.Expr] = []
+    elsewhere = False
+    for col in tree.find_all(exp.Column):
+        if col.name.lower() != column:
+            continue
+        parent = col.parent
+        if parent is not None and isinstance(parent, _COMPARISONS) and parent.this is col \
+                and _number(parent.expression) is not None:
+            found.append(parent)
+        elif col.find_ancestor(exp.Where, exp.Having, exp.Qualify, exp.Case, exp.If, exp.Join) is not None:
+            elsewhere = True
+    return found, elsewhere
+
+
+def _is_where_conjunct(node: exp.Expr) -> bool:
+    while isinstance(node.parent, exp.Paren):
+        node = node.parent
+    parent = node.parent
+    while isinstance(parent, (exp.And, exp.Paren)):
+        parent = parent.parent
+    return isinstance(parent, exp.Where)
+
+
+def _reads(tree: exp.Expr, table: str) -> bool:
+    name = table.split(".")[-1].lower()
+    return any(t.name.lower() == name for t in tree.find_all(exp.Table))
+
+
+def put_stated_tests(tree: exp.Expr, tests: list[StatedTest],
+                     add: Callable[[str, Callable[[str | None], exp.Expr]], str | None]) -> list[str]:
+    """Make ``tree`` test what ``tests`` state (see the module docstring); ``add(table, make)``
+    puts ``make(alias)`` where a SELECT reads ``table``. What changed."""
+    by_column: dict[str, list[StatedTest]] = {}
+    for t in tests:
+        by_column.setdefault(t.column, []).append(t)
+    changes: list[str] = []
+    for column, stated in by_column.items():
+        tables = {t.table for t in stated}
+        if len(tables) > 1:
+            read = {t for t in tables if _reads(tree, t)}
+            if len(read) != 1:
+                continue  # user_id of sessions or of users: not ours to pick
+            stated = [t for t in stated if t.table in read]
+        found, elsewhere = _comparisons(tree, column)
+        if all(any(isinstance(f, _OPS[t.op]) and _number(f.expression) == t.number for f in found) for t in stated):
+            continue
+        if not found and not elsewhere:
+            for t in stated:
+                change = add(t.table, t.node)
+                if change:
+                    changes.append(f"{change} (the question states it)")
+            continue
+        if len(stated) != 1 or len(found) != 1 or elsewhere or not _is_where_conjunct(found[0]):
+            continue
+        old, want = found[0], stated[0]
+        new = _OPS[want.op](this=old.this.copy(), expression=want.node(None).expression)
+        old.replace(new)
+        changes.append(f"{old.sql()} -> {new.sql()} (the question states it)")
+    return changes
