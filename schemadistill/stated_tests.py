@@ -18,7 +18,9 @@ Rules, conservative like the rest of grounding:
   ``<=``, ``>``, ``>=``, then a number (not the start of a date).
 - Already in the SQL (that column, operator and number, anywhere): nothing to do.
 - The SQL compares the column with a number exactly once, as an AND-ed WHERE condition: that
-  test takes the stated operator and number.
+  test takes the stated operator and number. Tests of the stated number the other way
+  (``age >= 54 AND age <= 54`` for "age > 54") become the one stated test; an equality with
+  another number beside a stated equality (``is_active = 1 AND is_active = 0``) goes.
 - The SQL never mentions the column: the test is added where a SELECT reads its table (or one
   key away), like a named value (schemadistill/grounding.py ``_add_somewhere``).
 - Several tests stated on one column ("age > 30 and age < 50") are put in only where the SQL
@@ -129,18 +131,59 @@ def put_stated_tests(tree: exp.Expr, tests: list[StatedTest],
                 continue  # user_id of sessions or of users: not ours to pick
             stated = [t for t in stated if t.table in read]
         found, elsewhere = _comparisons(tree, column)
-        if all(any(isinstance(f, _OPS[t.op]) and _number(f.expression) == t.number for f in found) for t in stated):
-            continue
         if not found and not elsewhere:
             for t in stated:
                 change = add(t.table, t.node)
                 if change:
                     changes.append(f"{change} (the question states it)")
             continue
-        if len(stated) != 1 or len(found) != 1 or elsewhere or not _is_where_conjunct(found[0]):
-            continue
-        old, want = found[0], stated[0]
+        if len(stated) == 1 and not elsewhere:
+            changes += _correct(found, stated[0])
+    return changes
+
+
+def _same_test(node: exp.Expr, want: StatedTest) -> bool:
+    return isinstance(node, _OPS[want.op]) and _number(node.expression) == want.number
+
+
+def _correct(found: list[exp.Expr], want: StatedTest) -> list[str]:
+    """The WHERE tests of ``want``'s column in ``found``, made to say ``want``: the one test of
+    the column takes its operator and number; tests of its number the other way
+    (``age >= 54 AND age <= 54`` for "age > 54") become it; equalities with other numbers
+    (``is_active = 1`` beside the stated ``is_active = 0``) contradict it and go."""
+    conjuncts = [f for f in found if _is_where_conjunct(f)]
+    if len(conjuncts) != len(found):
+        return []  # also read inside a CASE or an OR: its meaning there is the model's
+    exact = [f for f in found if _same_test(f, want)]
+    same_number = [f for f in found if f not in exact and _number(f.expression) == want.number]
+    contradicting = [f for f in found if f not in exact and f not in same_number and want.op == "="
+                     and isinstance(f, exp.EQ)]
+    changes: list[str] = []
+    if not exact:
+        wrong = same_number or (found if len(found) == 1 else [])
+        if not wrong:
+            return []
+        old = wrong[0]
         new = _OPS[want.op](this=old.this.copy(), expression=want.node(None).expression)
         old.replace(new)
         changes.append(f"{old.sql()} -> {new.sql()} (the question states it)")
+        same_number = wrong[1:] if same_number else []
+    for f in same_number + contradicting:
+        _remove_conjunct(f)
+        changes.append(f"dropped {f.sql()} (the question states {want.column} {want.op} {_fmt(want.number)})")
     return changes
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if x == int(x) else repr(x)
+
+
+def _remove_conjunct(node: exp.Expr) -> None:
+    """Take ``node`` (an AND-ed WHERE test) out of its WHERE; the WHERE goes when it was alone."""
+    while isinstance(node.parent, exp.Paren):
+        node = node.parent
+    parent = node.parent
+    if isinstance(parent, exp.Where):
+        parent.pop()
+    elif isinstance(parent, exp.And):
+        parent.replace(parent.expression if parent.this is node else parent.this)

@@ -59,11 +59,28 @@ def test_stated_tests_are_put_in(schema: Schema, question: str, sql: str, want: 
     # already there, in a CASE: a rate's numerator, not a filter
     ("share of sessions with is_fraud = 1 per browser",
      f"SELECT browser, 100.0 * COUNT(CASE WHEN is_fraud = 1 THEN 1 END) / COUNT(*) FROM {S} GROUP BY browser"),
-    # the column is tested twice: which test the number belongs to is the model's
-    ("users where age > 54", "SELECT COUNT(*) FROM ecommerce.users WHERE age >= 54 AND age <= 60"),
+    # the column is tested twice, with other numbers: which test the number belongs to is the model's
+    ("users where age > 54", "SELECT COUNT(*) FROM ecommerce.users WHERE age >= 50 AND age <= 60"),
     # read inside a CASE with another number: not ours to change
     ("sessions where revenue > 10", f"SELECT SUM(CASE WHEN revenue > 5 THEN 1 END) FROM {S}"),
 ])
 def test_stated_tests_left_alone(schema: Schema, question: str, sql: str) -> None:
     g = ground_sql(sql, question, None, schema=schema)
     assert g.sql == sql and not any("the question states it" in c for c in g.changes)
+
+
+@pytest.mark.parametrize("question,sql,want", [
+    ("What percentage of buyers with visits for which age < 54 are fraudulent?",
+     "SELECT COUNT(*) FROM ecommerce.users WHERE age >= 54 AND age <= 54 AND country = 'France'",
+     "SELECT COUNT(*) FROM ecommerce.users WHERE age < 54 AND country = 'France'"),
+    ("the age band with the fewest visits with is_active = 0",
+     "SELECT COUNT(*) FROM ecommerce.users WHERE is_active = 1 AND is_active = 0",
+     "SELECT COUNT(*) FROM ecommerce.users WHERE is_active = 0"),
+    ("users where age > 54", "SELECT COUNT(*) FROM ecommerce.users WHERE age > 54 AND age <= 54",
+     "SELECT COUNT(*) FROM ecommerce.users WHERE age > 54"),
+    # one of two tests has the stated number: it becomes the stated test, the other stays
+    ("users where age > 54", "SELECT COUNT(*) FROM ecommerce.users WHERE age >= 54 AND age <= 60",
+     "SELECT COUNT(*) FROM ecommerce.users WHERE age > 54 AND age <= 60"),
+])
+def test_a_stated_test_written_wrong_twice_is_written_once(schema: Schema, question: str, sql: str, want: str) -> None:
+    assert ground_sql(sql, question, None, schema=schema).sql == want
