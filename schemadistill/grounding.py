@@ -98,6 +98,7 @@ from schemadistill.measures import (
     add_missing_measures,
     count_words,
     fix_count,
+    measure_at_start,
     measure_words,
     orient_ratio,
     own_tables,
@@ -106,6 +107,7 @@ from schemadistill.measures import (
     stated_measures,
     stated_ratio,
 )
+from schemadistill.ordering import ground_key_sort, stated_key_sort
 from schemadistill.schema.model import NUMERIC_TYPES, Column, NamedFilter, Schema, Table
 from schemadistill.spreads import fix_range, fix_spread, stated_range, stated_spread
 from schemadistill.stated_tests import StatedTest, put_stated_tests, stated_tests
@@ -496,8 +498,9 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     ratio = stated_ratio(question, index.measures) if "/" in sql else None  # no division, nothing to turn
     spread = stated_spread(question)
     ranged = stated_range(question, index.measures)
+    key_sort = stated_key_sort(question)
     if not mentions and not filters and dated is None and age is None and not asked and counted is None \
-            and ratio is None and spread is None and ranged is None and "'" not in sql \
+            and ratio is None and spread is None and ranged is None and key_sort is None and "'" not in sql \
             and not _may_repeat_projection(sql):
         return Grounded(sql, literal_changes)
     body = sql.strip()
@@ -540,9 +543,13 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         in_order = list(dict.fromkeys(m.ref.value for m in col_mentions))
         changes += _named_list(tree, table, column, in_order) or _listed_alternatives(
             tree, question, table, column, in_order, [m.text for m in col_mentions])
+    changes += _drop_misplaced(tree, index)
     changes += _drop_unnamed(tree, index, question, set(by_col))
     changes += _drop_unstated_flags(tree, index, question, set(by_col))
     changes += show_group_keys(tree)  # again: a dropped value test may have held a key to one value
+    if key_sort is not None:
+        changes += ground_key_sort(tree, question, lambda words: measure_at_start(words, index.measures) is not None,
+                                   dialect)
     if age is not None and schema is not None:
         change = _ground_age(tree, schema, age)
         if change:
@@ -892,6 +899,24 @@ def _value_lists(tree: exp.Expr, table: str, column: str) -> list[exp.In]:
     aliases = _aliases(tree)
     return [t for t in tree.find_all(exp.In) if _is_value_list(t) and _may_be(t.this, table, aliases, column)
             and is_where_conjunct(outer_paren(t))]
+
+
+def _drop_misplaced(tree: exp.Expr, index: ValueIndex) -> list[str]:
+    """Take out ``browser = 'United Kingdom'`` (an AND-ed WHERE condition) when the column never
+    holds the value but another column does and is tested with it too (``u.country = 'United
+    Kingdom'``): the model wrote the value twice, once on the wrong column, which matches no row."""
+    tests = [(eq, col, lit, keys) for eq, col, lit, keys in _column_tests(tree, index.columns)
+             if isinstance(lit, exp.Literal) and lit.is_string]
+    changes: list[str] = []
+    for eq, col, lit, keys in tests:
+        value = lit.this.lower()
+        if any(value in index.columns[k] for k in keys):
+            continue
+        elsewhere = any(other is not eq and o_lit.this.lower() == value and any(value in index.columns[k] for k in o_keys)
+                        for other, _, o_lit, o_keys in tests)
+        if elsewhere and _drop_where_test(eq):
+            changes.append(f"dropped {eq.sql()}: no {col.name} is {lit.this!r}, another column's test has it")
+    return changes
 
 
 def _drop_unnamed(tree: exp.Expr, index: ValueIndex, question: str, named: set[tuple[str, str]]) -> list[str]:

@@ -61,6 +61,7 @@ from sqlglot.errors import SqlglotError
 from schemadistill.answer_shape import drop_unasked_limit, ground_count, ground_one_row, show_group_keys
 from schemadistill.comparisons import stated_comparison
 from schemadistill.ordering import default_nulls_first, drop_unasked_rank, ground_sort, stated_direction
+from schemadistill.rates import drop_self_filtering
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
 _MONTHS |= {abbr.lower(): i for i, abbr in enumerate(calendar.month_abbr) if abbr}
@@ -338,6 +339,7 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: Coll
     changes += _drop_unstated(tree, lits, atoms, question)
     changes += ground_one_row(tree, counts, numbers, question, dialect) or drop_unasked_limit(tree, numbers, question)
     changes += show_group_keys(tree)
+    changes += drop_self_filtering(tree)
     changes += _ground_percentile(tree, question)
     changes += _ground_direction(tree, question, dialect)
     changes += drop_unasked_rank(tree, question)

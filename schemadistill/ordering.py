@@ -23,6 +23,7 @@ and the ORDER BY sorts by what the rank sorted by.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import sqlglot
 from sqlglot import exp
@@ -60,6 +61,58 @@ def stated_direction(question: str) -> str | None:
     if desc == asc:
         return None
     return "DESC" if desc else "ASC"
+
+
+# "sorted by browser", "ordered by country of residence", "in OS order", "(sorted by device OS)"
+_SORTED_BY = re.compile(r"\b(?:sorted|ordered|sort(?:ed)?\s+it|order(?:ed)?\s+it)\s+by\s+(?:the\s+)?(?P<what>[^,.?!;()]+)"
+                        r"|\bin\s+(?:the\s+)?(?P<what2>[\w' -]{1,30}?)\s+order\b", re.IGNORECASE)
+# what a sort by the measure or a direction reads as, not a key: "sorted by count", "in descending order"
+_NOT_A_KEY = re.compile(r"^(?:(?:the\s+)?(?:descending|ascending|decreasing|increasing|reverse|highest|lowest|largest|"
+                        r"smallest|most|least|biggest|count|number|total|sum|average|avg|mean|median|maximum|max|"
+                        r"minimum|min|value|amount|share|rate|percentage|size|it|that|this|them)\b)", re.IGNORECASE)
+
+
+_COUNT_WORDS = re.compile(r"\b(?:top|bottom|first|last|leading|trailing)\b", re.IGNORECASE)
+
+
+def stated_key_sort(question: str) -> str | None:
+    """The words a question sorts by when they are not a direction or an aggregate word
+    ("sorted by market" -> "market", "in OS order" -> "OS", "in alphabetical order" -> "")."""
+    m = _SORTED_BY.search(question)
+    if m is None:
+        return None
+    what = (m["what"] or m["what2"] or "").strip()
+    if re.match(r"^alphabetical(?:ly)?$", what, re.IGNORECASE):
+        return ""
+    return None if not what or _NOT_A_KEY.match(what) else what
+
+
+def ground_key_sort(tree: exp.Expr, question: str, is_measure: Callable[[str], bool],
+                    dialect: str = "duckdb") -> list[str]:
+    """``ORDER BY key`` for a breakdown the question sorts by its one key ("revenue per OS,
+    sorted by platform"): the SQL sorted nothing, or sorted by its measure. ``is_measure``: does
+    a phrase name a measure ("sorted by GMV" sorts by the measure, not the key)."""
+    what = stated_key_sort(question)
+    if what is None or (what and is_measure(what)) or not isinstance(tree, exp.Select) \
+            or tree.find(exp.Window) is not None or stated_sort(question) is not None:
+        return []
+    group = tree.args.get("group")
+    keys = group.expressions if group is not None else []
+    limit = tree.args.get("limit")
+    if len(keys) != 1 or (limit is not None and (_COUNT_WORDS.search(question) or re.search(
+            r"\b" + re.escape(limit.expression.sql()) + r"\b", question))):
+        return []  # "the top 5 countries, sorted by country": a count of rows stays a ranking
+    key = keys[0]
+    order = tree.args.get("order")
+    first = order.expressions[0] if order is not None and order.expressions else None
+    if limit is None and first is not None and (
+            first.this.sql().lower() == key.sql().lower() or (isinstance(first.this, exp.Column) and isinstance(
+                key, exp.Column) and first.this.name.lower() == key.name.lower())):
+        return []
+    tree.set("order", exp.Order(expressions=[exp.Ordered(this=key.copy(), nulls_first=default_nulls_first(dialect, False))]))
+    tree.set("limit", None)
+    return [f"order by {key.sql()} (the question sorts by it)" + (f", was {order.sql().strip()}" if order else "")
+            + (f", dropped {limit.sql().strip()}" if limit is not None else "")]
 
 
 def default_nulls_first(dialect: str, desc: bool) -> bool:

@@ -12,6 +12,8 @@ reject reason codes are stable; reports and tests key on them):
     unknown_name     unknown table/column or an ambiguous column (sqlcheck.check_names)
     not_read_only    anything but one read-only query (or the sandbox refused it)
     exec_error       the sandbox raised; detail is the DuckDB class and message verbatim
+    degenerate_rate  a rate whose own condition also filters its rows (100% by construction:
+                     schemadistill/rates.py); checked before running
     timeout          the statement ran past the executor's time limit
     empty_result     zero rows, or a single row whose values are all NULL; also a single row of
                      zeros/false (a filter that matches nothing looks like "0"), except for
@@ -42,6 +44,7 @@ from typing import Any
 from sqlglot import exp
 
 from schemadistill.config import TeacherConfig
+from schemadistill.rates import self_filtering
 from schemadistill.sandbox import ExecResult, Executor
 from schemadistill.sandbox.executor import QUERY_ROOTS
 from schemadistill.schema.model import Schema
@@ -276,6 +279,10 @@ class Validator:
             return _fail(info, "not_read_only", facts.read_only_error)
         if tree is None:
             tree = parse_sql(sql, self.dialect)  # it parsed in sql_facts: no error here
+        degenerate = self_filtering(tree)
+        if degenerate:
+            return _fail(info, "degenerate_rate", f"the rate counts {degenerate[0][1].sql()} and the WHERE keeps "
+                                                  "only those rows: 100% by construction")
         res = self.run(sql, tree)
         if not res.ok:
             err = res.error

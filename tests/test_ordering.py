@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 
 from schemadistill.literals import ground_literals
-from schemadistill.ordering import stated_sort
+from schemadistill.ordering import ground_key_sort, stated_key_sort, stated_sort
 
 
 @pytest.mark.parametrize("question,want", [
@@ -84,3 +84,47 @@ def test_an_unasked_rank_goes_before_the_sort() -> None:
     assert out == "SELECT os, SUM(r) AS t FROM s GROUP BY os ORDER BY t DESC, os"
     assert changes[0].startswith("dropped RANK()")
     assert ground_literals(sql, "revenue by OS with its rank, highest first") == (sql, [])  # asked: a window ranks
+
+
+@pytest.mark.parametrize("question,want", [
+    ("Show the lowest session duration by browser, sorted by browser.", "browser"),
+    ("The total number of visits split by device OS (sorted by device OS)", "device OS"),
+    ("Break down the minimum duration in each OS family, in OS order, thank you?", "OS"),
+    ("Count of users per country, in alphabetical order", ""),
+    ("Revenue by OS in descending order", None), ("Sessions per browser, sorted by the count", None),
+    ("Revenue per OS", None),
+])
+def test_stated_key_sort(question: str, want: str | None) -> None:
+    assert stated_key_sort(question) == want
+
+
+def _is_measure(words: str) -> bool:
+    return words.lower() in ("revenue", "gmv")
+
+
+@pytest.mark.parametrize("question,sql,want", [
+    ("What is the average revenue per platform, sorted by platform?",
+     "SELECT os, AVG(revenue) AS r FROM s GROUP BY os", "SELECT os, AVG(revenue) AS r FROM s GROUP BY os ORDER BY os"),
+    # the model sorted by the measure and kept one row: the question sorts the whole breakdown by its key
+    ("Show the lowest session duration by browser, sorted by browser.",
+     "SELECT browser, MIN(d) AS m FROM s GROUP BY browser ORDER BY m ASC, browser LIMIT 1",
+     "SELECT browser, MIN(d) AS m FROM s GROUP BY browser ORDER BY browser"),
+    ("Visits by country in alphabetical order", "SELECT u.country, COUNT(*) AS n FROM s GROUP BY u.country",
+     "SELECT u.country, COUNT(*) AS n FROM s GROUP BY u.country ORDER BY u.country"),
+])
+def test_a_breakdown_sorted_by_its_key(question: str, sql: str, want: str) -> None:
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    assert ground_key_sort(tree, question, _is_measure) and tree.sql(dialect="duckdb") == want
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("Revenue per OS, sorted by GMV", "SELECT os, SUM(revenue) AS r FROM s GROUP BY os"),  # the measure's word
+    ("Revenue per OS and browser, sorted by OS", "SELECT os, b, SUM(revenue) AS r FROM s GROUP BY os, b"),  # 2 keys
+    ("The top 5 countries by revenue, sorted by country",
+     "SELECT c, SUM(r) AS t FROM s GROUP BY c ORDER BY t DESC LIMIT 5"),  # a count of rows: a ranking
+    ("Revenue per OS, sorted by OS", "SELECT os, SUM(revenue) AS r FROM s GROUP BY os ORDER BY os"),  # already
+    ("Sessions sorted by browser", "SELECT session_id, browser FROM s"),  # no breakdown
+])
+def test_key_sort_left_alone(question: str, sql: str) -> None:
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    assert ground_key_sort(tree, question, _is_measure) == [] and tree.sql(dialect="duckdb") == sql

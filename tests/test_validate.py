@@ -151,6 +151,13 @@ def test_empty_result_no_rows_nulls_and_zero(validator: Validator) -> None:
     assert isinstance(ok, Pair)
 
 
+def test_degenerate_rate(validator: Validator) -> None:
+    rate = "100.0 * COUNT(CASE WHEN s.age > 30 THEN 1 END) / COUNT(*)"
+    res = validator.check(cand(f"SELECT {rate} AS r FROM shop.users AS s WHERE s.country = 'Germany' AND age > 30"))
+    assert isinstance(res, Reject) and res.reason == "degenerate_rate" and "100%" in res.detail
+    assert reason(validator, f"SELECT {rate} AS r FROM shop.users AS s WHERE s.country = 'Germany'") == "kept"
+
+
 def test_too_many_rows(validator: Validator) -> None:
     assert reason(validator, "SELECT session_id FROM shop.sessions") == "too_many_rows"  # 400 > 100
 
