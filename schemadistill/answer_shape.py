@@ -176,10 +176,17 @@ def _fixed_columns(tree: exp.Select) -> set[str]:
 
 
 def show_group_keys(tree: exp.Expr) -> list[str]:
-    """Put a GROUP BY column the SELECT leaves out next to the keys it shows."""
+    """Put a GROUP BY column the SELECT leaves out next to the keys it shows (a key written
+    twice, ``GROUP BY browser, browser``, once)."""
     group = tree.args.get("group") if isinstance(tree, exp.Select) else None
     if group is None or not isinstance(tree, exp.Select):
         return []
+    once = {g.sql().lower(): g for g in group.expressions}
+    changes: list[str] = []
+    if len(once) < len(group.expressions) and not group.args.get("rollup") and not group.args.get("cube") \
+            and not group.args.get("grouping_sets"):
+        changes.append(f"GROUP BY {', '.join(g.sql() for g in group.expressions)} -> each key once")
+        group.set("expressions", list(once.values()))
     keys = [g for g in group.expressions if isinstance(g, exp.Column)]
     shown = {e.alias_or_name.lower() for e in tree.expressions}
     named = {c.name.lower() for e in tree.expressions for c in e.find_all(exp.Column)}
@@ -188,8 +195,8 @@ def show_group_keys(tree: exp.Expr) -> list[str]:
     at = [i for i, e in enumerate(tree.expressions) if isinstance(e.unalias(), exp.Column)
           and any(e.unalias().name.lower() == k.name.lower() for k in keys)]
     if not missing or not at or tree.args.get("distinct") is not None:
-        return []
+        return changes
     projections = list(tree.expressions)
     projections[at[-1] + 1:at[-1] + 1] = [k.copy() for k in missing]
     tree.set("expressions", projections)
-    return [f"shown {k.sql()} (a key of the GROUP BY)" for k in missing]
+    return changes + [f"shown {k.sql()} (a key of the GROUP BY)" for k in missing]

@@ -102,6 +102,7 @@ from schemadistill.measures import (
     measure_words,
     orient_ratio,
     own_tables,
+    plain_count,
     replace_measure,
     stated_count,
     stated_measures,
@@ -546,6 +547,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     changes += _drop_misplaced(tree, index)
     changes += _drop_unnamed(tree, index, question, set(by_col))
     changes += _drop_unstated_flags(tree, index, question, set(by_col))
+    changes += plain_count(tree, _unstated(tree, index, question, set(by_col)))
     changes += show_group_keys(tree)  # again: a dropped value test may have held a key to one value
     if key_sort is not None:
         changes += ground_key_sort(tree, question, lambda words: measure_at_start(words, index.measures) is not None,
@@ -1060,18 +1062,49 @@ def _drop_unstated_flags(tree: exp.Expr, index: ValueIndex, question: str,
     flags = index.flag_words
     if not flags:
         return []
-    low = question.lower()
-    qwords = {w for w in re.findall(r"[a-z]+", low) if len(w) >= 4}
     changes: list[str] = []
     for eq, col, lit, keys in _column_tests(tree, flags):
-        if lit.sql().lower() not in _OPPOSITE or keys & mentioned:
+        if lit.sql().lower() not in _OPPOSITE or keys & mentioned or not _flag_unstated(question, flags, col, keys):
             continue
-        clues = {w for k in keys for w in flags[k] if len(w) >= 4} | {_stem(col.name)} - {""}
-        if any(c in low for c in clues) or _misspelt_any(qwords, clues):
-            continue  # "inactivity", "fraudsters", "actiive": not a phrase of the index, but about the flag
         if _drop_where_test(eq):
             changes.append(f"dropped {eq.sql()}: the question says nothing of {col.name}")
     return changes
+
+
+def _flag_unstated(question: str, flags: dict[tuple[str, str], set[str]], col: exp.Column,
+                   keys: set[tuple[str, str]]) -> bool:
+    """No word of the flag's phrases, nor the column's own word, stands anywhere in the question."""
+    low = question.lower()
+    qwords = {w for w in re.findall(r"[a-z]+", low) if len(w) >= 4}
+    clues = {w for k in keys for w in flags.get(k, ()) if len(w) >= 4} | {_stem(col.name)} - {""}
+    # "inactivity", "fraudsters", "actiive": not a phrase of the index, but about the flag
+    return not (any(c in low for c in clues) or _misspelt_any(qwords, clues))
+
+
+def _unstated(tree: exp.Expr, index: ValueIndex, question: str, mentioned: set[tuple[str, str]]
+              ) -> Callable[[exp.Expr], bool]:
+    """Is a condition ``col = literal`` one the question never states: a value of the index on
+    a column it names no value of, and no word of the value; a flag it says nothing of."""
+    aliases = _aliases(tree)
+    qwords = {w.lower() for w in words(question)}
+    known = set(index.columns) | set(index.flag_words)
+
+    def unstated(cond: exp.Expr) -> bool:
+        while isinstance(cond, exp.Paren):
+            cond = cond.this
+        if not isinstance(cond, exp.EQ):
+            return False
+        col, lit = (cond.this, cond.expression) if isinstance(cond.this, exp.Column) else (cond.expression, cond.this)
+        if not isinstance(col, exp.Column) or not isinstance(lit, exp.Literal):
+            return False
+        keys = _keys(col, aliases, known)
+        if not keys or keys & mentioned:
+            return False
+        if lit.is_string:
+            return not {w.lower() for w in words(lit.this)} & qwords
+        flags = index.flag_words
+        return bool(keys & set(flags)) and lit.sql().lower() in _OPPOSITE and _flag_unstated(question, flags, col, keys)
+    return unstated
 
 
 def _misspelt_any(qwords: set[str], clues: set[str]) -> bool:

@@ -23,6 +23,7 @@ question asks for one column twice.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from sqlglot import exp
 
@@ -346,3 +347,41 @@ def own_tables(sel: exp.Select) -> list[exp.Table]:
     sources = [frm.this] if frm is not None else []
     sources += [j.this for j in sel.args.get("joins") or []]
     return [s for s in sources if isinstance(s, exp.Table)]
+
+
+def _counted_condition(agg: exp.Expr) -> exp.Expr | None:
+    """The condition of a conditional count: ``COUNT(CASE WHEN c THEN x END)``, ``SUM(CASE WHEN
+    c THEN 1 ELSE 0 END)``, ``COUNT_IF(c)``; None for anything else."""
+    if isinstance(agg, exp.CountIf):
+        return agg.this
+    case = agg.this if isinstance(agg, (exp.Count, exp.Sum)) else None
+    if isinstance(case, exp.Distinct) or not isinstance(case, exp.Case) or len(case.args.get("ifs") or []) != 1:
+        return None
+    branch, default = case.args["ifs"][0], case.args.get("default")
+    if isinstance(agg, exp.Sum):
+        ones = branch.args.get("true")
+        if not (isinstance(ones, exp.Literal) and ones.this == "1" and isinstance(default, exp.Literal)
+                and default.this == "0"):
+            return None
+    elif default is not None and not isinstance(default, exp.Null):
+        return None
+    return branch.this
+
+
+def plain_count(tree: exp.Expr, unstated: Callable[[exp.Expr], bool]) -> list[str]:
+    """A conditional count of the outer SELECT whose one condition the question never states
+    (``unstated``: "visits per OS" written as ``COUNT(CASE WHEN os = 'Android' THEN 1 END)``, a
+    value copied from pairs it resembles) is a plain ``COUNT(*)``. Not inside a rate: there
+    the condition is the point."""
+    if not isinstance(tree, exp.Select):
+        return []
+    changes: list[str] = []
+    for proj in tree.expressions:
+        for agg in list(proj.find_all(exp.Count, exp.Sum, exp.CountIf)):
+            cond = _counted_condition(agg)
+            if cond is None or agg.find_ancestor(exp.Div, exp.Mul) is not None or not unstated(cond):
+                continue
+            old = agg.sql()
+            agg.replace(exp.Count(this=exp.Star()))
+            changes.append(f"{old} -> COUNT(*) (the question never states {cond.sql()})")
+    return changes

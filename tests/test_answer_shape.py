@@ -102,6 +102,9 @@ def test_a_hidden_group_key_is_shown_unless_the_where_fixes_it() -> None:
     assert changes == ["shown os (a key of the GROUP BY)"]
     fixed = "SELECT browser, SUM(d) AS t FROM s WHERE is_fraud = 0 GROUP BY browser, is_fraud"
     assert ground_literals(fixed, "Total duration by browser, fraud excluded") == (fixed, [])
+    # a key written twice is written once
+    twice = "SELECT browser, SUM(d) AS t FROM s GROUP BY browser, browser"
+    assert ground_literals(twice, "Total duration by browser")[0] == "SELECT browser, SUM(d) AS t FROM s GROUP BY browser"
     # no key shown at all (an aggregate of groups): nothing to put it next to
     inner = "SELECT AVG(n) FROM (SELECT COUNT(*) AS n FROM s GROUP BY user_id) AS x"
     assert ground_literals(inner, "average sessions per user") == (inner, [])

@@ -92,3 +92,22 @@ def test_the_ratio_turns_the_way_the_question_divides() -> None:
     for sql in ["SELECT 100.0 * SUM(CASE WHEN revenue > 0 THEN 1 END) / COUNT(*) FROM s",
                 "SELECT SUM(revenue) / SUM(session_duration), AVG(revenue) / AVG(session_duration) FROM s"]:
         assert orient_ratio(sqlglot.parse_one(sql), (D, R)) is None
+
+
+def test_plain_count_of_an_unstated_condition() -> None:
+    from schemadistill.measures import plain_count
+
+    def unstated(cond: exp.Expr) -> bool:
+        return "Windows" in cond.sql()
+
+    for form in ("COUNT(CASE WHEN os = 'Windows' THEN 1 END)", "SUM(CASE WHEN os = 'Windows' THEN 1 ELSE 0 END)",
+                 "COUNT_IF(os = 'Windows')"):
+        tree = sqlglot.parse_one(f"SELECT browser, {form} AS n FROM s GROUP BY browser", read="duckdb")
+        assert plain_count(tree, unstated) and tree.sql(dialect="duckdb") == \
+            "SELECT browser, COUNT(*) AS n FROM s GROUP BY browser"
+    # a stated condition, a rate's numerator, a sum of values: left alone
+    for sql in ("SELECT COUNT(CASE WHEN os = 'iOS' THEN 1 END) FROM s",
+                "SELECT 100.0 * COUNT(CASE WHEN os = 'Windows' THEN 1 END) / COUNT(*) FROM s",
+                "SELECT SUM(CASE WHEN os = 'Windows' THEN revenue ELSE 0 END) FROM s"):
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        assert plain_count(tree, unstated) == [] and tree.sql(dialect="duckdb") == sql
