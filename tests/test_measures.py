@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import sqlglot
+from sqlglot import exp
 
-from schemadistill.measures import measure_words, orient_ratio, stated_measures, stated_ratio
+from schemadistill.measures import measure_words, orient_ratio, plain_count, stated_measures, stated_ratio
 from schemadistill.schema import load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,8 +96,6 @@ def test_the_ratio_turns_the_way_the_question_divides() -> None:
 
 
 def test_plain_count_of_an_unstated_condition() -> None:
-    from schemadistill.measures import plain_count
-
     def unstated(cond: exp.Expr) -> bool:
         return "Windows" in cond.sql()
 
