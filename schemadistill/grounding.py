@@ -86,6 +86,7 @@ from sqlglot.errors import SqlglotError
 
 from schemadistill.ages import AgeTest, is_age_column, stated_age
 from schemadistill.answer_shape import show_group_keys
+from schemadistill.breakdowns import ground_breakdown, stated_breakdown
 from schemadistill.literals import (
     Atom,
     ground_literals,
@@ -97,6 +98,7 @@ from schemadistill.literals import (
 from schemadistill.measures import (
     add_missing_measures,
     count_words,
+    dimension_words,
     fix_count,
     measure_at_start,
     measure_words,
@@ -244,6 +246,8 @@ class ValueIndex:
     measures: dict[str, tuple[str, str]] = field(default_factory=dict)
     # plural phrase -> table whose rows "how many <phrase>" counts ("visits" -> sessions)
     counts: dict[str, str] = field(default_factory=dict)
+    # phrase (lower-case words) -> (table, column) a breakdown groups by ("web client" -> browser)
+    dimensions: dict[str, tuple[str, str]] = field(default_factory=dict)
     # flag_words, built on first use: grounding asks for it on every question
     _flag_words: dict[tuple[str, str], set[str]] | None = field(default=None, init=False, repr=False, compare=False)
     # value_spellings, built on first use (pattern grounding asks for it per question)
@@ -361,6 +365,7 @@ class ValueIndex:
         index = cls.from_values(found, flag_words(schema) if flags else None)
         index.add_filters(schema.filters, schema.dialect)
         index.measures, index.counts = measure_words(schema), count_words(schema)
+        index.dimensions = dimension_words(schema)
         return index
 
     # -- files -----------------------------------------------------------------------------
@@ -373,8 +378,9 @@ class ValueIndex:
                    for p, f in sorted(self.filters.items())]
         measures = [{"phrase": p, "table": t, "column": c} for p, (t, c) in sorted(self.measures.items())]
         counts = [{"phrase": p, "table": t} for p, t in sorted(self.counts.items())]
+        dimensions = [{"phrase": p, "table": t, "column": c} for p, (t, c) in sorted(self.dimensions.items())]
         return {"format": FORMAT, "columns": cols, "phrases": phrases, "filters": filters, "measures": measures,
-                "counts": counts}
+                "counts": counts, "dimensions": dimensions}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ValueIndex:
@@ -390,6 +396,8 @@ class ValueIndex:
             index.measures[m["phrase"]] = (m["table"], m["column"])
         for c in d.get("counts", []):
             index.counts[c["phrase"]] = c["table"]
+        for m in d.get("dimensions", []):  # absent in artifacts made before breakdown grounding
+            index.dimensions[m["phrase"]] = (m["table"], m["column"])
         return index
 
     def save(self, path: str | Path) -> None:
@@ -500,9 +508,10 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     spread = stated_spread(question)
     ranged = stated_range(question, index.measures)
     key_sort = stated_key_sort(question)
+    breakdown = stated_breakdown(question, index.dimensions)
     if not mentions and not filters and dated is None and age is None and not asked and counted is None \
-            and ratio is None and spread is None and ranged is None and key_sort is None and "'" not in sql \
-            and not _may_repeat_projection(sql):
+            and ratio is None and spread is None and ranged is None and key_sort is None and not breakdown \
+            and "'" not in sql and not _may_repeat_projection(sql):
         return Grounded(sql, literal_changes)
     body = sql.strip()
     semicolon = body.endswith(";")
@@ -517,6 +526,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         by_col[(m.ref.table, m.ref.column)].add(m.ref)
     named = {m.ref.value.lower() for m in mentions if not m.ref.flag}
     changes: list[str] = _one_value_lists(tree)
+    if breakdown:  # before the values: a key it drops may be the column a named value filters
+        changes += _ground_breakdown(tree, breakdown, set(index.dimensions.values()), mentions, schema)
     for (table, column), refs in by_col.items():
         if len(refs) != 1:
             continue
@@ -584,6 +595,42 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     except SqlglotError:
         return Grounded(sql, literal_changes)
     return Grounded(out + (";" if semicolon else ""), literal_changes + changes)
+
+
+def _ground_breakdown(tree: exp.Select, stated: list[tuple[str, str]], dimensions: set[tuple[str, str]],
+                      mentions: list[Mention], schema: Schema | None) -> list[str]:
+    """``breakdowns.ground_breakdown`` on ``tree``; a key it drops whose values the question
+    names ("by browser for users in France or Holland") becomes their ``IN`` test (one value is
+    the value rules' to add)."""
+    aliases = _aliases(tree)
+
+    def key_of(col: exp.Column) -> tuple[str, str] | None:
+        keys = _keys(col, aliases, dimensions)
+        return next(iter(keys)) if len(keys) == 1 else None
+
+    def alias_of(table: str) -> str | None:
+        return next((src.alias_or_name for src in own_tables(tree) if _table_matches(src, table)), None)
+
+    group = tree.args.get("group")
+    before = {key_of(k) for k in group.expressions if isinstance(k, exp.Column)} if group is not None else set()
+    changes = ground_breakdown(tree, stated, key_of, alias_of)
+    group = tree.args.get("group")
+    after = {key_of(k) for k in group.expressions if isinstance(k, exp.Column)} if group is not None else set()
+    for dropped in before - after - {None}:
+        assert dropped is not None
+        values = list(dict.fromkeys(m.ref.value for m in mentions
+                                    if (m.ref.table, m.ref.column) == dropped and not m.ref.flag))
+        if len(values) > 1 and not _references(tree, *dropped):
+            change = _add_somewhere(tree, schema, dropped[0], _listed(dropped[1], values))
+            if change:
+                changes.append(change)
+    return changes
+
+
+def _listed(column: str, values: list[str]) -> Callable[[str | None], exp.Expr]:
+    def make(qualifier: str | None) -> exp.Expr:
+        return exp.In(this=exp.column(column, table=qualifier), expressions=[exp.Literal.string(v) for v in values])
+    return make
 
 
 def _put_stated(sql: str, stated: list[StatedTest], schema: Schema | None, dialect: str) -> tuple[str, list[str]]:

@@ -59,6 +59,26 @@ def measure_words(schema: Schema) -> dict[str, tuple[str, str]]:
     return {p: next(iter(refs)) for p, refs in found.items() if len(refs) == 1}  # "amount" of two tables: no
 
 
+def dimension_words(schema: Schema) -> dict[str, tuple[str, str]]:
+    """Phrase (lower-case words) -> (qualified table, column) for every column a breakdown groups
+    by (role dimension: "browser type", "country of residence", "market"), from the teacher's
+    lexicon; a phrase two columns share is left out."""
+    from schemadistill.schema.infer import column_role
+    from teacher.lexicon import Lexicon
+
+    lex = Lexicon(schema)
+    found: dict[str, set[tuple[str, str]]] = {}
+    for table in schema.tables:
+        for col in table.columns:
+            if column_role(table, col, schema) != "dimension":
+                continue
+            for text in [*lex.column_words(table, col), col.name]:
+                phrase = " ".join(_WORD.findall(text.lower()))
+                if phrase:
+                    found.setdefault(phrase, set()).add((table.qualified_name, col.name))
+    return {p: next(iter(refs)) for p, refs in found.items() if len(refs) == 1}
+
+
 def count_words(schema: Schema) -> dict[str, str]:
     """Plural phrase (lower-case words) -> qualified table, from the teacher's lexicon ("visits",
     "customers"); a phrase two tables share ("transactions") is left out."""

@@ -146,6 +146,7 @@ def test_json_round_trip_keeps_every_rule(databases: dict[str, tuple[Schema, Pat
     assert back.columns == index.columns and back.phrases == index.phrases and back.filters == index.filters
     assert back.measures == index.measures and back.measures["session length"] == ("ecommerce.sessions", "session_duration")
     assert set(back.filters) >= {"made a purchase", "purchase revenue"}
+    assert back.dimensions == index.dimensions and back.dimensions["web client"] == ("ecommerce.sessions", "browser")
     for question, sql, _ in _cases("ecommerce"):
         assert ground_sql(sql, question, back, "duckdb", schema) == ground_sql(sql, question, index, "duckdb", schema)
 
