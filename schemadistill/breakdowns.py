@@ -16,7 +16,8 @@ Rules, on the outer SELECT when its keys are plain columns and it reads the name
 
 - A key that is a dimension the question does not name goes (GROUP BY and its projection), when
   every named one is a key too; a value the question names for it is then put in as a filter
-  by value grounding, which runs after.
+  by value grounding, which runs after. A key the question asks about otherwise ("which browser
+  ... per country") stays: the caller passes those as ``keep`` (named, and no value of it named).
 - A named dimension missing beside the named ones that are keys is added (GROUP BY and SELECT).
 - One named dimension and one other dimension key: the key becomes the named one.
 - Anything else (computed keys, several tables holding the column, no breakdown word) is left.
@@ -25,7 +26,7 @@ Rules, on the outer SELECT when its keys are plain columns and it reads the name
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from sqlglot import exp
 
@@ -47,6 +48,15 @@ def _dimension_at(toks: list[str], j: int, phrases: dict[str, Key], longest: int
             if cand in phrases:
                 return phrases[cand], n
     return None, 0
+
+
+def named_dimensions(question: str, phrases: dict[str, Key]) -> set[Key]:
+    """Every dimension ``question`` names anywhere ("which browser", "the user's country")."""
+    if not phrases:
+        return set()
+    toks = _WORD.findall(question.lower().replace("'s ", " s "))
+    longest = max(p.count(" ") + 1 for p in phrases)
+    return {key for j in range(len(toks)) if (key := _dimension_at(toks, j, phrases, longest)[0]) is not None}
 
 
 def stated_breakdown(question: str, phrases: dict[str, Key]) -> list[Key]:
@@ -82,10 +92,11 @@ def stated_breakdown(question: str, phrases: dict[str, Key]) -> list[Key]:
 
 
 def ground_breakdown(tree: exp.Expr, stated: list[Key], key_of: Callable[[exp.Column], Key | None],
-                     alias_of: Callable[[str], str | None]) -> list[str]:
+                     alias_of: Callable[[str], str | None], keep: Collection[Key] = ()) -> list[str]:
     """Make the outer GROUP BY group by the ``stated`` dimensions (see the module docstring).
     ``key_of``: the dimension a column of the tree is, if it is one; ``alias_of``: how the outer
-    SELECT names a table it reads, None when it does not read it."""
+    SELECT names a table it reads, None when it does not read it; ``keep``: dimensions the
+    question asks about otherwise ("which browser ... per country"), never dropped or swapped."""
     if not stated or not isinstance(tree, exp.Select) or tree.find(exp.Window) is not None:
         return []
     group = tree.args.get("group")
@@ -100,6 +111,8 @@ def ground_breakdown(tree: exp.Expr, stated: list[Key], key_of: Callable[[exp.Co
     named = [k for k, d in zip(keys, dims, strict=True) if d in stated]
     extra = [k for k, d in zip(keys, dims, strict=True) if d not in stated]
     missing = [d for d in stated if d not in dims]
+    if any(key_of(k) in keep for k in extra):
+        extra = []  # the question asks about it: a key for a reason
     if len(stated) == 1 and len(keys) == 1 and extra:
         return _swap_key(tree, extra[0], stated[0], alias_of)
     if extra and not missing:

@@ -86,7 +86,7 @@ from sqlglot.errors import SqlglotError
 
 from schemadistill.ages import AgeTest, is_age_column, stated_age
 from schemadistill.answer_shape import show_group_keys
-from schemadistill.breakdowns import ground_breakdown, stated_breakdown
+from schemadistill.breakdowns import ground_breakdown, named_dimensions, stated_breakdown
 from schemadistill.literals import (
     Atom,
     ground_literals,
@@ -527,7 +527,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     named = {m.ref.value.lower() for m in mentions if not m.ref.flag}
     changes: list[str] = _one_value_lists(tree)
     if breakdown:  # before the values: a key it drops may be the column a named value filters
-        changes += _ground_breakdown(tree, breakdown, set(index.dimensions.values()), mentions, schema)
+        changes += _ground_breakdown(tree, question, breakdown, index.dimensions, mentions, schema)
     for (table, column), refs in by_col.items():
         if len(refs) != 1:
             continue
@@ -597,12 +597,13 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     return Grounded(out + (";" if semicolon else ""), literal_changes + changes)
 
 
-def _ground_breakdown(tree: exp.Select, stated: list[tuple[str, str]], dimensions: set[tuple[str, str]],
-                      mentions: list[Mention], schema: Schema | None) -> list[str]:
+def _ground_breakdown(tree: exp.Select, question: str, stated: list[tuple[str, str]],
+                      phrases: dict[str, tuple[str, str]], mentions: list[Mention], schema: Schema | None) -> list[str]:
     """``breakdowns.ground_breakdown`` on ``tree``; a key it drops whose values the question
     names ("by browser for users in France or Holland") becomes their ``IN`` test (one value is
     the value rules' to add)."""
     aliases = _aliases(tree)
+    dimensions = set(phrases.values())
 
     def key_of(col: exp.Column) -> tuple[str, str] | None:
         keys = _keys(col, aliases, dimensions)
@@ -611,9 +612,11 @@ def _ground_breakdown(tree: exp.Select, stated: list[tuple[str, str]], dimension
     def alias_of(table: str) -> str | None:
         return next((src.alias_or_name for src in own_tables(tree) if _table_matches(src, table)), None)
 
+    valued = {(m.ref.table, m.ref.column) for m in mentions if not m.ref.flag}
+    keep = named_dimensions(question, phrases) - valued
     group = tree.args.get("group")
     before = {key_of(k) for k in group.expressions if isinstance(k, exp.Column)} if group is not None else set()
-    changes = ground_breakdown(tree, stated, key_of, alias_of)
+    changes = ground_breakdown(tree, stated, key_of, alias_of, keep)
     group = tree.args.get("group")
     after = {key_of(k) for k in group.expressions if isinstance(k, exp.Column)} if group is not None else set()
     for dropped in before - after - {None}:
