@@ -133,8 +133,10 @@ def ground_one_row(tree: exp.Expr, counts: list[float], numbers: list[float], qu
                    dialect: str = "duckdb") -> list[str]:
     """``LIMIT 1`` (and the sort it needs) for a question that asks for the one with the most or
     least and states no count; ``counts``/``numbers`` as in :func:`ground_count`."""
-    if counts or not isinstance(tree, exp.Select) or _PER_GROUP.search(question):
-        return []
+    group = tree.args.get("group") if isinstance(tree, exp.Select) else None
+    if counts or not isinstance(tree, exp.Select) or _PER_GROUP.search(question) \
+            or (group is not None and len(group.expressions) > 1):
+        return []  # "which browser is used most per country": one row per group, not one row
     named, way = _one_asked(question)
     lit = _outer_limit(tree)
     if lit is not None:
