@@ -96,6 +96,7 @@ _NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty".split()) if w != "_"}
 _NUMBER_WORDS |= {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_COMPARED_ONE = re.compile(r"\b(?:more|greater|fewer|less|higher|lower)\s+than\s+(?P<w>one)\b", re.IGNORECASE)
 _WORD_NUMBER = re.compile(r"\b(?P<w>" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 # words that make the number after them an ordinal or a rank, not a value ("Q4", "top 3" stays a number)
 _DATE_STRING = re.compile(r"^(?P<y>[#\d]{1,4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:[ T]00:00(?::00)?)?$")
@@ -164,6 +165,10 @@ def question_atoms(question: str) -> list[Atom]:
             atoms.append(Atom("number", number=float(m["n"].replace(",", "")) * scale, percent=bool(m["pct"]),
                               rank=_after_rank_word(question, m.start()), pos=m.start(), stop=m.end()))
             taken.append(m.span())
+    for m in _COMPARED_ONE.finditer(question):  # "more than one", "greater than one": a value after all
+        if free(*m.span("w")):
+            atoms.append(Atom("number", number=1.0, pos=m.start("w"), stop=m.end("w")))
+            taken.append(m.span("w"))
     for m in _WORD_NUMBER.finditer(question):
         if free(*m.span()) and not _is_rank(question, m.start()):
             atoms.append(Atom("number", number=float(_NUMBER_WORDS[m["w"].lower()]),
@@ -296,6 +301,25 @@ def _explains_number(atom: Atom, x: float) -> bool:
         assert atom.number is not None
         return _same(atom.number, x) or (atom.percent and _same(atom.number / 100, x))
     return any(_same(p, x) for p in atom.parts)
+
+
+_DATE_PARTS = (exp.Extract, exp.Year, exp.Month, exp.Quarter, exp.Day, exp.DayOfMonth, exp.DayOfWeek, exp.DayOfYear,
+               exp.Week, exp.WeekOfYear, exp.Anonymous)
+
+
+def _may_be_date_part(lit: _Lit) -> bool:
+    """Can a stated date's parts explain this number: ``EXTRACT(YEAR FROM d) = 2024``,
+    ``MAKE_DATE(2024, 12, 1)``; not a count compared with a plain column (``sessions_count >= 4``
+    under "Q4 2023"), a LIMIT ("Q1" is not "LIMIT 1"), nor an INTERVAL ("12/31" is not ``INTERVAL 12 WEEK``)."""
+    node = lit.node
+    if node.find_ancestor(exp.Interval) is not None or isinstance(node.parent, exp.Limit):
+        return False
+    parent = node.parent
+    while isinstance(parent, (exp.Paren, exp.Neg, exp.Cast)):
+        parent = parent.parent
+    if isinstance(parent, (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)):
+        return parent.this.find(*_DATE_PARTS) is not None
+    return True
 
 
 def _same(a: float, b: float) -> bool:
@@ -526,7 +550,8 @@ def _ground_numbers(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
         if hit is not None:
             left.remove(hit)
         elif not ((lit.number in (0.0, 1.0) and not _limit_under_count(lit, left))
-                  or any(_explains_number(a, lit.number) for a in atoms if a.kind != "number")):
+                  or (_may_be_date_part(lit) and any(_explains_number(a, lit.number) for a in atoms
+                                                     if a.kind != "number"))):
             unexplained.append(lit)
     unused = [a for a in left if not any(lit.number is not None and _explains_number(a, lit.number)
                                          for lit in numbers)]

@@ -225,3 +225,24 @@ def test_a_shift_of_a_stated_day_nobody_asked_for_goes() -> None:
     assert ground_literals(relative, "Sessions in the last month (as of December 31, 2024)") == (relative, [])
     stated = "SELECT COUNT(*) FROM s WHERE d >= CAST('2024-12-31' AS DATE) - INTERVAL '30' DAY"
     assert ground_literals(stated, "Sessions in the 30 days up to 2024-12-31") == (stated, [])
+
+
+@pytest.mark.parametrize("question,sql,want", [
+    # a stated day's 25 is not the threshold's: "greater than one" is
+    ("Share of users whose number of sessions on December 25, 2023 is greater than one",
+     "SELECT COUNT(CASE WHEN n > 25 THEN 1 END) FROM t WHERE d = DATE '2023-12-25'",
+     "SELECT COUNT(CASE WHEN n > 1 THEN 1 END) FROM t WHERE d = CAST('2023-12-25' AS DATE)"),
+    # Q4's 4 is not a count of sessions
+    ("Users in Q4 2023 with two or more sessions", "SELECT COUNT(*) FROM t WHERE n >= 4 AND q = '2023-10-01'",
+     "SELECT COUNT(*) FROM t WHERE n >= 2 AND q = '2023-10-01'"),
+    # 12/31's 12 is not an interval
+    ("during the two weeks ending 12/31/2024", "SELECT COUNT(*) FROM t WHERE d >= DATE '2024-12-31' - INTERVAL 12 WEEK",
+     "SELECT COUNT(*) FROM t WHERE d >= CAST('2024-12-31' AS DATE) - INTERVAL '2' WEEK"),
+])
+def test_a_dates_parts_explain_only_date_parts(question: str, sql: str, want: str) -> None:
+    assert ground_literals(sql, question)[0] == want
+
+
+def test_a_dates_parts_still_explain_a_date_part() -> None:
+    sql = "SELECT COUNT(*) FROM t WHERE EXTRACT(YEAR FROM d) = 2024 AND EXTRACT(QUARTER FROM d) = 4 AND n > 3"
+    assert ground_literals(sql, "sessions in Q4 2024 with more than 3 visits") == (sql, [])
