@@ -51,7 +51,7 @@ import calendar
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import sqlglot
@@ -854,6 +854,9 @@ def _ground_percentile(tree: exp.Expr, question: str) -> list[str]:
     want = stated.pop()
     found = [n for n in tree.find_all(exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile)
              if not isinstance(n.parent, exp.WithinGroup)]
+    if len(found) > 1 and 0 < want < 1 and not _SEVERAL_PERCENTILES.search(question) \
+            and len(re.findall(r"\b\d{1,2}(?:st|nd|rd|th)\b", question)) <= 1:
+        return _drop_other_percentiles(tree, found, want)
     if len(found) != 1 or not 0 < want < 1:
         return []
     node = found[0]
@@ -889,6 +892,34 @@ def _ground_direction(tree: exp.Expr, question: str, dialect: str) -> list[str]:
     first.set("desc", want == "DESC")
     first.set("nulls_first", default_nulls_first(dialect, want == "DESC"))
     return [f"order by {first.this.sql()} {'DESC' if desc else 'ASC'} -> {want} (the question ranks that way)"]
+
+
+# "the 25th and 75th percentiles", "quartiles", "the IQR": several asked for, none to drop
+_SEVERAL_PERCENTILES = re.compile(r"\b(?:percentiles|quartiles|quantiles|iqr|interquartile|spread|range)\b", re.IGNORECASE)
+
+
+def _fraction(node: exp.Expr) -> float | None:
+    if isinstance(node, exp.Median):
+        return 0.5
+    frac = node.args.get("quantile") if isinstance(node, exp.Quantile) else node.args.get("expression")
+    return _number(frac) if frac is not None else None
+
+
+def _drop_other_percentiles(tree: exp.Expr, found: Sequence[exp.Expr], want: float) -> list[str]:
+    """"the 90th percentile" written as the 90th and the 95th, each its own column of the outer
+    SELECT: the columns of percentiles nobody asked for go."""
+    if not isinstance(tree, exp.Select):
+        return []
+    columns = [next((p for p in tree.expressions if p is n or p.unalias() is n), None) for n in found]
+    fractions = [_fraction(n) for n in found]
+    if any(c is None for c in columns) or not any(f is not None and _same(f, want) for f in fractions):
+        return []
+    changes = []
+    for col, frac in zip(columns, fractions, strict=True):
+        if col is not None and (frac is None or not _same(frac, want)):
+            col.pop()
+            changes.append(f"dropped {col.sql()} (the question asks for the {_fmt(round(want * 100, 6))}th percentile only)")
+    return changes
 
 
 def _conjunct(node: exp.Expr) -> exp.Expr | None:

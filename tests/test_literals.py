@@ -246,3 +246,12 @@ def test_a_dates_parts_explain_only_date_parts(question: str, sql: str, want: st
 def test_a_dates_parts_still_explain_a_date_part() -> None:
     sql = "SELECT COUNT(*) FROM t WHERE EXTRACT(YEAR FROM d) = 2024 AND EXTRACT(QUARTER FROM d) = 4 AND n > 3"
     assert ground_literals(sql, "sessions in Q4 2024 with more than 3 visits") == (sql, [])
+
+
+def test_percentiles_nobody_asked_for_go() -> None:
+    sql = "SELECT QUANTILE_CONT(revenue, 0.9) AS p90, QUANTILE_CONT(revenue, 0.95) AS p95 FROM s"
+    assert ground_literals(sql, "What is the 90th percentile of revenue?")[0] == \
+        "SELECT QUANTILE_CONT(revenue, 0.9) AS p90 FROM s"
+    both = "SELECT QUANTILE_CONT(revenue, 0.25) AS a, QUANTILE_CONT(revenue, 0.75) AS b FROM s"
+    for question in ("the 25th and 75th percentiles of revenue", "the 25th and the 75th percentile", "the IQR"):
+        assert ground_literals(both, question) == (both, []), question
