@@ -100,6 +100,7 @@ from schemadistill.measures import (
     count_words,
     dimension_words,
     fix_count,
+    fix_distinct_count,
     measure_at_start,
     measure_words,
     orient_ratio,
@@ -107,6 +108,7 @@ from schemadistill.measures import (
     plain_count,
     replace_measure,
     stated_count,
+    stated_distinct,
     stated_measures,
     stated_ratio,
 )
@@ -509,8 +511,10 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     ranged = stated_range(question, index.measures)
     key_sort = stated_key_sort(question)
     breakdown = stated_breakdown(question, index.dimensions)
+    distinct = stated_distinct(question, index.dimensions)
     if not mentions and not filters and dated is None and age is None and not asked and counted is None \
             and ratio is None and spread is None and ranged is None and key_sort is None and not breakdown \
+            and distinct is None \
             and "'" not in sql and not _may_repeat_projection(sql):
         return Grounded(sql, literal_changes)
     body = sql.strip()
@@ -584,7 +588,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     change = fix_range(tree, ranged)
     if change:
         changes.append(change)
-    change = (fix_count(tree, counted, schema) if counted is not None and schema is not None
+    change = (fix_distinct_count(tree, distinct) if distinct is not None
+              else fix_count(tree, counted, schema) if counted is not None and schema is not None
               else replace_measure(tree, asked, question))
     if change:
         changes.append(change)

@@ -405,3 +405,46 @@ def plain_count(tree: exp.Expr, unstated: Callable[[exp.Expr], bool]) -> list[st
             agg.replace(exp.Count(this=exp.Star()))
             changes.append(f"{old} -> COUNT(*) (the question never states {cond.sql()})")
     return changes
+
+
+_DISTINCT_LEAD = re.compile(r"\b(?:how many|number of|count(?: of)?(?: the)?)\s+(?:distinct|different|unique)\s+"
+                            r"(?P<rest>[a-z0-9 ]+)")
+
+
+def stated_distinct(question: str, dimensions: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
+    """The dimension "how many different countries" / "the number of distinct browsers" counts
+    (a phrase of ``dimensions``, plural or not), if the question counts one."""
+    low = " ".join(_WORD.findall(question.lower()))
+    found = set()
+    for m in _DISTINCT_LEAD.finditer(low):
+        toks = m["rest"].split()
+        for n in (3, 2, 1):
+            span = toks[:n]
+            if len(span) < n:
+                continue
+            cands = (" ".join(span), " ".join(span[:-1] + [span[-1].rstrip("s")]),
+                     " ".join(span[:-1] + [span[-1][:-3] + "y"]) if span[-1].endswith("ies") else "")
+            hit = next((dimensions[c] for c in cands if c in dimensions), None)
+            if hit is not None:
+                found.add(hit)
+                break
+    return found.pop() if len(found) == 1 else None
+
+
+def fix_distinct_count(tree: exp.Expr, dim: tuple[str, str]) -> str | None:
+    """The outer SELECT's one plain count, no GROUP BY, counts the distinct values of the
+    dimension the question counts: ``COUNT(*)`` for "how many different countries" becomes
+    ``COUNT(DISTINCT u.country)``, on the table the SELECT reads that holds it."""
+    if not isinstance(tree, exp.Select) or tree.args.get("group") is not None or len(tree.expressions) != 1:
+        return None
+    count = tree.expressions[0].unalias()
+    if not isinstance(count, exp.Count) or isinstance(count.this, exp.Distinct):
+        return None
+    own = own_tables(tree)
+    src = next((t for t in own if t.name.lower() == dim[0].split(".")[-1].lower()), None)
+    if src is None:
+        return None
+    col = exp.column(dim[1], table=src.alias_or_name if len(own) > 1 or src.alias else None)
+    old = count.sql()
+    count.set("this", exp.Distinct(expressions=[col]))
+    return f"{old} -> {count.sql()}: the question counts distinct {dim[1]}"

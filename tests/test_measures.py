@@ -110,3 +110,14 @@ def test_plain_count_of_an_unstated_condition() -> None:
                 "SELECT SUM(CASE WHEN os = 'Windows' THEN revenue ELSE 0 END) FROM s"):
         tree = sqlglot.parse_one(sql, read="duckdb")
         assert plain_count(tree, unstated) == [] and tree.sql(dialect="duckdb") == sql
+
+
+def test_stated_distinct_reads_the_counted_dimension() -> None:
+    from schemadistill.measures import stated_distinct
+    dims = {"country": ("u", "country"), "territory": ("u", "country"), "browser": ("s", "browser"),
+            "web client": ("s", "browser")}
+    assert stated_distinct("How many different countries do users come from?", dims) == ("u", "country")
+    assert stated_distinct("count the distinct territory in clients", dims) == ("u", "country")
+    assert stated_distinct("the number of unique web clients", dims) == ("s", "browser")
+    assert stated_distinct("How many users per country?", dims) is None
+    assert stated_distinct("how many distinct users", dims) is None
