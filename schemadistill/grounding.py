@@ -65,8 +65,17 @@ The rules are conservative; where one is not sure it changes nothing:
   same way, unless the SQL already tests it (a WHERE, a CASE) or compares its column ("a
   purchase over 100" as ``revenue > 100``).
 
-First of all, :func:`ground_sql` puts back the dates and numbers the question states and the
-SQL copied wrong (schemadistill/literals.py; that needs no index).
+- The dimensions a breakdown names ("for each browser type and OS family", "by operating
+  system"; the lexicon's dimension phrases, ``values.json`` ``dimensions``) set the outer GROUP
+  BY (schemadistill/breakdowns.py); "how many different countries" counts ``DISTINCT country``;
+  "sorted by platform" sorts a one-key breakdown by its key (schemadistill/ordering.py).
+- A conditional count of a value or flag the question never states is ``COUNT(*)``; a value on
+  a column that never holds it, beside another column's test of it, goes.
+
+First of all, :func:`ground_sql` puts in the tests the question writes in SQL's terms
+("session_duration < 750": schemadistill/stated_tests.py), then the dates and numbers the
+question states and the SQL copied wrong, how many rows it asks for, and takes a rate's own
+condition out of its WHERE (schemadistill/literals.py, answer_shape.py, rates.py; no index needed).
 """
 
 from __future__ import annotations
