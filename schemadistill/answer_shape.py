@@ -202,3 +202,33 @@ def show_group_keys(tree: exp.Expr) -> list[str]:
     projections[at[-1] + 1:at[-1] + 1] = [k.copy() for k in missing]
     tree.set("expressions", projections)
     return changes + [f"shown {k.sql()} (a key of the GROUP BY)" for k in missing]
+
+
+def drop_constant_grouping(tree: exp.Expr) -> list[str]:
+    """A GROUP BY whose every key the WHERE holds to one value (``WHERE country = 'Germany' GROUP BY
+    country``) makes one row with the key beside the answer; for a question that names no
+    breakdown (the caller checks) the grouping and the key's column go: "the total revenue of
+    active users in Germany" is one number."""
+    group = tree.args.get("group") if isinstance(tree, exp.Select) else None
+    if group is None or not isinstance(tree, exp.Select) or tree.args.get("having") is not None \
+            or tree.find(exp.Window) is not None or group.args.get("rollup") or group.args.get("cube") \
+            or group.args.get("grouping_sets"):
+        return []
+    keys = list(group.expressions)
+    fixed = _fixed_columns(tree)
+    if not keys or not all(isinstance(k, exp.Column) and k.name.lower() in fixed for k in keys):
+        return []
+    names = {k.name.lower() for k in keys}
+    shown = [e for e in tree.expressions if isinstance(e.unalias(), exp.Column) and e.unalias().name.lower() in names]
+    if len(shown) == len(tree.expressions) or not any(e.find(exp.AggFunc) for e in tree.expressions):
+        return []  # nothing but keys, or no aggregate: not a measure beside a constant key
+    for e in shown:
+        e.pop()
+    tree.set("group", None)
+    order = tree.args.get("order")
+    if order is not None and all(isinstance(o.this, exp.Column) and o.this.name.lower() in names
+                                 for o in order.expressions):
+        tree.set("order", None)
+    return [f"not grouped by {', '.join(k.sql() for k in keys)} (the WHERE holds it to one value and the "
+            "question names no breakdown)"]
+

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+import sqlglot
 
+from schemadistill.answer_shape import drop_constant_grouping
 from schemadistill.literals import ground_literals, question_atoms
 
 
@@ -123,3 +125,15 @@ def test_what_the_rules_write_runs() -> None:
     out, _ = ground_literals("SELECT browser, AVG(revenue) AS r FROM s GROUP BY browser",
                              "Which browser has the lowest average revenue?")
     assert con.execute(out).fetchall() == [("Chrome", 5.0)]
+
+
+def test_a_grouping_the_where_holds_to_one_value() -> None:
+    tree = sqlglot.parse_one("SELECT country, SUM(r) AS t FROM u WHERE country = 'Germany' GROUP BY country "
+                             "ORDER BY country", read="duckdb")
+    assert drop_constant_grouping(tree) and tree.sql(dialect="duckdb") == \
+        "SELECT SUM(r) AS t FROM u WHERE country = 'Germany'"
+    for sql in ("SELECT country, SUM(r) AS t FROM u WHERE country = 'Germany' GROUP BY country HAVING SUM(r) > 1",
+                "SELECT country, os, SUM(r) AS t FROM u WHERE country = 'Germany' GROUP BY country, os",
+                "SELECT country FROM u WHERE country = 'Germany' GROUP BY country"):
+        tree = sqlglot.parse_one(sql, read="duckdb")
+        assert drop_constant_grouping(tree) == [] and tree.sql(dialect="duckdb") == sql
