@@ -573,8 +573,9 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     changes += _drop_unstated_flags(tree, index, question, set(by_col))
     changes += plain_count(tree, _unstated(tree, index, question, set(by_col)))
     changes += show_group_keys(tree)  # again: a dropped value test may have held a key to one value
-    if index.dimensions and not breakdown and not _BREAKDOWN_WORDS.search(question):
-        changes += drop_constant_grouping(tree)
+    if index.dimensions and not breakdown and not _BREAKDOWN_WORDS.search(question) \
+            and not _groups_named(tree, named_dimensions(question, index.dimensions)):
+        changes += drop_constant_grouping(tree)  # "which country has the fewest ..." keeps its key
     if key_sort is not None:
         changes += ground_key_sort(tree, question, lambda words: measure_at_start(words, index.measures) is not None,
                                    dialect)
@@ -618,6 +619,13 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
 _BREAKDOWN_WORDS = re.compile(r"\b(?:per|each|every|across|broken\s+down|break\s*down|split|grouped|group|sorted|"
                               r"ordered)\b|(?<!ed )(?<!made )(?<!spent )(?<!done )(?<!paid )(?<!bought )\bby\b",
                               re.IGNORECASE)
+
+
+def _groups_named(tree: exp.Select, named: set[tuple[str, str]]) -> bool:
+    """Does the outer GROUP BY group by a dimension the question names ("which country ...")?"""
+    group = tree.args.get("group")
+    aliases = _aliases(tree)
+    return group is not None and any(_keys(k, aliases, named) for k in group.expressions if isinstance(k, exp.Column))
 
 
 def _ground_breakdown(tree: exp.Select, question: str, stated: list[tuple[str, str]],
