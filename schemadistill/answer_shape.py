@@ -39,6 +39,7 @@ import re
 
 from sqlglot import exp
 
+from schemadistill.conjuncts import outer_paren, remove_conjunct, where_conjuncts
 from schemadistill.ordering import grouped_measure, sort_by_measure, stated_direction
 
 _SUPERLATIVE = re.compile(r"\b(?:most|least|highest|lowest|largest|smallest|biggest|greatest|fewest|best|worst|"
@@ -100,17 +101,11 @@ def ground_count(tree: exp.Expr, counts: list[float], numbers: list[float]) -> l
 
 def _drop_tests_against(tree: exp.Select, n: int) -> list[str]:
     """The outer WHERE's ``col op n`` tests: the model wrote the count of rows into a filter."""
-    where = tree.args.get("where")
-    if where is None:
-        return []
-    conjuncts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
-    dropped = [c for c in conjuncts if isinstance(c, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ))
+    dropped = [c for c in where_conjuncts(tree) if isinstance(c, (exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ))
                and isinstance(c.this, exp.Column) and isinstance(c.expression, exp.Literal)
                and c.expression.is_number and float(c.expression.this) == n]
-    if not dropped:
-        return []
-    kept = [c for c in conjuncts if all(c is not d for d in dropped)]
-    tree.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
+    for d in dropped:
+        remove_conjunct(outer_paren(d))
     return [f"dropped {d.sql()} (the {n} is the count of rows)" for d in dropped]
 
 
@@ -169,12 +164,8 @@ def drop_unasked_limit(tree: exp.Expr, numbers: list[float], question: str) -> l
 def _fixed_columns(tree: exp.Select) -> set[str]:
     """Columns the WHERE holds to one value (``is_fraud = 0``): as a key they split nothing, and a
     model that groups by them too still answers the question; shown, they would add a column."""
-    where = tree.args.get("where")
-    if where is None:
-        return set()
-    conjuncts = list(where.this.flatten()) if isinstance(where.this, exp.And) else [where.this]
-    return {c.this.name.lower() for c in conjuncts if isinstance(c, exp.EQ) and isinstance(c.this, exp.Column)
-            and isinstance(c.expression, exp.Literal)}
+    return {c.this.name.lower() for c in where_conjuncts(tree) if isinstance(c, exp.EQ)
+            and isinstance(c.this, exp.Column) and isinstance(c.expression, exp.Literal)}
 
 
 def show_group_keys(tree: exp.Expr) -> list[str]:

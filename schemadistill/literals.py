@@ -60,6 +60,7 @@ from sqlglot.errors import SqlglotError
 
 from schemadistill.answer_shape import drop_unasked_limit, ground_count, ground_one_row, show_group_keys
 from schemadistill.comparisons import stated_comparison
+from schemadistill.conjuncts import is_where_conjunct, outer_paren, remove_conjunct
 from schemadistill.ordering import default_nulls_first, drop_unasked_rank, ground_sort, stated_direction
 from schemadistill.rates import drop_self_filtering
 
@@ -940,28 +941,3 @@ def _plain_column_test(conj: exp.Expr) -> bool:
         conj = conj.this
     return isinstance(conj.this, exp.Column) and all(
         not isinstance(x, exp.Column) for k, x in conj.args.items() if k != "this" and isinstance(x, exp.Expr))
-
-
-def outer_paren(node: exp.Expr) -> exp.Expr:
-    """``node`` with the parentheses around it (``(a = 1)`` for ``a = 1``), as the AND chain holds it."""
-    while isinstance(node.parent, exp.Paren):
-        node = node.parent
-    return node
-
-
-def is_where_conjunct(node: exp.Expr) -> bool:
-    """Is ``node`` the WHERE's condition or one AND-ed part of it (not under OR, NOT, CASE)?"""
-    parent = node.parent
-    while isinstance(parent, (exp.And, exp.Paren)):
-        parent = parent.parent
-    return isinstance(parent, exp.Where)
-
-
-def remove_conjunct(node: exp.Expr) -> None:
-    """Take ``node`` out of its WHERE's AND chain (the WHERE goes when it was alone)."""
-    parent = node.parent
-    if isinstance(parent, exp.Where):
-        parent.pop()
-    elif isinstance(parent, exp.And):
-        other = parent.expression if parent.this is node else parent.this
-        parent.replace(other)

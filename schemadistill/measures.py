@@ -180,7 +180,7 @@ def stated_measures(question: str, phrases: dict[str, tuple[str, str]]) -> list[
             j += 2
         while j < len(toks) and toks[j] in _FILLER:
             j += 1
-        ref, used = _measure_at(toks, j, phrases, longest)
+        ref, used = phrase_at(toks, j, phrases, longest)
         if ref is not None:
             after = toks[j + used] if j + used < len(toks) else ""
             if after not in _COMPARED:  # "with an average duration above 500" is a condition
@@ -196,13 +196,13 @@ def measure_at_start(text: str, phrases: dict[str, tuple[str, str]]) -> tuple[st
     if not phrases:
         return None
     longest = max(p.count(" ") + 1 for p in phrases)
-    return _measure_at(_WORD.findall(text.lower()), 0, phrases, longest, skips=(0,))[0]
+    return phrase_at(_WORD.findall(text.lower()), 0, phrases, longest, skips=(0,))[0]
 
 
-def _measure_at(toks: list[str], j: int, phrases: dict[str, tuple[str, str]],
+def phrase_at(toks: list[str], j: int, phrases: dict[str, tuple[str, str]],
                 longest: int, skips: tuple[int, ...] = (0, 1)) -> tuple[tuple[str, str] | None, int]:
-    """The measure named at ``toks[j]`` (or, with ``skips`` (0, 1), one word on: "purchase
-    revenues"), plural or not; and how many words it took."""
+    """The phrase of ``phrases`` (a measure, a dimension) named at ``toks[j]`` (or, with ``skips``
+    (0, 1), one word on: "purchase revenues"), plural or not; and how many words it took."""
     for skip in skips:
         if skip and j < len(toks) and toks[j] in _FUNCS:
             break  # "max mean turnover": the mean is the next word's measure, not a modifier
@@ -310,7 +310,7 @@ def stated_ratio(question: str, phrases: dict[str, tuple[str, str]]
     found: list[tuple[int, int, tuple[str, str]]] = []  # (start, end, measure), left to right
     i = 0
     while i < len(toks):
-        ref, used = _measure_at(toks, i, phrases, longest, skips=(0,))
+        ref, used = phrase_at(toks, i, phrases, longest, skips=(0,))
         if ref is not None:
             found.append((i, i + used, ref))
             i += used

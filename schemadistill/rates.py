@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from schemadistill.conjuncts import outer_paren, remove_conjunct, where_conjuncts
+
 
 def _bare(node: exp.Expr) -> str:
     """``node`` without table qualifiers or parentheses, to compare conditions however written."""
@@ -45,13 +47,6 @@ def _conditions(node: exp.Expr) -> list[exp.Expr]:
     return found
 
 
-def _conjuncts(where: exp.Where) -> list[exp.Expr]:
-    cond = where.this
-    while isinstance(cond, exp.Paren):
-        cond = cond.this
-    return list(cond.flatten()) if isinstance(cond, exp.And) else [cond]
-
-
 def self_filtering(tree: exp.Expr) -> list[tuple[exp.Select, exp.Expr]]:
     """(SELECT, WHERE condition) for each condition that makes a rate of that SELECT 100%."""
     found: list[tuple[exp.Select, exp.Expr]] = []
@@ -65,18 +60,14 @@ def self_filtering(tree: exp.Expr) -> list[tuple[exp.Select, exp.Expr]]:
                 above, below = _conditions(div.this), _conditions(div.expression)
                 if len(above) == 1 and not below:
                     counted.add(_bare(above[0]))
-        found += [(sel, c) for c in _conjuncts(where) if counted and _bare(c) in counted]
+        found += [(sel, c) for c in where_conjuncts(sel) if counted and _bare(c) in counted]
     return found
 
 
 def drop_self_filtering(tree: exp.Expr) -> list[str]:
     """Take out the WHERE conditions that make a rate 100% (see the module docstring)."""
     changes: list[str] = []
-    for sel, cond in self_filtering(tree):
-        where = sel.args.get("where")
-        if where is None:
-            continue
-        kept = [c for c in _conjuncts(where) if c is not cond]
-        sel.set("where", exp.Where(this=exp.and_(*kept)) if kept else None)
+    for _, cond in self_filtering(tree):
+        remove_conjunct(outer_paren(cond))
         changes.append(f"dropped {_bare(cond)} from the WHERE (the rate counts it: with it the rate is 100%)")
     return changes

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from schemadistill.conjuncts import is_where_conjunct, outer_paren, remove_conjunct
 from schemadistill.schema.model import NUMERIC_TYPES, Schema
 
 _OPS: dict[str, type[exp.Expr]] = {"=": exp.EQ, "==": exp.EQ, "!=": exp.NEQ, "<>": exp.NEQ, "<": exp.LT,
@@ -101,15 +102,6 @@ def _comparisons(tree: exp.Expr, column: str) -> tuple[list[exp.Expr], bool]:
     return found, elsewhere
 
 
-def _is_where_conjunct(node: exp.Expr) -> bool:
-    while isinstance(node.parent, exp.Paren):
-        node = node.parent
-    parent = node.parent
-    while isinstance(parent, (exp.And, exp.Paren)):
-        parent = parent.parent
-    return isinstance(parent, exp.Where)
-
-
 def _reads(tree: exp.Expr, table: str) -> bool:
     name = table.split(".")[-1].lower()
     return any(t.name.lower() == name for t in tree.find_all(exp.Table))
@@ -151,7 +143,7 @@ def _correct(found: list[exp.Expr], want: StatedTest) -> list[str]:
     the column takes its operator and number; tests of its number the other way
     (``age >= 54 AND age <= 54`` for "age > 54") become it; equalities with other numbers
     (``is_active = 1`` beside the stated ``is_active = 0``) contradict it and go."""
-    conjuncts = [f for f in found if _is_where_conjunct(f)]
+    conjuncts = [f for f in found if is_where_conjunct(outer_paren(f))]
     if len(conjuncts) != len(found):
         return []  # also read inside a CASE or an OR: its meaning there is the model's
     exact = [f for f in found if _same_test(f, want)]
@@ -169,21 +161,10 @@ def _correct(found: list[exp.Expr], want: StatedTest) -> list[str]:
         changes.append(f"{old.sql()} -> {new.sql()} (the question states it)")
         same_number = wrong[1:] if same_number else []
     for f in same_number + contradicting:
-        _remove_conjunct(f)
+        remove_conjunct(outer_paren(f))
         changes.append(f"dropped {f.sql()} (the question states {want.column} {want.op} {_fmt(want.number)})")
     return changes
 
 
 def _fmt(x: float) -> str:
     return str(int(x)) if x == int(x) else repr(x)
-
-
-def _remove_conjunct(node: exp.Expr) -> None:
-    """Take ``node`` (an AND-ed WHERE test) out of its WHERE; the WHERE goes when it was alone."""
-    while isinstance(node.parent, exp.Paren):
-        node = node.parent
-    parent = node.parent
-    if isinstance(parent, exp.Where):
-        parent.pop()
-    elif isinstance(parent, exp.And):
-        parent.replace(parent.expression if parent.this is node else parent.this)

@@ -41,8 +41,9 @@ from typing import Any
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
+from schemadistill.conjuncts import remove_conjunct
 from schemadistill.grounding import FilterRef, bare_sql
-from schemadistill.literals import Atom, question_atoms, remove_conjunct
+from schemadistill.literals import Atom, question_atoms
 from schemadistill.sqlcheck import SQLParseError, parse_sql
 from teacher.pair import Candidate
 from teacher.slots import ColumnInfo, SchemaView, TableInfo
