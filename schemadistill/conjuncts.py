@@ -1,8 +1,9 @@
 """A WHERE's AND-ed conditions: find them, tell one, take one out.
 
-    from schemadistill.conjuncts import where_conjuncts, remove_conjunct, outer_paren
+    from schemadistill.conjuncts import and_where, where_conjuncts, remove_conjunct, outer_paren
     for cond in where_conjuncts(select):        # [a = 1, (b > 2)] for WHERE a = 1 AND (b > 2)
         remove_conjunct(outer_paren(cond))
+    and_where(select, condition)                # WHERE old AND condition
 
 The grounding rules (literals, answer shape, rates, stated tests, value grounding) all change a
 WHERE one condition at a time; they share these so a condition under OR, NOT or a CASE is never
@@ -48,3 +49,16 @@ def remove_conjunct(node: exp.Expr) -> None:
     elif isinstance(parent, exp.And):
         other = parent.expression if parent.this is node else parent.this
         parent.replace(other)
+
+
+def and_where(sel: exp.Select, cond: exp.Expr) -> None:
+    """``WHERE old AND cond``; ``old`` is parenthesised only when it is an OR (sqlglot's own
+    append would wrap every earlier AND chain too)."""
+    where = sel.args.get("where")
+    if where is None:
+        sel.set("where", exp.Where(this=cond))
+        return
+    old = where.this
+    if isinstance(old, exp.Connector) and not isinstance(old, exp.And):
+        old = exp.Paren(this=old)
+    where.set("this", exp.And(this=old, expression=cond))

@@ -96,7 +96,7 @@ from sqlglot.errors import SqlglotError
 from schemadistill.ages import AgeTest, is_age_column, stated_age
 from schemadistill.answer_shape import drop_constant_grouping, show_group_keys
 from schemadistill.breakdowns import ground_breakdown, named_dimensions, says_breakdown, stated_breakdown
-from schemadistill.conjuncts import is_where_conjunct, outer_paren, remove_conjunct
+from schemadistill.conjuncts import and_where, is_where_conjunct, outer_paren, remove_conjunct
 from schemadistill.literals import (
     Atom,
     ground_literals,
@@ -120,7 +120,9 @@ from schemadistill.measures import (
     stated_ratio,
 )
 from schemadistill.ordering import ground_key_sort, stated_key_sort
+from schemadistill.rates import place_counted_condition
 from schemadistill.schema.model import NUMERIC_TYPES, Column, NamedFilter, Schema, Table
+from schemadistill.spelling import Speller
 from schemadistill.spreads import fix_range, fix_spread, stated_range, stated_spread
 from schemadistill.stated_tests import StatedTest, put_stated_tests, stated_tests
 
@@ -261,6 +263,7 @@ class ValueIndex:
     _flag_words: dict[tuple[str, str], set[str]] | None = field(default=None, init=False, repr=False, compare=False)
     # value_spellings, built on first use (pattern grounding asks for it per question)
     _spellings: dict[tuple[str, str], set[str]] | None = field(default=None, init=False, repr=False, compare=False)
+    _speller: Speller | None = field(default=None, init=False, repr=False, compare=False)
 
     def add(self, ref: ValueRef, text: str, exact: bool) -> None:
         toks = words(text)
@@ -299,6 +302,14 @@ class ValueIndex:
                         out[(ref.table, ref.column)].add(ref.value)
             self._spellings = dict(out)
         return self._spellings
+
+    @property
+    def speller(self) -> Speller:
+        """Reads a misspelt word of the index's phrases as the word (schemadistill/spelling.py)."""
+        if self._speller is None:
+            texts = [*self.phrases, *self.filters, *self.measures, *self.counts, *self.dimensions]
+            self._speller = Speller(w for t in texts for w in t.split())
+        return self._speller
 
     def __len__(self) -> int:
         return sum(len(v) for v in self.columns.values()) + len(self.filters)
@@ -497,6 +508,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     ``schema`` (its foreign keys and columns) allows the one-hop join; without it only tables
     the SQL already reads get a condition.
     """
+    if index is not None:  # every rule below reads the words the user meant
+        question = index.speller.correct(question)
     ages = {c.name for _, c in _age_columns(schema)} if schema is not None else set()
     age = stated_age(question) if ages else None
     stated = stated_tests(question, schema)
@@ -566,6 +579,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         in_order = list(dict.fromkeys(m.ref.value for m in col_mentions))
         changes += _named_list(tree, table, column, in_order) or _listed_alternatives(
             tree, question, table, column, in_order, [m.text for m in col_mentions])
+    # before the unnamed values go: a counted value the question never states is replaced, not dropped
+    changes += place_counted_condition(tree, question, _stated_at(question, index, mentions, _aliases(tree)))
     changes += _drop_misplaced(tree, index)
     changes += _drop_unnamed(tree, index, question, set(by_col))
     changes += _drop_unstated_flags(tree, index, question, set(by_col))
@@ -610,6 +625,52 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     except SqlglotError:
         return Grounded(sql, literal_changes)
     return Grounded(out + (";" if semicolon else ""), literal_changes + changes)
+
+
+def _stated_at(question: str, index: ValueIndex, mentions: list[Mention],
+               aliases: dict[str, str]) -> Callable[[exp.Expr], int | None]:
+    """Where the question states a condition (character offset), or None: a value test at its
+    value's mention, a yes/no column's test at its flag words, a named condition at its
+    synonym, a comparison with a number at that number (said once). Dates are not located."""
+    def at(cond: exp.Expr) -> int | None:
+        while isinstance(cond, exp.Paren):
+            cond = cond.this
+        key = bare_sql(cond)
+        for phrase, ref in index.filters.items():
+            if ref.key() == key:
+                hit = re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", question, re.IGNORECASE)
+                if hit:
+                    return hit.start()
+        col = cond.this if isinstance(cond, (exp.EQ, exp.NEQ, exp.In, exp.Between, exp.GT, exp.GTE, exp.LT,
+                                             exp.LTE)) else None
+        if not isinstance(col, exp.Column):
+            return None
+        keys = _keys(col, aliases, [*index.columns, *index.flag_words])
+        sides = [cond.expression] if not isinstance(cond, (exp.In, exp.Between)) else (
+            cond.expressions if isinstance(cond, exp.In) else [cond.args.get("low"), cond.args.get("high")])
+        literals = [x for x in sides if isinstance(x, (exp.Literal, exp.Boolean))]
+        if not literals or len(literals) != len(sides):
+            return None
+        if keys and all(isinstance(x, exp.Literal) and x.is_string for x in literals):
+            texts = {str(x.this).lower() for x in literals}
+            spots = [_mention_at(question, m) for m in mentions if (m.ref.table, m.ref.column) in keys
+                     and not m.ref.flag and m.ref.value.lower() in texts]
+        elif keys and any(m.ref.flag for m in mentions):
+            spots = [_mention_at(question, m) for m in mentions if (m.ref.table, m.ref.column) in keys and m.ref.flag]
+        elif all(isinstance(x, exp.Literal) and x.is_number for x in literals):
+            spots = [_number_at(question, x.this) for x in literals]
+        else:
+            return None
+        found = [s.start() for s in spots if s is not None]
+        return min(found) if found and len(found) == len(spots) else None
+    return at
+
+
+def _number_at(question: str, number: str) -> re.Match[str] | None:
+    """The one place the question says ``number`` (in digits; 0 also as "zero"), if just one."""
+    words = re.escape(number) + ("|zero" if number in ("0", "0.0") else "")
+    hits = list(re.finditer(r"(?<![\w.,])(?:" + words + r")(?![\w]|[.,]\d)", question, re.IGNORECASE))
+    return hits[0] if len(hits) == 1 else None
 
 
 def _groups_named(tree: exp.Select, named: set[tuple[str, str]]) -> bool:
@@ -758,7 +819,7 @@ def _add_condition(tree: exp.Select, table: str, make: Callable[[str | None], ex
         for src in own_tables(sel):
             if _table_matches(src, table):
                 cond = make(src.alias_or_name)
-                _and_where(sel, cond)
+                and_where(sel, cond)
                 return f"added {cond.sql()}"
     return None
 
@@ -789,7 +850,7 @@ def _join_and_add(tree: exp.Select, schema: Schema, table: str, make: Callable[[
         if len(fk.columns) != 1:
             return None
         inner = exp.select(exp.column(fk.columns[0])).from_(exp.to_table(there.qualified_name)).where(cond)
-        _and_where(tree, exp.In(this=exp.column(fk.ref_columns[0], table=src_alias), query=exp.Subquery(this=inner)))
+        and_where(tree, exp.In(this=exp.column(fk.ref_columns[0], table=src_alias), query=exp.Subquery(this=inner)))
         return f"added {src_alias}.{fk.ref_columns[0]} IN (SELECT {fk.columns[0]} FROM {there.qualified_name} " \
                f"WHERE {cond.sql()})"
     fk = up[0]
@@ -806,7 +867,7 @@ def _join_and_add(tree: exp.Select, schema: Schema, table: str, make: Callable[[
     target.set("alias", exp.TableAlias(this=exp.to_identifier(alias)))
     tree.join(target, on=on, copy=False)
     cond = make(alias)
-    _and_where(tree, cond)
+    and_where(tree, cond)
     return f"joined {there.qualified_name} AS {alias} and added {cond.sql()}"
 
 
@@ -887,7 +948,7 @@ def _add_date_test(tree: exp.Select, schema: Schema, dated: DateTest) -> str | N
             cond = exp.and_(*(op(this=exp.column(name, table=alias),
                                  expression=exp.cast(exp.Literal.string(str(day)), "DATE"))
                               for op, day in dated.tests))
-            _and_where(sel, cond)
+            and_where(sel, cond)
             what = dated.atom.kind if dated.what == "period" else f"{dated.what} {dated.atom.kind}"
             return f"added {cond.sql()}: the question's {what}"
     return None
@@ -1350,19 +1411,6 @@ def _fix_pattern(tree: exp.Expr, index: ValueIndex, ref: ValueRef) -> str | None
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _and_where(sel: exp.Select, cond: exp.Expr) -> None:
-    """``WHERE old AND cond``; ``old`` is parenthesised only when it is an OR (sqlglot's own
-    append would wrap every earlier AND chain too)."""
-    where = sel.args.get("where")
-    if where is None:
-        sel.set("where", exp.Where(this=cond))
-        return
-    old = where.this
-    if isinstance(old, exp.Connector) and not isinstance(old, exp.And):
-        old = exp.Paren(this=old)
-    where.set("this", exp.And(this=old, expression=cond))
-
-
 def _usable(v: str) -> bool:
     return (0 < len(v) <= MAX_VALUE_CHARS and len(v.split()) <= MAX_VALUE_WORDS
             and any(ch.isalpha() for ch in v))

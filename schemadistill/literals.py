@@ -100,7 +100,8 @@ _NUMBER_WORDS |= {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy"
 _COMPARED_ONE = re.compile(r"\b(?:more|greater|fewer|less|higher|lower)\s+than\s+(?P<w>one)\b", re.IGNORECASE)
 _WORD_NUMBER = re.compile(r"\b(?P<w>" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
 # words that make the number after them an ordinal or a rank, not a value ("Q4", "top 3" stays a number)
-_DATE_STRING = re.compile(r"^(?P<y>[#\d]{1,4})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:[ T]00:00(?::00)?)?$")
+# a year of more than 4 digits is a number the model copied into a date ('10197-05-01'): broken
+_DATE_STRING = re.compile(r"^(?P<y>[#\d]{1,6})-(?P<m>\d{1,2})-(?P<d>\d{1,2})(?:[ T]00:00(?::00)?)?$")
 
 
 @dataclass(frozen=True)
@@ -413,7 +414,27 @@ def _ground_dates(lits: list[_Lit], periods: list[Atom], question: str) -> list[
         moved = _shift(unexplained, unused[0])
         if moved is not None:
             return [_set_date(lit, d) for lit, d in zip(unexplained, moved, strict=True)]
+    if len(unused) == 1 and all(lit.broken for lit in unexplained):
+        years = [_with_year(lit, unused[0]) for lit in unexplained]
+        if all(d is not None for d in years):
+            return [_set_date(lit, d) for lit, d in zip(unexplained, years, strict=True)]
     return []
+
+
+def _with_year(lit: _Lit, atom: Atom) -> dt.date | None:
+    """A garbled date ('10197-05-01' under "in May of 2024": a number copied over the year) with
+    the stated period's year, when its month and day then bound that period as the SQL uses it."""
+    m = _DATE_STRING.match(lit.node.this)
+    if m is None or atom.start is None or atom.end is None:
+        return None
+    for year in dict.fromkeys((atom.start.year, atom.end.year)):
+        try:
+            d = dt.date(year, int(m["m"]), int(m["d"]))
+        except ValueError:
+            continue
+        if _explains_date(atom, d, lit.role, lit.ranged):
+            return d
+    return None
 
 
 _GRAINS = {"day": "DAY", "month": "MONTH", "quarter": "QUARTER", "year": "YEAR"}
@@ -671,8 +692,9 @@ def _drop_unstated_shift(lits: list[_Lit], atoms: list[Atom], question: str) -> 
     changes: list[str] = []
     for lit in lits:
         interval = lit.node.parent
+        # a stated date's year is no count of days ("from 24th of December 2024 onwards")
         if lit.kind != "number" or lit.number is None or not isinstance(interval, exp.Interval) \
-                or any(_explains_number(a, lit.number) for a in atoms):
+                or any(a.kind == "number" and _explains_number(a, lit.number) for a in atoms):
             continue
         shift = interval.parent
         if not isinstance(shift, (exp.Add, exp.Sub)) or shift.args.get("expression") is not interval:
@@ -845,7 +867,12 @@ _PERCENTILE = re.compile(r"\b(?:(?P<n>\d{1,2})(?:st|nd|rd|th)\s+percentile|p(?P<
 def _ground_percentile(tree: exp.Expr, question: str) -> list[str]:
     """The one percentile a question states ("the 90th percentile", "p75", "the median", "the
     upper quartile") goes into the SQL's one quantile aggregate (``MEDIAN(x)`` for "90th
-    percentile" -> ``QUANTILE_CONT(x, 0.9)``): a small model writes the median it saw most."""
+    percentile" -> ``QUANTILE_CONT(x, 0.9)``): a small model writes the median it saw most.
+    A list of them ("the 25th, 50th and 75th percentiles") goes onto the SQL's columns of
+    percentiles of one measure (:func:`_ground_percentile_list`)."""
+    listed = _PERCENTILE_LIST.search(question)
+    if listed:
+        return _ground_percentile_list(tree, sorted({int(n) / 100 for n in re.findall(r"\d+", listed.group(0))}))
     stated = set()
     for m in _PERCENTILE.finditer(question):
         stated.add(0.5 if m["median"] else 0.75 if m["upper"] else 0.25 if m["lower"]
@@ -872,6 +899,55 @@ def _ground_percentile(tree: exp.Expr, question: str) -> list[str]:
         assert frac is not None
         frac.replace(exp.Literal.number(_fmt(want)))
     return [f"{old} -> the {_fmt(round(want * 100, 6))}th percentile (the question states it)"]
+
+
+# "the 25th, 50th and 75th percentiles", "25th and 75th percentile"
+_PERCENTILE_LIST = re.compile(r"\b\d{1,2}(?:st|nd|rd|th)(?:\s*(?:,|and|&|,\s*and)\s*(?:the\s+)?\d{1,2}(?:st|nd|rd|th))+"
+                              r"\s+percentiles?\b", re.IGNORECASE)
+
+
+def _ground_percentile_list(tree: exp.Expr, want: list[float]) -> list[str]:
+    """The stated percentiles onto the outer SELECT's percentile columns of one measure: as many
+    columns as stated take the stated fractions in order ("25th and 75th" written as 0.25 and
+    0.5); fewer, all of them stated, get the missing ones beside them ("25th, 50th and 75th"
+    written as 0.25 and 0.75). Anything else is the model's."""
+    if not isinstance(tree, exp.Select) or not want or not all(0 < w < 1 for w in want):
+        return []
+    found = [n for n in tree.find_all(exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile)
+             if not isinstance(n.parent, exp.WithinGroup)]
+    columns = [next((p for p in tree.expressions if p is n or p.unalias() is n), None) for n in found]
+    fractions = [_fraction(n) for n in found]
+    if not found or any(c is None for c in columns) or any(f is None for f in fractions) \
+            or len({n.this.sql() for n in found}) != 1:
+        return []
+    have = sorted(f for f in fractions if f is not None)
+    if len(have) == len(want) and all(_same(a, b) for a, b in zip(have, want, strict=True)):
+        return []
+    measure = found[0].this
+    if len(found) == len(want):
+        changes = []
+        order = sorted(range(len(found)), key=lambda i: fractions[i] or 0.0)
+        for i, w in zip(order, want, strict=True):
+            if not _same(fractions[i] or 0.0, w):
+                old = found[i].sql()
+                found[i].replace(exp.PercentileCont(this=measure.copy(), expression=exp.Literal.number(_fmt(w))))
+                changes.append(f"{old} -> the {_fmt(round(w * 100, 6))}th percentile (the question lists it)")
+        return changes
+    if len(found) > len(want) or not all(any(_same(f, w) for w in want) for f in have):
+        return []
+    name = measure.name if isinstance(measure, exp.Column) else "value"
+    placed = sorted(((f or 0.0, c) for f, c in zip(fractions, columns, strict=True)), key=lambda fc: fc[0])
+    missing = [w for w in want if not any(_same(f, w) for f in have)]
+    for w in missing:  # each beside its neighbours, so the columns read in order
+        alias = f"{'median' if _same(w, 0.5) else f'p{_fmt(round(w * 100, 6))}'}_{name}"
+        col = exp.alias_(exp.PercentileCont(this=measure.copy(), expression=exp.Literal.number(_fmt(w))), alias)
+        below = [c for f, c in placed if f < w]
+        at = tree.expressions.index(below[-1]) + 1 if below else tree.expressions.index(placed[0][1])
+        projections = list(tree.expressions)
+        projections.insert(at, col)
+        tree.set("expressions", projections)
+        placed = sorted([*placed, (w, col)], key=lambda fc: fc[0])
+    return [f"added the {', '.join(_fmt(round(w * 100, 6)) + 'th' for w in missing)} percentile (the question lists it)"]
 
 
 def _ground_direction(tree: exp.Expr, question: str, dialect: str) -> list[str]:

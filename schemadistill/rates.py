@@ -1,11 +1,17 @@
-"""Rates whose own condition also filters their rows: always 100%, never what was asked.
+"""Rates: the condition a share counts, and the conditions that only pick its rows.
 
     import sqlglot
-    from schemadistill.rates import drop_self_filtering
+    from schemadistill.rates import drop_self_filtering, place_counted_condition
     tree = sqlglot.parse_one("SELECT 100.0 * COUNT(CASE WHEN is_fraud = 1 THEN 1 END) / COUNT(*) AS fraud_rate "
                              "FROM sessions WHERE os = 'Android' AND is_fraud = 1")
     drop_self_filtering(tree)
     # ['dropped is_fraud = 1 from the WHERE (the rate counts it: with it the rate is 100%)']
+
+    q = "What share of fraud sessions had browser Chrome?"
+    tree = sqlglot.parse_one("SELECT 100.0 * COUNT(CASE WHEN is_fraud = 1 THEN 1 END) / COUNT(*) AS pct "
+                             "FROM sessions WHERE browser = 'Chrome'")
+    place_counted_condition(tree, q, locate)  # locate: where the question states a condition
+    # tree: ... COUNT(CASE WHEN browser = 'Chrome' THEN 1 END) ... WHERE is_fraud = 1
 
 Why: "the fraud rate of Android users" names the condition (fraud) and the rows (Android). A
 small student that learned "fraud sessions" as ``WHERE is_fraud = 1`` writes that filter beside
@@ -22,9 +28,12 @@ sessions"), is a real rate and is left alone. The teacher rejects such pairs the
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from sqlglot import exp
 
-from schemadistill.conjuncts import outer_paren, remove_conjunct, where_conjuncts
+from schemadistill.conjuncts import and_where, outer_paren, remove_conjunct, where_conjuncts
 
 
 def _bare(node: exp.Expr) -> str:
@@ -71,3 +80,67 @@ def drop_self_filtering(tree: exp.Expr) -> list[str]:
         remove_conjunct(outer_paren(cond))
         changes.append(f"dropped {_bare(cond)} from the WHERE (the rate counts it: with it the rate is 100%)")
     return changes
+
+
+# a share word, then the verb after which the question says what is counted: "what share of fraud
+# sessions HAD browser Chrome", "among ..., what percent ARE non-suspicious", "the matching rate
+# ..., where matching MEANS browser = 'Safari'"; not a relative clause ("users who have ...")
+_SHARE = re.compile(r"\b(?:share|percent|percentage|proportion|fraction|pct)\b", re.IGNORECASE)
+_COUNTED_AFTER = re.compile(r"(?<!\bwho )(?<!\bthat )(?<!\bwhich )\b(?:had|have|has|are|were|means?)\b",
+                            re.IGNORECASE)
+
+
+def place_counted_condition(tree: exp.Expr, question: str, locate: Callable[[exp.Expr], int | None]) -> list[str]:
+    """Put the condition the question counts into the rate's numerator, and the one it counted
+    instead into the WHERE.
+
+    Why: "what share of fraud sessions had browser Chrome" is Chrome sessions among fraud ones;
+    a small student that has learnt fraud rates writes ``COUNT(CASE WHEN is_fraud = 1 ...) ...
+    WHERE browser = 'Chrome'``, the same words with the roles the other way round. English says
+    which is which: what comes after the verb that follows the share word ("had", "have",
+    "are", "were", "means") is counted, what comes before picks the rows.
+
+    ``locate(cond)`` is where the question states ``cond`` (a character offset) or None. The rule
+    acts on the outermost SELECT with a rate of one counted condition (``CASE WHEN c``,
+    ``COUNT_IF(c)``) when the first condition the question states after that verb is a WHERE
+    condition: the two change places (the counted one goes when the question never states it,
+    or when the WHERE already tests its column). No verb ("the percentage of fraudulent
+    sessions on Chrome" says it the other way round), a relative clause ("of users who have
+    ..."), or no rate of one condition: left to the model.
+    """
+    share = _SHARE.search(question)
+    verb = _COUNTED_AFTER.search(question, share.end()) if share else None
+    if verb is None:
+        return []
+    for sel in tree.find_all(exp.Select):
+        counted = _counted(sel)
+        if counted is None:
+            continue
+        after = sorted((pos, i) for i, c in enumerate(where_conjuncts(sel))
+                       if (pos := locate(c)) is not None and pos >= verb.end())
+        said = locate(counted)
+        if not after or (said is not None and verb.end() <= said <= after[0][0]):
+            return []  # nothing stated after the verb is filtered, or the counted one is stated first
+        meant = where_conjuncts(sel)[after[0][1]]
+        old = counted.sql()
+        tested = {c.name.lower() for w in where_conjuncts(sel) if w is not meant for c in w.find_all(exp.Column)}
+        keep = said is not None and not {c.name.lower() for c in counted.find_all(exp.Column)} & tested
+        moved = counted.copy()
+        counted.replace(meant.copy())
+        remove_conjunct(outer_paren(meant))
+        if keep:
+            and_where(sel, moved)
+        return [f"counted {meant.sql()} instead of {old} (the question counts what follows "
+                f"'{verb.group(0)}'){'; ' + old + ' picks the rows' if keep else ''}"]
+    return []
+
+
+def _counted(sel: exp.Select) -> exp.Expr | None:
+    """The one condition a rate of ``sel``'s projections counts (its denominator counting none)."""
+    found = []
+    for proj in sel.expressions:
+        for div in proj.find_all(exp.Div):
+            above, below = _conditions(div.this), _conditions(div.expression)
+            if len(above) == 1 and not below and not isinstance(above[0], exp.Connector):
+                found.append(above[0])
+    return found[0] if len(found) == 1 else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import pytest
 
 from schemadistill.literals import Atom, ground_literals, question_atoms
@@ -225,6 +226,25 @@ def test_a_shift_of_a_stated_day_nobody_asked_for_goes() -> None:
     assert ground_literals(relative, "Sessions in the last month (as of December 31, 2024)") == (relative, [])
     stated = "SELECT COUNT(*) FROM s WHERE d >= CAST('2024-12-31' AS DATE) - INTERVAL '30' DAY"
     assert ground_literals(stated, "Sessions in the 30 days up to 2024-12-31") == (stated, [])
+    # the shift by the day's own year: a date's part is no count of days
+    year = "SELECT COUNT(*) FROM s WHERE d >= DATE '2024-12-24' - INTERVAL 2024 DAY"
+    assert ground_literals(year, "From 24th of December 2024 onwards, how many sessions?")[0] == \
+        "SELECT COUNT(*) FROM s WHERE d >= CAST('2024-12-24' AS DATE)"
+
+
+@pytest.mark.parametrize("question,sql,want", [
+    # a threshold copied over the year of a month's first day
+    ("Which countries have under 10197 sessions in May of 2024?",
+     "SELECT c FROM t WHERE CAST(DATE_TRUNC('MONTH', d) AS DATE) = '10197-05-01' GROUP BY c HAVING COUNT(*) < 10197",
+     "SELECT c FROM t WHERE CAST(DATE_TRUNC('MONTH', d) AS DATE) = '2024-05-01' GROUP BY c HAVING COUNT(*) < 10197"),
+    # ... and over a day's
+    ("browsers with a total duration of at least 540000 on 2023-12-27",
+     "SELECT b FROM t WHERE d = CAST('540000-12-27' AS DATE) GROUP BY b HAVING SUM(x) >= 540000",
+     "SELECT b FROM t WHERE d = CAST('2023-12-27' AS DATE) GROUP BY b HAVING SUM(x) >= 540000"),
+])
+def test_a_date_with_a_number_for_its_year_gets_the_stated_year(question: str, sql: str, want: str) -> None:
+    out, changes = ground_literals(sql, question)
+    assert out == want and len(changes) == 1
 
 
 @pytest.mark.parametrize("question,sql,want", [
@@ -255,3 +275,31 @@ def test_percentiles_nobody_asked_for_go() -> None:
     both = "SELECT QUANTILE_CONT(revenue, 0.25) AS a, QUANTILE_CONT(revenue, 0.75) AS b FROM s"
     for question in ("the 25th and 75th percentiles of revenue", "the 25th and the 75th percentile", "the IQR"):
         assert ground_literals(both, question) == (both, []), question
+
+
+@pytest.mark.parametrize("question,sql,want", [
+    # one of two listed written as the median: the columns take the stated fractions in order
+    ("the 25th and 75th percentiles of revenue",
+     "SELECT QUANTILE_CONT(r, 0.25) AS p25, QUANTILE_CONT(r, 0.5) AS p75 FROM s",
+     "SELECT QUANTILE_CONT(r, 0.25) AS p25, QUANTILE_CONT(r, 0.75) AS p75 FROM s"),
+    # three listed, two written: the missing one goes between them
+    ("What is the 25th, 50th and 75th percentile of revenue per OS?",
+     "SELECT os, QUANTILE_CONT(r, 0.25) AS p25_r, QUANTILE_CONT(r, 0.75) AS p75_r FROM s GROUP BY os",
+     "SELECT os, QUANTILE_CONT(r, 0.25) AS p25_r, QUANTILE_CONT(r, 0.5) AS median_r, QUANTILE_CONT(r, 0.75) AS p75_r "
+     "FROM s GROUP BY os"),
+])
+def test_listed_percentiles_go_onto_the_percentile_columns(question: str, sql: str, want: str) -> None:
+    out, changes = ground_literals(sql, question)
+    assert out == want and changes
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT * FROM (VALUES ('a', 1.0), ('a', 3.0), ('b', 2.0)) AS t(os, r)")
+    assert con.execute(out).fetchall()
+
+
+@pytest.mark.parametrize("question,sql", [
+    ("the 25th and 75th percentiles of revenue", "SELECT MEDIAN(r) FROM s"),  # one written: the model's shape
+    ("the 25th and 75th percentiles", "SELECT QUANTILE_CONT(r, 0.25), QUANTILE_CONT(d, 0.5) FROM s"),  # two measures
+    ("the 25th and 75th percentiles of revenue", "SELECT QUANTILE_CONT(r, 0.25), QUANTILE_CONT(r, 0.75) FROM s"),
+])
+def test_listed_percentiles_leave_other_shapes_alone(question: str, sql: str) -> None:
+    assert ground_literals(sql, question) == (sql, [])

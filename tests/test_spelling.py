@@ -1,0 +1,48 @@
+"""Misspelt words read as the words grounding knows (schemadistill/spelling.py).
+
+    .venv/bin/pytest -q tests/test_spelling.py
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from schemadistill.spelling import Speller
+
+KNOWN = {"browser", "fraud", "fraudulent", "session", "sessions", "duration", "safari", "sales", "revenue",
+         "percentile"}
+
+
+@pytest.fixture(scope="module")
+def speller() -> Speller:
+    return Speller(KNOWN)
+
+
+@pytest.mark.parametrize("typo,meant", [
+    ("brwoser", "browser"),        # neighbours swapped
+    ("frauud", "fraud"),           # a letter doubled
+    ("duratin", "duration"),       # a letter dropped
+    ("sessiom", "session"),        # a letter changed
+    ("otehr", "other"),            # the rules' own words are known too
+    ("distincct", "distinct"),
+    ("Safrai", "Safari"),          # the first letter's case is kept
+])
+def test_a_misspelt_known_word_is_read_as_that_word(speller: Speller, typo: str, meant: str) -> None:
+    assert speller.correct(typo) == meant
+
+
+@pytest.mark.parametrize("word", [
+    "browsed",      # an English word is what someone meant
+    "vales",        # "values" or "sales": two words it may be, so neither
+    "percentiles",  # a plural of a known word is spelt right
+    "rte",          # too short to tell
+    "xyzzyq",       # near nothing known
+])
+def test_words_it_cannot_be_sure_of_stay(speller: Speller, word: str) -> None:
+    assert speller.correct(word) == word
+
+
+def test_only_words_change_in_a_question(speller: Speller) -> None:
+    q = "What share of frauud sessions on 2024-12-31 had user_id 4012371 and brwoser otehr than 'Chrme'?"
+    assert speller.correct(q) == ("What share of fraud sessions on 2024-12-31 had user_id 4012371 and browser "
+                                  "other than 'Chrme'?")
