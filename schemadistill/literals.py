@@ -443,12 +443,19 @@ _GRAINS = {"day": "DAY", "month": "MONTH", "quarter": "QUARTER", "year": "YEAR"}
 def _ground_grain(tree: exp.Expr, periods: list[Atom]) -> list[str]:
     """``DATE_TRUNC(unit, d) = 'first day'`` whose first day starts a stated period of another
     grain only ("in 2023" as ``DATE_TRUNC('MONTH', d) = '2023-01-01'``: January, not the year)
-    gets the period's grain."""
+    gets the period's grain. A date column equal to the first day of the one period stated
+    there ("for 2024-10" as ``d = '2024-10-01'``), which no stated day explains, is truncated to
+    that period: the question asks about the month, not its first day."""
     changes: list[str] = []
-    for eq in tree.find_all(exp.EQ):
+    for eq in list(tree.find_all(exp.EQ)):
         for side, other in ((eq.this, eq.expression), (eq.expression, eq.this)):
             trunc = side.this if isinstance(side, exp.Cast) else side
             lit = other.this if isinstance(other, exp.Cast) else other
+            if isinstance(trunc, exp.Column) and isinstance(lit, exp.Literal) and lit.is_string:
+                change = _truncate_to_period(eq, trunc, lit, periods)
+                if change:
+                    changes.append(change)
+                    break
             if not (isinstance(trunc, (exp.TimestampTrunc, exp.DateTrunc)) and isinstance(lit, exp.Literal)
                     and lit.is_string and isinstance(trunc.args.get("unit"), exp.Var)):
                 continue
@@ -465,6 +472,23 @@ def _ground_grain(tree: exp.Expr, periods: list[Atom]) -> list[str]:
                 changes.append(f"period {unit.lower()} -> {grain.lower()} of {lit.this}")
             break
     return changes
+
+
+def _truncate_to_period(eq: exp.EQ, col: exp.Column, lit: exp.Literal, periods: list[Atom]) -> str | None:
+    m = _DATE_STRING.match(lit.this)
+    try:
+        day = dt.date(int(m["y"]), int(m["m"]), int(m["d"])) if m else None
+    except ValueError:
+        return None
+    starting = [a for a in periods if a.start == day]
+    if day is None or len(starting) != 1 or starting[0].kind == "day" \
+            or any(a.kind == "day" and a.start == day for a in periods):
+        return None
+    grain = _GRAINS[starting[0].kind]
+    trunc = exp.Cast(this=exp.DateTrunc(unit=exp.var(grain), this=col.copy()), to=exp.DataType.build("DATE"))
+    old = eq.sql()
+    col.replace(trunc)
+    return f"{old} -> the {grain.lower()} of {lit.this} (the question states that period, not its first day)"
 
 
 _EXCLUSIVE_BEFORE = re.compile(r"(?<!\bno )(?<!\bnot )(?<!\bor )\b(?:before|earlier than|prior to|after|later than|past)\s+"

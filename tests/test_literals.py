@@ -253,8 +253,9 @@ def test_a_date_with_a_number_for_its_year_gets_the_stated_year(question: str, s
      "SELECT COUNT(CASE WHEN n > 25 THEN 1 END) FROM t WHERE d = DATE '2023-12-25'",
      "SELECT COUNT(CASE WHEN n > 1 THEN 1 END) FROM t WHERE d = CAST('2023-12-25' AS DATE)"),
     # Q4's 4 is not a count of sessions
-    ("Users in Q4 2023 with two or more sessions", "SELECT COUNT(*) FROM t WHERE n >= 4 AND q = '2023-10-01'",
-     "SELECT COUNT(*) FROM t WHERE n >= 2 AND q = '2023-10-01'"),
+    ("Users in Q4 2023 with two or more sessions",
+     "SELECT COUNT(*) FROM t WHERE n >= 4 AND DATE_TRUNC('QUARTER', d) = '2023-10-01'",
+     "SELECT COUNT(*) FROM t WHERE n >= 2 AND DATE_TRUNC('QUARTER', d) = '2023-10-01'"),
     # 12/31's 12 is not an interval
     ("during the two weeks ending 12/31/2024", "SELECT COUNT(*) FROM t WHERE d >= DATE '2024-12-31' - INTERVAL 12 WEEK",
      "SELECT COUNT(*) FROM t WHERE d >= CAST('2024-12-31' AS DATE) - INTERVAL '2' WEEK"),
@@ -303,3 +304,22 @@ def test_listed_percentiles_go_onto_the_percentile_columns(question: str, sql: s
 ])
 def test_listed_percentiles_leave_other_shapes_alone(question: str, sql: str) -> None:
     assert ground_literals(sql, question) == (sql, [])
+
+
+@pytest.mark.parametrize("question,sql,want", [
+    ("For 2024-10, what was the count of web sessions?", "SELECT COUNT(*) FROM s WHERE d = CAST('2024-10-01' AS DATE)",
+     "SELECT COUNT(*) FROM s WHERE CAST(DATE_TRUNC('MONTH', d) AS DATE) = CAST('2024-10-01' AS DATE)"),
+    ("How many sessions in 2023?", "SELECT COUNT(*) FROM s WHERE d = DATE '2023-01-01'",
+     "SELECT COUNT(*) FROM s WHERE CAST(DATE_TRUNC('YEAR', d) AS DATE) = CAST('2023-01-01' AS DATE)"),
+])
+def test_a_stated_period_is_not_its_first_day(question: str, sql: str, want: str) -> None:
+    out, changes = ground_literals(sql, question)
+    assert out == want and len(changes) == 1
+    con = duckdb.connect()
+    con.execute("CREATE TABLE s AS SELECT DATE '2023-10-05' + INTERVAL (i) DAY AS d FROM range(500) AS t(i)")
+    assert con.execute(out).fetchone()[0] > con.execute(sql).fetchone()[0]
+
+
+def test_a_stated_day_stays_a_day() -> None:
+    sql = "SELECT COUNT(*) FROM s WHERE d = DATE '2024-10-01'"
+    assert ground_literals(sql, "How many sessions on October 1, 2024?") == (sql, [])
