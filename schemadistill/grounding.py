@@ -118,8 +118,9 @@ from schemadistill.measures import (
     stated_distinct,
     stated_measures,
     stated_ratio,
+    stated_superlative,
 )
-from schemadistill.ordering import ground_key_sort, stated_key_sort
+from schemadistill.ordering import ground_key_sort, sort_rows_by, stated_key_sort
 from schemadistill.rates import place_counted_condition
 from schemadistill.schema.model import NUMERIC_TYPES, Column, NamedFilter, Schema, Table
 from schemadistill.spelling import Speller
@@ -532,9 +533,10 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     key_sort = stated_key_sort(question)
     breakdown = stated_breakdown(question, index.dimensions)
     distinct = stated_distinct(question, index.dimensions)
+    ranked = stated_superlative(question, index.measures)
     if not mentions and not filters and dated is None and age is None and not asked and counted is None \
             and ratio is None and spread is None and ranged is None and key_sort is None and not breakdown \
-            and distinct is None \
+            and distinct is None and ranked is None \
             and "'" not in sql and not _may_repeat_projection(sql):
         return Grounded(sql, literal_changes)
     body = sql.strip()
@@ -592,6 +594,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     if key_sort is not None:
         changes += ground_key_sort(tree, question, lambda words: measure_at_start(words, index.measures) is not None,
                                    dialect)
+    if ranked is not None and any(_table_matches(t, ranked[1][0]) for t in own_tables(tree)):
+        changes += sort_rows_by(tree, ranked[1][1], ranked[0], dialect)  # "the session with the highest income"
     if age is not None and schema is not None:
         change = _ground_age(tree, schema, age)
         if change:

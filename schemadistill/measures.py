@@ -191,6 +191,33 @@ def stated_measures(question: str, phrases: dict[str, tuple[str, str]]) -> list[
     return out
 
 
+# superlatives that rank rows by a measure: "the session with the highest income", "the least user age"
+_SUPERLATIVES = {"highest": "DESC", "largest": "DESC", "greatest": "DESC", "biggest": "DESC", "longest": "DESC",
+                 "most": "DESC", "lowest": "ASC", "smallest": "ASC", "least": "ASC", "shortest": "ASC"}
+_RANK_FILLER = frozenset({"the", "a", "an", "their", "its", "one", "two", "three", "four", "five", "ten"})
+
+
+def stated_superlative(question: str, phrases: dict[str, tuple[str, str]]) -> tuple[str, tuple[str, str]] | None:
+    """("DESC"|"ASC", (table, column)) when the question ranks by one measure with a superlative
+    ("the session with the highest income", "the two largest age values", "the least user age"),
+    else None (none, or several that disagree)."""
+    if not phrases:
+        return None
+    toks = _WORD.findall(question.lower())
+    longest = max(p.count(" ") + 1 for p in phrases)
+    found = set()
+    for i, tok in enumerate(toks):
+        if tok not in _SUPERLATIVES or (i and toks[i - 1] == "at"):  # "at least 3" is a comparison
+            continue
+        j = i + 1
+        while j < len(toks) and (toks[j] in _RANK_FILLER or toks[j].isdigit()):
+            j += 1
+        ref, _ = phrase_at(toks, j, phrases, longest)  # one word on too: "the least user age"
+        if ref is not None:
+            found.add((_SUPERLATIVES[tok], ref))
+    return found.pop() if len(found) == 1 else None
+
+
 def measure_at_start(text: str, phrases: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
     """The measure ``text`` begins with ("revenue across sessions" -> (sessions, revenue)), if any."""
     if not phrases:

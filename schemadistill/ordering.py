@@ -204,6 +204,31 @@ def sort_by_measure(tree: exp.Select, measure: exp.Expr, want: str, dialect: str
     return []
 
 
+def sort_rows_by(tree: exp.Expr, column: str, want: str, dialect: str = "duckdb") -> list[str]:
+    """"the session with the highest income" as ``ORDER BY session_id DESC LIMIT 1``: a listing
+    of rows (no GROUP BY, no aggregate) cut by a LIMIT and sorted by another column than the
+    measure the question ranks by is sorted by that measure (``column`` of a table the query
+    reads, unqualified or qualified as it is projected), the old key breaking ties."""
+    if not isinstance(tree, exp.Select) or tree.args.get("group") or tree.args.get("limit") is None \
+            or any(e.find(exp.AggFunc, exp.Window) for e in tree.expressions):
+        return []
+    order = tree.args.get("order")
+    if order is None or not order.expressions or not isinstance(order.expressions[0], exp.Ordered):
+        return []
+    first = order.expressions[0]
+    if not isinstance(first.this, exp.Column) or first.this.name.lower() == column.lower():
+        return []
+    shown = [c for e in tree.expressions for c in e.find_all(exp.Column) if c.name.lower() == column.lower()]
+    key = shown[0].copy() if shown else exp.column(column, table=first.this.table or None)
+    desc = want == "DESC"
+    old = order.sql(dialect=dialect).strip()
+    tie = exp.Ordered(this=first.this.copy(), nulls_first=default_nulls_first(dialect, False))
+    tree.set("order", exp.Order(expressions=[
+        exp.Ordered(this=key, desc=True if desc else None, nulls_first=default_nulls_first(dialect, desc)),
+        tie, *(o.copy() for o in order.expressions[1:])]))
+    return [f"order by {key.sql()} {want}, then {first.this.sql()} (was {old}: the question ranks by {column})"]
+
+
 def _same_key(node: exp.Expr, key: exp.Expr, measure: exp.Expr) -> bool:
     """Is the ORDER BY key ``node`` the measure: its alias, its expression, or its position?"""
     if node.sql().lower() == key.sql().lower():

@@ -9,7 +9,14 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from schemadistill.measures import measure_words, orient_ratio, plain_count, stated_measures, stated_ratio
+from schemadistill.measures import (
+    measure_words,
+    orient_ratio,
+    plain_count,
+    stated_measures,
+    stated_ratio,
+    stated_superlative,
+)
 from schemadistill.schema import load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,3 +128,15 @@ def test_stated_distinct_reads_the_counted_dimension() -> None:
     assert stated_distinct("the number of unique web clients", dims) == ("s", "browser")
     assert stated_distinct("How many users per country?", dims) is None
     assert stated_distinct("how many distinct users", dims) is None
+
+
+@pytest.mark.parametrize("question,want", [
+    ("the session with the highest income", ("DESC", ("s", "revenue"))),
+    ("Which user has the least user age?", ("ASC", ("u", "age"))),
+    ("list the users with the two largest age values", ("DESC", ("u", "age"))),
+    ("users with at least 3 sessions", None),                        # a comparison, not a ranking
+    ("the highest income and the lowest age", None),                 # two measures: not one ranking
+])
+def test_the_measure_a_superlative_ranks_by(question: str, want: tuple[str, tuple[str, str]] | None) -> None:
+    phrases = {"income": ("s", "revenue"), "age": ("u", "age"), "user age": ("u", "age")}
+    assert stated_superlative(question, phrases) == want
