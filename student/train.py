@@ -488,6 +488,22 @@ def _replan(plan: dict[str, Any], first_segment: dict[str, Any]) -> bool:
     return True
 
 
+def _cut_short(plan: dict[str, Any], k: int, done: dict[str, Any]) -> bool:
+    """Segment ``k`` ended before its last step (the time limit stopped it: the run's budget is
+    spent): the run ends where it stopped, so the later segments start there with no steps left
+    and only save and evaluate those weights. True when it cut the plan now. Without this a
+    busy machine's segment 2, stopped at step 2,640 of 2,672, left segment 3 looking for a
+    checkpoint at 2,672 that was never written, and the student stage failed after 20 minutes."""
+    stops = [plan_segment(plan, j)[1] for j in PHASES]
+    step = done.get("global_step")
+    if not isinstance(step, int) or step >= stops[k - 1]:
+        return False
+    plan["stops"] = stops[:k - 1] + [step] * (len(PHASES) - k + 1)
+    plan["max_steps"] = step
+    plan["cut_short"] = {"segment": k, "at_step": step, "from_max_steps": stops[-1]}
+    return True
+
+
 def _replan_last(plan: dict[str, Any], records: list[dict[str, Any]]) -> bool:
     """Before segment 3: fit it to what is left at the speed segment 2 ran. Segment 1's speed alone
     misleads when something else used the CPU then (a run planned 2,774 steps at 3,751 tokens/s
@@ -549,7 +565,9 @@ def _train_shuffled(run: _Run, data: tuple[list[dict[str, Any]], list[int], int]
                     atomic_write_json(shared / "plan.json", plan)
                 console.print(_plan_line("shuffled run (3 segments)", len(examples), n_dropped, tokens, plan))
             first, stop = plan_segment(plan, k)
-            console.print(f"[bold]> phase {k}[/bold]: steps {first + 1}-{stop} of the shuffled run")
+            console.print(f"[bold]> phase {k}[/bold]: steps {first + 1}-{stop} of the shuffled run" if stop > first
+                          else f"[bold]> phase {k}[/bold]: no steps left in the shuffled run (its weights are "
+                               f"step {stop}'s)")
             done, histories[k] = _train_phase(run, k, model, examples, lr, plan, segment=(first, stop))
             done.update(pairs=len(examples), dropped_too_long=n_dropped,
                         note=f"steps {first + 1}-{stop} of one shuffled run over all phases' pairs")
@@ -560,13 +578,20 @@ def _train_shuffled(run: _Run, data: tuple[list[dict[str, Any]], list[int], int]
             state.wait_for_everyone()
         records.append(done)
         prev = phase_dir / "final"
-        if k == PHASES[0] and plan is not None and _replan(plan, done):
+        if plan is not None and _cut_short(plan, k, done):
+            if state.is_main_process:
+                atomic_write_json(shared / "plan.json", plan)
+            console.print(f"  [yellow]phase {k} stopped at step {plan['cut_short']['at_step']}, before its last "
+                          "step: the time budget is spent, so the run ends there (later phases keep these weights)"
+                          "[/yellow]")
+            state.wait_for_everyone()
+        elif k == PHASES[0] and plan is not None and _replan(plan, done):
             if state.is_main_process:
                 atomic_write_json(shared / "plan.json", plan)
             console.print(f"  re-planned at {done.get('tokens_per_s')} tok/s measured: "
                           f"{plan['replanned']['from_max_steps']} -> {plan['max_steps']} steps")
             state.wait_for_everyone()
-        if k == PHASES[1] and plan is not None and _replan_last(plan, records):
+        elif k == PHASES[1] and plan is not None and _replan_last(plan, records):
             if state.is_main_process:
                 atomic_write_json(shared / "plan.json", plan)
             if plan["replanned_last"]["from_max_steps"] != plan["max_steps"]:
@@ -643,7 +668,8 @@ def _train_phase(run: _Run, k: int, model: Any, examples: list[dict[str, Any]], 
         log_history = (_read_json(Path(last) / "trainer_state.json") or {}).get("log_history", [])
         start.step = stop
     else:
-        callbacks = [limit, start, speed, *([_SegmentEnd(stop)] if segment else []), *run.callbacks]
+        # the segment's end last: it saves wherever any callback before it stopped the run
+        callbacks = [limit, start, speed, *run.callbacks, *([_SegmentEnd(stop)] if segment else [])]
         with quiet_training():
             # a shuffled run's segments share one seed: they are one run
             args = _sft_args(ckpt_dir, run.cfg, lr, plan["max_steps"], 1 if segment else k,

@@ -113,6 +113,17 @@ class StopAt(TrainerCallback):
             raise Interrupt()
 
 
+class StopTraining(TrainerCallback):
+    """Stops the Trainer after ``step`` optimizer steps, as the time limit does on a busy machine."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+        if state.global_step == self.step:
+            control.should_training_stop = True
+
+
 def test_resume_continues_from_the_last_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     name = register_tiny_preset(monkeypatch)
     run = write_run(tmp_path / "run", copies=2, sandbox=False)
@@ -310,3 +321,26 @@ def test_shuffled_run_is_saved_and_evaluated_at_each_third(tmp_path: Path, monke
     assert done2["resumed_from_step"] == 7  # the step-15 checkpoint, 7 steps into the segment
     wk = _weights(killed / "student" / "phase3" / "final")
     assert all(torch.equal(wk[n], w3[n]) for n in wk)
+
+
+def test_a_segment_stopped_early_ends_the_shuffled_run_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy machine's time limit stops segment 2 before its last step: segment 3 starts where it
+    stopped with no steps left (it found no checkpoint at segment 2's planned end and failed)."""
+    name = register_tiny_preset(monkeypatch)
+    monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
+    cfg = _cfg(name, schedule="shuffled", batch_size=2, epochs=[2, 2, 2])  # 24 steps: segments end at 8, 16, 24
+    run = write_run(tmp_path / "run", copies=2, sandbox=False)
+    summary = st.train(run, cfg, tiny_schema(), None, callbacks=[StopTraining(12)])
+    out = run / "student"
+    assert summary["phases"] == 3
+    plan = read_json(out / "shuffled" / "plan.json")
+    assert plan["stops"] == [8, 12, 12] and plan["cut_short"] == {"segment": 2, "at_step": 12, "from_max_steps": 24}
+    done2, done3 = read_json(out / "phase2" / "done.json"), read_json(out / "phase3" / "done.json")
+    assert (done2["global_step"], done2["steps"]) == (12, 4)
+    assert (done3["global_step"], done3["steps"]) == (12, 0)
+    assert read_json(out / "eval_phase3.json") == {"heldout_iid": {"n": 1}, "heldout_family": {"n": 1}}
+    w2, w3 = _weights(out / "phase2" / "final"), _weights(out / "phase3" / "final")
+    assert all(torch.equal(w2[n], w3[n]) for n in w2)
+    # resumed as it is, nothing trains again
+    st.train(run, cfg, tiny_schema(), None)
+    assert read_json(out / "phase3" / "done.json")["steps"] == 0
