@@ -71,6 +71,15 @@ The rules are conservative; where one is not sure it changes nothing:
   "sorted by platform" sorts a one-key breakdown by its key (schemadistill/ordering.py).
 - A conditional count of a value or flag the question never states is ``COUNT(*)``; a value on
   a column that never holds it, beside another column's test of it, goes.
+- A rate counts the condition the question states after the verb that follows its share word
+  ("what share of fraud sessions had Chrome": Chrome is counted, fraud picks the rows;
+  schemadistill/rates.py); a listing cut by a LIMIT and sorted by its key ranks by the measure
+  the question's superlative names ("the session with the highest income": ``ORDER BY revenue
+  DESC``, schemadistill/ordering.py).
+
+Every rule reads the question with its misspelt words put right ("otehr than Firefox", "brwoser
+type", "frauud sessions": schemadistill/spelling.py, towards the index's own words); the student
+always sees what the user wrote.
 
 First of all, :func:`ground_sql` puts in the tests the question writes in SQL's terms
 ("session_duration < 750": schemadistill/stated_tests.py), then the dates and numbers the

@@ -35,7 +35,12 @@ The rules, conservative like value grounding (schemadistill/grounding.py):
   December 2023 and 12/27/2023") go onto the SQL's one ``BETWEEN`` of dates (one stated day
   otherwise explains both ends of ``BETWEEN '2023-12-28' AND '2023-12-28'``).
 - ``DATE_TRUNC(unit, d) = 'first day'`` whose day starts a stated period of one other grain
-  only ("in 2023" as ``DATE_TRUNC('MONTH', d) = '2023-01-01'``) gets that period's grain.
+  only ("in 2023" as ``DATE_TRUNC('MONTH', d) = '2023-01-01'``) gets that period's grain, and
+  ``d = 'first day'`` of the one period stated there ("for 2024-10") that period's truncation.
+- A date whose year is a number copied over it ('10197-05-01' beside ``COUNT(*) < 10197``)
+  takes the one unused period's year; a stated date's year is never an ``INTERVAL``'s count.
+- A list of percentiles ("the 25th, 50th and 75th percentiles") goes onto the outer SELECT's
+  percentile columns of one measure: their fractions in order, or the missing ones added.
 - ``ORDER BY ... LIMIT n`` (n > 1, stated nowhere) under a question that asks for the one with
   the most or least ("which browser was the most popular") becomes ``LIMIT 1``; ``LIMIT 1``
   under a stated count of rows ("top 10 shoppers") takes the count like any other number.

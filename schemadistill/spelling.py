@@ -16,7 +16,7 @@ the student always sees what the user wrote.
 Rule: a word of at least 4 letters that is neither a word grounding knows (the value index's
 phrases, the rules' own words) nor a common English word (wordfreq), and is one edit (a letter
 dropped, added, changed, or two neighbours swapped) from exactly one known word of at least 5
-letters, and no more than one edit from any other common English word, is that word ("vales"
+letters, and not one edit from another common English word as well, is that word ("vales"
 may be "values" as well as "sales": left alone). A word with a digit or next to an apostrophe
 or underscore is left alone (ids, "user's", ``is_active``); an English word is never changed
 ("browsed", "clint"), and without wordfreq nothing is.
@@ -83,7 +83,7 @@ class Speller:
             hits = {h for h in hits if low not in (h + "s", h[:-1])}
             if len(hits) == 1:
                 hit = next(iter(hits))
-                others = _near(low, _english_forms()) - {hit, hit + "s", hit[:-1]}
+                others = _english_near(low) - {hit, hit + "s", hit[:-1]}
                 found = None if others else hit
         self._cache[low] = found
         return found
@@ -119,19 +119,26 @@ def _near(word: str, by_form: dict[str, set[str]]) -> set[str]:
     return {h for h in hits if _one_edit(word, h)}
 
 
-_ENGLISH: dict[str, set[str]] | None = None
+_ENGLISH: frozenset[str] | None = None
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def _english_forms() -> dict[str, set[str]]:
+def _english_near(word: str) -> set[str]:
+    """The commonest English words (wordfreq's top :data:`ENGLISH_WORDS`) one edit from ``word``."""
     global _ENGLISH
     if _ENGLISH is None:
         try:
             import wordfreq
-            top = [w for w in wordfreq.top_n_list("en", ENGLISH_WORDS) if w.isalpha() and len(w) >= MIN_WORD]
+            _ENGLISH = frozenset(w for w in wordfreq.top_n_list("en", ENGLISH_WORDS)
+                                 if w.isalpha() and len(w) >= MIN_WORD)
         except Exception:
-            top = []
-        _ENGLISH = _forms(top)
-    return _ENGLISH
+            _ENGLISH = frozenset()
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = {a + b[1:] for a, b in splits if b}
+    edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    edits |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    edits |= {a + c + b for a, b in splits for c in _LETTERS}
+    return {e for e in edits if e in _ENGLISH and e != word}
 
 
 def _one_edit(a: str, b: str) -> bool:
