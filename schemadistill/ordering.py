@@ -219,7 +219,9 @@ def sort_rows_by(tree: exp.Expr, column: str, want: str, dialect: str = "duckdb"
     if not isinstance(first.this, exp.Column) or first.this.name.lower() == column.lower():
         return []
     shown = [c for e in tree.expressions for c in e.find_all(exp.Column) if c.name.lower() == column.lower()]
-    key = shown[0].copy() if shown else exp.column(column, table=first.this.table or None)
+    if not shown and len(list(tree.find_all(exp.Table))) > 1:
+        return []  # which table's alias would qualify it is not clear
+    key = shown[0].copy() if shown else exp.column(column)
     desc = want == "DESC"
     old = order.sql(dialect=dialect).strip()
     tie = exp.Ordered(this=first.this.copy(), nulls_first=default_nulls_first(dialect, False))
