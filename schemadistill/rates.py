@@ -104,14 +104,17 @@ def place_counted_condition(tree: exp.Expr, question: str, locate: Callable[[exp
     acts on the outermost SELECT with a rate of one counted condition (``CASE WHEN c``,
     ``COUNT_IF(c)``) when the first condition the question states after that verb is a WHERE
     condition: the two change places (the counted one goes when the question never states it,
-    or when the WHERE already tests its column). No verb ("the percentage of fraudulent
-    sessions on Chrome" says it the other way round), a relative clause ("of users who have
-    ..."), or no rate of one condition: left to the model.
+    or when the WHERE already tests its column). A query with no such rate, whose one measure is
+    a count or a ratio that counts no condition, gets the rate of that WHERE condition
+    (:func:`_count_stated`). No verb ("the percentage of fraudulent sessions on Chrome" says it
+    the other way round), a relative clause ("of users who have ..."): left to the model.
     """
     share = _SHARE.search(question)
     verb = _COUNTED_AFTER.search(question, share.end()) if share else None
     if verb is None:
         return []
+    if isinstance(tree, exp.Select) and not any(_counted(sel) is not None for sel in tree.find_all(exp.Select)):
+        return _count_stated(tree, verb, locate)
     for sel in tree.find_all(exp.Select):
         counted = _counted(sel)
         if counted is None:
@@ -133,6 +136,42 @@ def place_counted_condition(tree: exp.Expr, question: str, locate: Callable[[exp
         return [f"counted {meant.sql()} instead of {old} (the question counts what follows "
                 f"'{verb.group(0)}'){'; ' + old + ' picks the rows' if keep else ''}"]
     return []
+
+
+def _count_stated(sel: exp.Select, verb: re.Match[str], locate: Callable[[exp.Expr], int | None]) -> list[str]:
+    """A share asked for ("what percent are non-suspicious") written as a plain count or a ratio
+    that counts no condition (``COUNT(*)``, ``100.0 * SUM(revenue) / COUNT(*)``), the condition
+    stated first after the verb filtering the rows: the one such projection becomes the rate of
+    that condition (``100.0 * COUNT(CASE WHEN c THEN 1 END) / COUNT(*)``; ``DISTINCT`` keys stay
+    distinct), and the condition leaves the WHERE."""
+    after = sorted((pos, i) for i, c in enumerate(where_conjuncts(sel))
+                   if (pos := locate(c)) is not None and pos >= verb.end())
+    measures = [p for p in sel.expressions if p.find(exp.AggFunc) is not None]
+    if not after or len(measures) != 1 or measures[0].find(exp.Window) is not None:
+        return []
+    proj = measures[0]
+    inner = proj.unalias()
+    while isinstance(inner, exp.Paren):
+        inner = inner.this
+    count = inner if isinstance(inner, exp.Count) else None
+    if isinstance(inner, exp.Div) or (isinstance(inner, exp.Mul) and inner.find(exp.Div) is not None):
+        div = inner if isinstance(inner, exp.Div) else inner.find(exp.Div)
+        below = div.expression.unnest() if div is not None else None
+        count = below if div is not None and isinstance(below, exp.Count) and not _conditions(div.this) else None
+    if count is None:
+        return []
+    meant = where_conjuncts(sel)[after[0][1]]
+    distinct = count.this if isinstance(count.this, exp.Distinct) else None
+    key = distinct.expressions[0] if distinct is not None and len(distinct.expressions) == 1 else None
+    if distinct is not None and key is None:
+        return []
+    case = exp.Case(ifs=[exp.If(this=meant.copy(), true=key.copy() if key is not None else exp.Literal.number(1))])
+    above = exp.Count(this=exp.Distinct(expressions=[case]) if key is not None else case)
+    rate = exp.Div(this=exp.Mul(this=exp.Literal.number("100.0"), expression=above), expression=count.copy())
+    old = proj.sql()
+    proj.replace(exp.alias_(rate, "pct"))
+    remove_conjunct(outer_paren(meant))
+    return [f"{old} -> the share of {meant.sql()} (the question asks what share follows '{verb.group(0)}')"]
 
 
 def _counted(sel: exp.Select) -> exp.Expr | None:
