@@ -645,12 +645,21 @@ def _stated_at(question: str, index: ValueIndex, mentions: list[Mention],
     """Where the question states a condition (character offset), or None: a value test at its
     value's mention, a yes/no column's test at its flag words, a named condition at its
     synonym, a comparison with a number at that number (said once). Dates are not located."""
+    filters = [(ref.key(), phrase) for phrase, ref in index.filters.items()]
+    numbers: list[Atom] = []  # the question's numbers (literals.py reads them), on first use
+
+    def number_at(text: str) -> int | None:
+        if not numbers:
+            numbers.extend(a for a in question_atoms(question) if a.kind == "number" and a.number is not None)
+        said = [a.pos for a in numbers if a.number is not None and abs(a.number - float(text)) < 1e-9]
+        return said[0] if len(said) == 1 else None
+
     def at(cond: exp.Expr) -> int | None:
         while isinstance(cond, exp.Paren):
             cond = cond.this
         key = bare_sql(cond)
-        for phrase, ref in index.filters.items():
-            if ref.key() == key:
+        for fkey, phrase in filters:
+            if fkey == key:
                 hit = re.search(r"(?<!\w)" + re.escape(phrase) + r"(?!\w)", question, re.IGNORECASE)
                 if hit:
                     return hit.start()
@@ -666,24 +675,19 @@ def _stated_at(question: str, index: ValueIndex, mentions: list[Mention],
             return None
         if keys and all(isinstance(x, exp.Literal) and x.is_string for x in literals):
             texts = {str(x.this).lower() for x in literals}
-            spots = [_mention_at(question, m) for m in mentions if (m.ref.table, m.ref.column) in keys
-                     and not m.ref.flag and m.ref.value.lower() in texts]
+            hits = [_mention_at(question, m) for m in mentions if (m.ref.table, m.ref.column) in keys
+                    and not m.ref.flag and m.ref.value.lower() in texts]
+            spots = [h.start() if h else None for h in hits]
         elif keys and any(m.ref.flag for m in mentions):
-            spots = [_mention_at(question, m) for m in mentions if (m.ref.table, m.ref.column) in keys and m.ref.flag]
+            hits = [_mention_at(question, m) for m in mentions if (m.ref.table, m.ref.column) in keys and m.ref.flag]
+            spots = [h.start() if h else None for h in hits]
         elif all(isinstance(x, exp.Literal) and x.is_number for x in literals):
-            spots = [_number_at(question, x.this) for x in literals]
+            spots = [number_at(x.this) for x in literals]
         else:
             return None
-        found = [s.start() for s in spots if s is not None]
+        found = [s for s in spots if s is not None]
         return min(found) if found and len(found) == len(spots) else None
     return at
-
-
-def _number_at(question: str, number: str) -> re.Match[str] | None:
-    """The one place the question says ``number`` (in digits; 0 also as "zero"), if just one."""
-    words = re.escape(number) + ("|zero" if number in ("0", "0.0") else "")
-    hits = list(re.finditer(r"(?<![\w.,])(?:" + words + r")(?![\w]|[.,]\d)", question, re.IGNORECASE))
-    return hits[0] if len(hits) == 1 else None
 
 
 def _groups_named(tree: exp.Select, named: set[tuple[str, str]]) -> bool:

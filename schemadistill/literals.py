@@ -464,11 +464,7 @@ def _ground_grain(tree: exp.Expr, periods: list[Atom]) -> list[str]:
             if not (isinstance(trunc, (exp.TimestampTrunc, exp.DateTrunc)) and isinstance(lit, exp.Literal)
                     and lit.is_string and isinstance(trunc.args.get("unit"), exp.Var)):
                 continue
-            m = _DATE_STRING.match(lit.this)
-            try:
-                day = dt.date(int(m["y"]), int(m["m"]), int(m["d"])) if m else None
-            except ValueError:
-                day = None
+            day = _day(lit.this)
             unit = trunc.args["unit"].name.upper()
             grains = {_GRAINS[a.kind] for a in periods if a.start == day}
             if len(grains) == 1 and unit not in grains and unit in _GRAINS.values():
@@ -479,12 +475,17 @@ def _ground_grain(tree: exp.Expr, periods: list[Atom]) -> list[str]:
     return changes
 
 
-def _truncate_to_period(eq: exp.EQ, col: exp.Column, lit: exp.Literal, periods: list[Atom]) -> str | None:
-    m = _DATE_STRING.match(lit.this)
+def _day(text: str) -> dt.date | None:
+    """The day a SQL date string names, or None (not a date, or a garbled one)."""
+    m = _DATE_STRING.match(text)
     try:
-        day = dt.date(int(m["y"]), int(m["m"]), int(m["d"])) if m else None
+        return dt.date(int(m["y"]), int(m["m"]), int(m["d"])) if m else None
     except ValueError:
         return None
+
+
+def _truncate_to_period(eq: exp.EQ, col: exp.Column, lit: exp.Literal, periods: list[Atom]) -> str | None:
+    day = _day(lit.this)
     starting = [a for a in periods if a.start == day]
     if day is None or len(starting) != 1 or starting[0].kind == "day" \
             or any(a.kind == "day" and a.start == day for a in periods):

@@ -119,8 +119,7 @@ def place_counted_condition(tree: exp.Expr, question: str, locate: Callable[[exp
         counted = _counted(sel)
         if counted is None:
             continue
-        after = sorted((pos, i) for i, c in enumerate(where_conjuncts(sel))
-                       if (pos := locate(c)) is not None and pos >= verb.end())
+        after = _stated_after(sel, verb, locate)
         said = locate(counted)
         if not after or (said is not None and verb.end() <= said <= after[0][0]):
             return []  # nothing stated after the verb is filtered, or the counted one is stated first
@@ -144,8 +143,7 @@ def _count_stated(sel: exp.Select, verb: re.Match[str], locate: Callable[[exp.Ex
     stated first after the verb filtering the rows: the one such projection becomes the rate of
     that condition (``100.0 * COUNT(CASE WHEN c THEN 1 END) / COUNT(*)``; ``DISTINCT`` keys stay
     distinct), and the condition leaves the WHERE."""
-    after = sorted((pos, i) for i, c in enumerate(where_conjuncts(sel))
-                   if (pos := locate(c)) is not None and pos >= verb.end())
+    after = _stated_after(sel, verb, locate)
     measures = [p for p in sel.expressions if p.find(exp.AggFunc) is not None]
     if not after or len(measures) != 1 or measures[0].find(exp.Window) is not None:
         return []
@@ -172,6 +170,13 @@ def _count_stated(sel: exp.Select, verb: re.Match[str], locate: Callable[[exp.Ex
     proj.replace(exp.alias_(rate, "pct"))
     remove_conjunct(outer_paren(meant))
     return [f"{old} -> the share of {meant.sql()} (the question asks what share follows '{verb.group(0)}')"]
+
+
+def _stated_after(sel: exp.Select, verb: re.Match[str], locate: Callable[[exp.Expr], int | None]
+                  ) -> list[tuple[int, int]]:
+    """(where stated, index) of each WHERE condition of ``sel`` the question states after ``verb``, in order."""
+    return sorted((pos, i) for i, c in enumerate(where_conjuncts(sel))
+                  if (pos := locate(c)) is not None and pos >= verb.end())
 
 
 def _counted(sel: exp.Select) -> exp.Expr | None:

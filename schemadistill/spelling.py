@@ -25,7 +25,6 @@ or underscore is left alone (ids, "user's", ``is_active``); an English word is n
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable
 
 # the words grounding's rules look for beyond the index's phrases (share words, negations,
@@ -50,25 +49,12 @@ ENGLISH_WORDS = 20_000  # the commonest English words a misspelling might also h
 _WORD = re.compile(r"(?<![\w'’])[A-Za-z]+(?![\w'’])")
 
 
-def _edits(word: str) -> set[str]:
-    """The forms that meet a known word's forms when ``word`` is one edit from it: its drops (a
-    letter added by mistake), its wildcard forms (a letter changed) and its swaps; a letter
-    dropped by mistake meets the known word's own drops at ``word`` itself."""
-    out = {word}
-    for i in range(len(word)):
-        out.add(word[:i] + word[i + 1:])
-        out.add(word[:i] + "?" + word[i + 1:])
-        if i + 1 < len(word):
-            out.add(word[:i] + word[i + 1] + word[i] + word[i + 2:])
-    return out
-
-
 class Speller:
     """Corrects the words of a question towards ``known`` (lower-case words)."""
 
     def __init__(self, known: Iterable[str]) -> None:
         self.known = {w.lower() for w in known if w.isalpha()} | set(RULE_WORDS)
-        self._by_form = _forms(w for w in self.known if len(w) >= MIN_KNOWN)
+        self._targets = frozenset(w for w in self.known if len(w) >= MIN_KNOWN)
         self._cache: dict[str, str | None] = {}
 
     def meant(self, word: str) -> str | None:
@@ -78,7 +64,7 @@ class Speller:
             return self._cache[low]
         found: str | None = None
         if len(low) >= MIN_WORD and low not in self.known and not _is_english(low):
-            hits = _near(low, self._by_form)
+            hits = _one_edit_away(low) & self._targets
             # a plural or singular of a known word is that word, spelt right ("percentiles")
             hits = {h for h in hits if low not in (h + "s", h[:-1])}
             if len(hits) == 1:
@@ -99,28 +85,20 @@ class Speller:
         return _WORD.sub(fix, text)
 
 
-def _forms(words: Iterable[str]) -> dict[str, set[str]]:
-    """Form -> words: a misspelling meets its word at the forms both share (see :func:`_edits`):
-    the word itself, its wildcard forms (a letter changed) and its drops (a letter left out)."""
-    by_form: dict[str, set[str]] = defaultdict(set)
-    for w in words:
-        by_form[w].add(w)
-        for i in range(len(w)):
-            by_form[w[:i] + "?" + w[i + 1:]].add(w)
-            by_form[w[:i] + w[i + 1:]].add(w)
-    return by_form
-
-
-def _near(word: str, by_form: dict[str, set[str]]) -> set[str]:
-    """The words of ``by_form`` exactly one edit from ``word``."""
-    hits: set[str] = set()
-    for form in _edits(word):
-        hits |= by_form.get(form, set())
-    return {h for h in hits if _one_edit(word, h)}
-
-
 _ENGLISH: frozenset[str] | None = None
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _one_edit_away(word: str) -> set[str]:
+    """Every string one edit from ``word``: a letter dropped, swapped with its neighbour, changed
+    or added (optimal-string-alignment distance 1)."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    edits = {a + b[1:] for a, b in splits if b}
+    edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    edits |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
+    edits |= {a + c + b for a, b in splits for c in _LETTERS}
+    edits.discard(word)
+    return edits
 
 
 def _english_near(word: str) -> set[str]:
@@ -133,24 +111,7 @@ def _english_near(word: str) -> set[str]:
                                  if w.isalpha() and len(w) >= MIN_WORD)
         except Exception:
             _ENGLISH = frozenset()
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    edits = {a + b[1:] for a, b in splits if b}
-    edits |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    edits |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
-    edits |= {a + c + b for a, b in splits for c in _LETTERS}
-    return {e for e in edits if e in _ENGLISH and e != word}
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """Optimal-string-alignment distance of exactly one (drop, insertion, change, neighbour swap)."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
-                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+    return _one_edit_away(word) & _ENGLISH
 
 
 _ZIPF: dict[str, float] = {}
