@@ -21,7 +21,8 @@ from typing import Any
 from export.runtime import Runtime
 from schemadistill.evaluate import evaluate_rows
 
-FALLBACK_COUNTS = ("repaired", "refused", "repair_tried", "grounded", "fixed_by_beam", "fixed_by_repair")
+FALLBACK_COUNTS = ("repaired", "refused", "repair_tried", "grounded", "fixed_by_beam", "fixed_by_repair",
+                   "questioned", "fixed_by_consistency")
 
 
 def evaluate_artifact(rt: Runtime, rows: list[Any], db: str | Path, *, max_failures: int = 20,
@@ -29,7 +30,8 @@ def evaluate_artifact(rt: Runtime, rows: list[Any], db: str | Path, *, max_failu
     """Execution accuracy of ``rt``'s guarded answers to ``rows`` (``question`` + gold ``sql``),
     gold and answers run on ``db``; rows flagged empty_or_null_result or time_dependent are
     skipped. The report of :func:`schemadistill.evaluate.evaluate` plus the fallback counts
-    (answers repaired, by beams or the repair prompt; refused; grounded), the variant and seconds."""
+    (answers repaired, by beams or the repair prompt; refused; grounded; questioned by the consistency
+    check, and replaced by a beam that says more of the question), the variant and seconds."""
     counts = dict.fromkeys(FALLBACK_COUNTS, 0)
 
     def predict(qs: list[str]) -> list[str]:
@@ -39,7 +41,9 @@ def evaluate_artifact(rt: Runtime, rows: list[Any], db: str | Path, *, max_failu
             preds[i] = a.sql or ""
             counts["repaired"] += a.repaired
             counts["refused"] += a.refused
-            counts["repair_tried"] += a.first_sql is not None
+            counts["repair_tried"] += a.first_sql is not None and a.fixed_by != "consistency"
+            # answers that passed the checks yet the consistency check questioned (beams searched)
+            counts["questioned"] += a.fixed_by == "consistency" or (a.first_sql is None and a.ok and bool(a.unsupported))
             counts["grounded"] += bool(a.grounded)
             if a.fixed_by:
                 counts[f"fixed_by_{a.fixed_by}"] += 1

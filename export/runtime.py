@@ -11,8 +11,8 @@ Nothing here imports torch or transformers, directly or through what it imports 
 with both blocked): a service needs onnxruntime, tokenizers, jinja2, numpy, and our pure-Python
 helpers (the prompt, sqlglot checks, the DuckDB sandbox executor for ``db=``).
 
-Decoding is greedy with the KV cache (beam search only as the fallback for an answer that fails
-the checks, see :meth:`Runtime.ask_many`), in our own loop, token for token what student/infer.py
+Decoding is greedy with the KV cache (beam search only for an answer that fails the checks or
+that the consistency check questions, see :meth:`Runtime.ask_many`), in our own loop, token for token what student/infer.py
 (PyTorch ``generate``) produces: the prompt is prefilled once (left-padded batch, attention mask,
 position ids = cumsum(mask) - 1 as transformers makes them), then each step feeds only the new
 token and the previous step's ``present.*`` outputs as ``past_key_values.*``. A row stops at a
@@ -53,6 +53,8 @@ from tokenizers import Tokenizer
 
 from export.artifact import ArtifactInfo, load_artifact
 from export.guard import Verdict, check_sql
+from schemadistill.config import DEFAULT_BEAMS
+from schemadistill.consistency import unsupported
 from schemadistill.errors import UserError
 from schemadistill.grounding import Grounded, ValueIndex, ground_sql
 from schemadistill.prompt import cut_at_stop, fill_slots, render_prompt, slot_numbers, slot_values
@@ -61,10 +63,6 @@ from schemadistill.schema.model import Schema
 
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
 DEFAULT_BATCH = 8
-# Beams searched for an answer that fails the checks. Measured on the 214 real questions of the
-# seed schema (docs/DESIGN.md): the first of 4 beams that passes fixed more answers than the
-# repair prompt (57.0% vs 54.2%); 8 beams did no better than 4.
-DEFAULT_BEAMS = 4
 MIN_QUESTION_TOKENS = 8  # a question cut shorter than this is no question any more
 _NP_DTYPES = {"float32": np.float32, "float16": np.float16, "tensor(float)": np.float32,
               "tensor(float16)": np.float16}
@@ -93,8 +91,13 @@ class Answer:
     refused: bool = False  # not one read-only query: never returned as runnable SQL
     rows: list[tuple[Any, ...]] | None = None  # with ``db``: the result (up to the executor's row cap)
     columns: list[str] | None = None
-    first_sql: str | None = None  # the first attempt, when a fallback ran
-    fixed_by: str | None = None  # which fallback gave the answer: "beam" or "repair"
+    first_sql: str | None = None  # the first attempt, when a fallback or another beam replaced it
+    # which fallback gave the answer: "beam" or "repair" (the first failed the checks), or
+    # "consistency" (the first passed and another beam says more of the question)
+    fixed_by: str | None = None
+    # what the answer adds to the question or leaves out of it (schemadistill/consistency.py):
+    # empty when nothing was found; a reason to look twice when not
+    unsupported: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     grounded: list[str] = field(default_factory=list)  # what grounding changed (values.json, dates, numbers)
 
@@ -130,7 +133,7 @@ class Runtime:
 
     def __init__(self, artifact_dir: str | Path, variant: str = "auto", provider: str | None = None,
                  threads: int | None = None, batch_size: int = DEFAULT_BATCH, ground: bool = True,
-                 beams: int = DEFAULT_BEAMS):
+                 beams: int = DEFAULT_BEAMS, consistency: bool = True):
         self.artifact: ArtifactInfo = load_artifact(artifact_dir)
         art = self.artifact
         available = ort.get_available_providers()
@@ -185,6 +188,8 @@ class Runtime:
         # the question's dates and numbers are still grounded (that needs no data)
         self.ground = ground
         self.beams = max(0, beams)
+        # consistency=False: only answers that fail the checks get beams (to measure what it adds)
+        self.consistency = consistency
         self.values = ValueIndex.from_json(art.values) if ground and art.values is not None else None
         self._executors: dict[Path, Executor] = {}
 
@@ -471,10 +476,15 @@ class Runtime:
         ``grounded`` says what changed.
         A statement that is not one read-only query is refused (``sql`` None). One that does
         not parse, names an unknown table or column, or (with ``db``) fails in the sandbox gets
-        two fallbacks: the first of ``beams`` beam-search completions that passes the same checks
-        (grounded as well), else one completion of the student's repair prompt, holding the broken
-        SQL and the real error text, exactly as in training phase 3. ``repaired`` says a fallback's
-        answer passed and was used, ``fixed_by`` which one.
+        two fallbacks: of ``beams`` beam-search completions (grounded as well) the one that passes
+        the same checks with the fewest consistency issues, else one completion of the student's
+        repair prompt, holding the broken SQL and the real error text, exactly as in training
+        phase 3. ``repaired`` says a fallback's answer passed and was used, ``fixed_by`` which one.
+
+        An answer that passes but adds to its question or leaves part of it out
+        (schemadistill/consistency.py: a stated number it never uses, a column nobody named, a
+        bucket by year under "by month") gets the same beams; one with strictly fewer issues
+        replaces it (``fixed_by`` "consistency"). ``unsupported`` lists the returned answer's issues.
         """
         ex = self.executor(db) if db is not None else None
         prompts, notes = [], []
@@ -486,16 +496,16 @@ class Runtime:
         grounds = [self._ground(s, q) for s, q in zip(self.complete(prompts), questions, strict=True)]
         firsts = [g.sql for g in grounds]
         verdicts = [check_sql(s, self.schema, self.dialect, ex) for s in firsts]
+        issues = [self._issues(s, q) if v.ok else [] for s, v, q in zip(firsts, verdicts, questions, strict=True)]
         retry = [i for i, v in enumerate(verdicts) if not v.ok and not v.refused]
+        doubted = [i for i, found in enumerate(issues) if found]
         seconds: dict[int, tuple[str, Verdict]] = {}
         fixed_by: dict[int, str] = {}
-        for i in retry if self.beams > 1 else []:
-            for sql in dict.fromkeys(self.beam_search(prompts[i], self.beams)):
-                g = self._ground(sql, questions[i])
-                v = check_sql(g.sql, self.schema, self.dialect, ex) if g.sql != firsts[i] else verdicts[i]
-                if v.ok:
-                    grounds[i], seconds[i], fixed_by[i] = g, (g.sql, v), "beam"
-                    break
+        for i in sorted(retry + doubted) if self.beams > 1 else []:
+            best = self._best_beam(prompts[i], questions[i], firsts[i], ex)
+            if best is not None and (i in retry or len(best[2]) < len(issues[i])):
+                grounds[i], seconds[i], issues[i] = best[0], (best[0].sql, best[1]), best[2]
+                fixed_by[i] = "beam" if i in retry else "consistency"
         retry = [i for i in retry if i not in seconds]
         if retry:
             with warnings.catch_warnings():
@@ -505,21 +515,45 @@ class Runtime:
                 grounds[i] = self._ground(sql, questions[i])
                 seconds[i] = (grounds[i].sql, check_sql(grounds[i].sql, self.schema, self.dialect, ex))
                 fixed_by[i] = "repair"
+                issues[i] = self._issues(grounds[i].sql, questions[i]) if seconds[i][1].ok else []
         answers = []
         for i, (sql, v) in enumerate(zip(firsts, verdicts, strict=True)):
             first = None
             if i in seconds:
                 first, (sql, v) = sql, seconds[i]
-            a = Answer(sql=None if v.refused else sql, ok=v.ok, repaired=first is not None and v.ok,
+            a = Answer(sql=None if v.refused else sql, ok=v.ok,
+                       repaired=v.ok and fixed_by.get(i) in ("beam", "repair"),
                        error=None if v.ok else v.error, refused=v.refused, first_sql=first,
                        fixed_by=fixed_by.get(i) if first is not None and v.ok else None,
-                       warnings=notes[i], grounded=grounds[i].changes)
+                       warnings=notes[i], grounded=grounds[i].changes, unsupported=issues[i])
             if v.ok and v.result is not None:
                 a.rows, a.columns = v.result.rows, v.result.columns
             answers.append(a)
         for note in dict.fromkeys(n for ns in notes for n in ns):  # once, for callers that watch warnings
             warnings.warn(note, UserWarning, stacklevel=2)
         return answers
+
+    def _best_beam(self, prompt: Encoded, question: str, first: str, ex: Executor | None
+                   ) -> tuple[Grounded, Verdict, list[str]] | None:
+        """The beam (grounded) that passes the checks with the fewest consistency issues, the
+        model's order breaking ties; None when no beam other than ``first`` passes."""
+        best: tuple[Grounded, Verdict, list[str]] | None = None
+        for sql in dict.fromkeys(self.beam_search(prompt, self.beams)):
+            g = self._ground(sql, question)
+            if g.sql == first:
+                continue
+            v = check_sql(g.sql, self.schema, self.dialect, ex)
+            if not v.ok:
+                continue
+            found = self._issues(g.sql, question)
+            if best is None or len(found) < len(best[2]):
+                best = (g, v, found)
+            if not found:
+                break
+        return best
+
+    def _issues(self, sql: str, question: str) -> list[str]:
+        return unsupported(sql, question, self.values, self.dialect) if self.consistency else []
 
     def _ground(self, sql: str, question: str) -> Grounded:
         if not self.ground:

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from schemadistill.config import DEFAULT_BEAMS
 from schemadistill.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -302,7 +303,11 @@ def export_cmd(
 
 VariantOpt = Annotated[str, typer.Option("--variant", help="auto (int8 on CPU, fp16 on CUDA) | fp32 | int8 | fp16")]
 BeamsOpt = Annotated[int, typer.Option("--beams", help="Beam-search completions tried for an answer that fails the "
-                                                       "checks, before the repair prompt; 0 skips them.")]
+                                                       "checks (before the repair prompt) or that the consistency "
+                                                       "check questions; 0 skips them.")]
+ConsistencyOpt = Annotated[bool, typer.Option("--consistency/--no-consistency",
+                                              help="Question answers that add to the question or leave part of it "
+                                                   "out, and take a beam that says more.")]
 
 
 def _print_warnings(caught: list[warnings.WarningMessage]) -> None:
@@ -317,18 +322,22 @@ def ask(
     db: Annotated[Path | None, typer.Option("--db", help="DuckDB file: run the SQL read-only, show its rows, "
                                                          "repair it on error.")] = None,
     variant: VariantOpt = "auto",
-    beams: BeamsOpt = 4,
+    beams: BeamsOpt = DEFAULT_BEAMS,
+    consistency: ConsistencyOpt = True,
 ) -> None:
     """Answer one question with the exported student (lean ONNX runtime, no torch): prints the SQL.
 
     A statement that is not one read-only query is refused (exit code 1). One that fails the
     checks gets fallbacks (beam search, then the repair prompt); a line ``-- repaired: yes|no``
-    follows the SQL (with the fallback and the first attempt), and a line
-    ``-- grounded: ...`` for each value, date or number of the question that grounding put into it.
+    follows the SQL (with the fallback and the first attempt), a line ``-- grounded: ...`` for
+    each value, date or number of the question that grounding put into it, and a line
+    ``-- unsupported: ...`` for each thing the answer adds to the question or leaves out of it
+    (the consistency check; a beam that says more has replaced the first answer when one did).
     """
     from export.runtime import Runtime
 
-    with warnings.catch_warnings(record=True) as caught, Runtime(artifact, variant=variant, beams=beams) as rt:
+    with warnings.catch_warnings(record=True) as caught, \
+            Runtime(artifact, variant=variant, beams=beams, consistency=consistency) as rt:
         warnings.simplefilter("always")
         a = rt.ask(question, db)
     _print_warnings(caught)
@@ -341,6 +350,8 @@ def ask(
                      + (f" ({how}first attempt: {a.first_sql})" if a.first_sql else "") + "\n")
     for change in a.grounded:
         sys.stdout.write(f"-- grounded: {change}\n")
+    for issue in a.unsupported:
+        sys.stdout.write(f"-- unsupported: {issue}\n")
     if not a.ok:
         err_console.print(f"[bold red]the SQL does not pass the checks:[/bold red] {escape(a.error or '')}",
                           highlight=False)
@@ -366,7 +377,8 @@ def eval_cmd(
     ground: Annotated[bool, typer.Option("--ground/--no-ground",
                                          help="Grounding (values from the artifact's values.json; the question's dates "
                                               "and numbers), as `ask` does.")] = True,
-    beams: BeamsOpt = 4,
+    beams: BeamsOpt = DEFAULT_BEAMS,
+    consistency: ConsistencyOpt = True,
 ) -> None:
     """Execution accuracy of the exported student through the lean runtime (grounding, guard and fallbacks included).
 
@@ -383,7 +395,7 @@ def eval_cmd(
     if limit is not None:
         rows = rows[:max(0, limit)]
     with warnings.catch_warnings(record=True) as caught, \
-            Runtime(artifact, variant=variant, ground=ground, beams=beams) as rt:
+            Runtime(artifact, variant=variant, ground=ground, beams=beams, consistency=consistency) as rt:
         warnings.simplefilter("always")
         report = evaluate_artifact(rt, rows, db, source=questions)
     counts = {k: report[k] for k in FALLBACK_COUNTS}
@@ -395,7 +407,9 @@ def eval_cmd(
     out_console.print(f"execution accuracy {report['execution_accuracy']:.1%}, valid SQL {report['valid_sql_rate']:.1%}, "
                       f"unknown names {report['unknown_name_rate']:.1%}; repaired {counts['repaired']} of "
                       f"{counts['repair_tried']} failing answers ({counts['fixed_by_beam']} by beams, "
-                      f"{counts['fixed_by_repair']} by the repair prompt), refused {counts['refused']}, grounded {counts['grounded']}")
+                      f"{counts['fixed_by_repair']} by the repair prompt), refused {counts['refused']}, grounded {counts['grounded']}, "
+                      f"questioned {counts['questioned']} passing answers ({counts['fixed_by_consistency']} replaced by a beam "
+                      f"that says more)")
     for f in report["failures"][:5]:
         out_console.print(f"  [dim]{f['why']}:[/dim] {escape(f['question'])} -> {escape(f['pred'] or '(none)')}",
                           highlight=False)

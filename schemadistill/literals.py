@@ -1047,3 +1047,53 @@ def _plain_column_test(conj: exp.Expr) -> bool:
         conj = conj.this
     return isinstance(conj.this, exp.Column) and all(
         not isinstance(x, exp.Column) for k, x in conj.args.items() if k != "this" and isinstance(x, exp.Expr))
+
+
+# -- checking, not changing: what the consistency check (schemadistill/consistency.py) reads ---
+def literal_issues(tree: exp.Expr, question: str) -> list[str]:
+    """What the SQL's dates and numbers leave out of the question's or add to it, after grounding:
+    a garbled date; a number or date the SQL compares with that no atom explains (0 and 1 are
+    flags and "any"; a CASE's bucket bounds are the schema's, not the question's); an atom the
+    SQL never uses (a number that appears nowhere, a period no date bounds and no date parts
+    spell); quoted text no string literal holds."""
+    atoms = question_atoms(question)
+    lits = _sql_literals(tree)
+    ranged = {lit.role[:2] for lit in lits if lit.kind == "date" and lit.role} == {"lo", "hi"}
+    numbers = [float(n.this) for n in tree.find_all(exp.Literal) if n.is_number and _is_float(n.this)]
+    numbers += [lit.number for lit in lits if lit.kind == "number" and lit.number is not None]  # INTERVAL '6' MONTH
+    days = [lit.date for lit in lits if lit.kind == "date" and lit.date is not None]
+    issues = [f"the date '{lit.node.this}' is garbled" for lit in lits if lit.broken]
+    for lit in lits:
+        if lit.broken or lit.node.find_ancestor(exp.Case) is not None:
+            continue
+        if lit.kind == "number":
+            assert lit.number is not None
+            if lit.number not in (0.0, 1.0) and not any(_explains_number(a, lit.number) for a in atoms
+                                                        if a.kind != "text"):
+                issues.append(f"the SQL's {_fmt(lit.number)} is not in the question")
+        elif not any(_explains_date(a, lit.date, lit.role, ranged) for a in atoms if a.kind not in ("number", "text")):
+            issues.append(f"the SQL's date {lit.node.this} is not in the question")
+    for a in atoms:
+        said = question[a.pos:a.stop]
+        if a.kind == "text":
+            text = a.text.strip("%").lower()
+            strings = [s.this.strip("%").lower() for s in tree.find_all(exp.Literal) if s.is_string]
+            if text and not _DATE_STRING.match(text) and not any(s and (text in s or s in text) for s in strings):
+                issues.append(f"the question's '{a.text}' is not in the SQL")
+        elif a.kind == "number":
+            assert a.number is not None
+            if a.number == 1.0 and not said[:1].isdigit():
+                continue  # "one" is mostly an article ("at least one session", "the one with")
+            if not any(_explains_number(a, x) for x in numbers + [p for d in days for p in (d.year, d.month, d.day)]):
+                issues.append(f"the question's {said} is not in the SQL")
+        elif not any(_explains_date(a, lit.date, lit.role, ranged) for lit in lits if lit.kind == "date" and not lit.broken) and not all(any(_same(p, x) for x in numbers) for p in a.parts):
+            issues.append(f"the question's {said} is not in the SQL")
+    return issues
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

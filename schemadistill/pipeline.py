@@ -309,7 +309,8 @@ def _eval_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
     if cfg.golden:
         sets["golden"] = list(read_jsonl(cfg.golden))
     reports: dict[str, Any] = {}
-    with Runtime(out / "export" / "artifact", variant=cfg.eval.variant, beams=cfg.eval.beams) as rt:
+    with Runtime(out / "export" / "artifact", variant=cfg.eval.variant, beams=cfg.eval.beams,
+                 consistency=cfg.eval.consistency) as rt:
         for name, rows in sets.items():
             console.print(f"  {name}: {len(rows)} questions")
             reports[name] = evaluate_artifact(rt, rows, out / "sandbox" / "sandbox.duckdb",
@@ -318,7 +319,7 @@ def _eval_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
     if "golden" in reports:
         reports["golden"]["teacher_coverage"] = _golden_coverage(out, sets["golden"], dialect)
     atomic_write_json(stage_dir / "eval.json", reports)
-    figures: dict[str, Any] = {"variant": variant, "beams": cfg.eval.beams}
+    figures: dict[str, Any] = {"variant": variant, "beams": cfg.eval.beams, "consistency": cfg.eval.consistency}
     if "golden" in reports:
         figures["golden_family_coverage"] = reports["golden"]["teacher_coverage"]["family_share"]
     for name, r in reports.items():

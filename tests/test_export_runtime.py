@@ -167,8 +167,9 @@ def _plant(rt: Runtime, monkeypatch: pytest.MonkeyPatch, outputs: list[str], bea
 
 def test_failing_answer_takes_the_first_beam_that_passes(run: Path, rt: Runtime,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    """Beams before the repair prompt: the first beam that passes wins; a beam equal to the failed
-    answer or failing itself is passed over; no beam passing falls through to the repair prompt."""
+    """Beams before the repair prompt: the first beam that passes (with no consistency issue) wins;
+    a beam equal to the failed answer or failing itself is passed over; no beam passing falls
+    through to the repair prompt."""
     seen = _plant(rt, monkeypatch, [MISSPELT], beams=[MISSPELT, "SELECT agge FROM ecommerce.users;", FIXED,
                                                      "SELECT 1 AS one;"])
     a = rt.ask("Ages of active users?", db=_db(run))
@@ -183,6 +184,41 @@ def test_failing_answer_takes_the_first_beam_that_passes(run: Path, rt: Runtime,
     _plant(rt, monkeypatch, [MISSPELT, MISSPELT], beams=[FIXED])
     a = rt.ask("Ages of active users?", db=_db(run))
     assert (a.ok, a.repaired, a.fixed_by) == (False, False, None)  # beams=0: the beams are never asked
+
+
+YEARLY = ("SELECT DATE_TRUNC('year', action_date) AS period, COUNT(*) AS n FROM ecommerce.sessions "
+          "GROUP BY 1 ORDER BY 1;")
+MONTHLY = YEARLY.replace("'year'", "'month'")
+WEEKLY = YEARLY.replace("'year'", "'week'")
+
+
+def test_questioned_answer_takes_a_beam_that_says_more(run: Path, rt: Runtime,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer that runs but buckets by year under "monthly" gets beams; the first beam with
+    fewer consistency issues replaces it (not a repair: the first answer passed)."""
+    question = "Monthly count of sessions?"
+    seen = _plant(rt, monkeypatch, [YEARLY], beams=[YEARLY, WEEKLY, MONTHLY])
+    a = rt.ask(question, db=_db(run))
+    assert len(seen) == 1
+    assert (a.ok, a.sql, a.first_sql, a.fixed_by, a.repaired, a.unsupported) == (
+        True, MONTHLY, YEARLY, "consistency", False, [])
+    with Executor(_db(run)) as ex:
+        assert a.rows == ex.run(MONTHLY).rows
+    # no beam says more (a weekly bucket is as wrong as a yearly one): the first answer stays,
+    # its issue reported
+    _plant(rt, monkeypatch, [YEARLY], beams=[WEEKLY])
+    a = rt.ask(question, db=_db(run))
+    assert (a.sql, a.first_sql, a.fixed_by) == (YEARLY, None, None)
+    assert a.unsupported == ["the question asks by month; the SQL buckets by year"]
+    # an answer with no issue never costs a beam search
+    _plant(rt, monkeypatch, [MONTHLY])
+    monkeypatch.setattr(rt, "beam_search", lambda *a, **k: pytest.fail("beam search on a consistent answer"))
+    assert rt.ask(question, db=_db(run)).sql == MONTHLY
+    monkeypatch.setattr(rt, "consistency", False)  # off: the answer is the model's, no issue found
+    _plant(rt, monkeypatch, [YEARLY])
+    monkeypatch.setattr(rt, "beam_search", lambda *a, **k: pytest.fail("beam search with consistency off"))
+    a = rt.ask(question, db=_db(run))
+    assert (a.sql, a.unsupported) == (YEARLY, [])
 
 
 def test_repair_round_uses_the_real_sandbox_error(run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
