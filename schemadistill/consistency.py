@@ -85,6 +85,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
     issues += _constant_counts(tree)
     issues += _unasked_aggregates(tree, question)
     if index is not None:
+        issues += _untested_comparisons(tree, question, index)
         issues += _missing_measures(tree, question, index)
         issues += _missing_breakdowns(tree, question, index)
         issues += _unnamed_columns(tree, question, index)
@@ -166,6 +167,30 @@ def _aggregates_of(tree: exp.Expr, func: str, column: str) -> bool:
 def _missing_measures(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
     return [f"the question asks for {func}({column}); the SQL has none"
             for func, _, column in stated_measures(question, index.measures) if not _aggregates_of(tree, func, column)]
+
+
+# "<measure> [is] at least 250", "revenue lies between zero and 1.7k", "takings < 1700"
+_COMPARES = re.compile(r"^s?\s+(?:(?:is|was|are|were|lies|lie|of)\s+)?(?:not\s+)?(?:above|over|below|under|"
+                       r"(?:more|less|greater|higher|lower|fewer) than|at least|at most|exceed(?:s|ing)?|between|"
+                       r"equal to|equals|[<>]=?|!=|<>|=)\s*\$?(?:\d|zero\b|one\b|two\b|three\b|four\b|five\b|"
+                       r"ten\b|twenty\b|fifty\b|hundred\b)|^s?\s+(?:is\s+|lies\s+)?from\s+\d[\d,.]*k?\s+(?:to|-|and)\s+\d",
+                       re.IGNORECASE)  # "from 2023" is a time, "from 250 to 750" a range
+_TESTS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)
+
+
+def _untested_comparisons(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+    """A measure the question compares with a number ("session duration at least 250") that no
+    comparison of the SQL reads (in WHERE or HAVING, of the column or an aggregate of it)."""
+    tested = {c.name.lower() for t in tree.find_all(*_TESTS) for c in t.find_all(exp.Column)}
+    issues: dict[str, str] = {}  # one per column, its longest phrase first ("session duration", not "duration")
+    for phrase, (_, column) in sorted(index.measures.items(), key=lambda kv: -len(kv[0])):
+        if column.lower() in tested or column in issues:
+            continue
+        for m in re.finditer(r"\b" + re.escape(phrase).replace("\\ ", r"\s+"), question, re.IGNORECASE):
+            if _COMPARES.match(question[m.end():m.end() + 40]):
+                issues[column] = f"the question compares {column} ('{m.group(0)}'); the SQL does not test it"
+                break
+    return list(issues.values())
 
 
 def _groups_by(tree: exp.Expr, column: str) -> bool:
