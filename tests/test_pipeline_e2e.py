@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from schemadistill.config import load_config
+from schemadistill.config import DEFAULT_BEAMS, load_config
 from schemadistill.io import read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,8 +120,9 @@ def test_distill_runs_every_stage(reference: tuple[Path, subprocess.CompletedPro
     served = json.loads((out / "eval" / "eval.json").read_text(encoding="utf-8"))
     assert set(served) == {"heldout_iid"}  # no family held out, no golden file
     iid = served["heldout_iid"]
-    assert iid["n"] == evals["heldout_iid"]["n"] and iid["variant"] == "int8" and iid["beams"] == 4
+    assert iid["n"] == evals["heldout_iid"]["n"] and iid["variant"] == "int8" and iid["beams"] == DEFAULT_BEAMS
     assert iid["repair_tried"] >= iid["fixed_by_beam"] + iid["fixed_by_repair"] == iid["repaired"]
+    assert iid["questioned"] >= iid["fixed_by_consistency"] >= 0
     figs = manifest(out, "eval")["figures"]
     assert figs["heldout_iid_execution_accuracy"] == iid["execution_accuracy"]
     report = (out / "reports" / "index.md").read_text(encoding="utf-8")
