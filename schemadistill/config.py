@@ -139,8 +139,9 @@ class ExportConfig:
 
 # Beams searched for an answer that fails the checks or that the consistency check questions
 # (export/runtime.py). For failing answers alone 8 beams did no better than 4 (docs/DESIGN.md);
-# with the consistency check 8 beams chose right 0-3 more answers of 200 than 4 on each split of
-# three runs (k10-k12), for a beam search on the questioned answers only (5-25% of them).
+# with the consistency check 8 beams were right on 0-3 more answers than 4 on 20 of the 21 splits
+# of seven runs (3 fewer on one run's real questions), for a beam search on the questioned answers
+# only (2-25% of them).
 DEFAULT_BEAMS = 8
 
 

@@ -48,6 +48,9 @@ The rules, conservative like value grounding (schemadistill/grounding.py):
   only ("the leading 3 buyers by age" -> ``DESC``, "bottom ten" -> ``ASC``; "at least", "at
   most" and "most recent" are not rankings); the first key turns, tie-breakers stay.
 - Anything else is left to the model. Text that does not parse is returned as it came.
+
+``literal_issues`` reads the same atoms and literals to check an answer, not to change it: what
+stays unexplained or unused after grounding (schemadistill/consistency.py).
 """
 
 from __future__ import annotations
@@ -1086,8 +1089,12 @@ def literal_issues(tree: exp.Expr, question: str) -> list[str]:
                 continue  # "one" is mostly an article ("at least one session", "the one with")
             if not any(_explains_number(a, x) for x in numbers + [p for d in days for p in (d.year, d.month, d.day)]):
                 issues.append(f"the question's {said} is not in the SQL")
-        elif not any(_explains_date(a, lit.date, lit.role, ranged) for lit in lits if lit.kind == "date" and not lit.broken) and not all(any(_same(p, x) for x in numbers) for p in a.parts):
-            issues.append(f"the question's {said} is not in the SQL")
+        else:
+            bounded = any(_explains_date(a, lit.date, lit.role, ranged) for lit in lits
+                          if lit.kind == "date" and not lit.broken)
+            spelt = all(any(_same(p, x) for x in numbers) for p in a.parts)  # EXTRACT(YEAR FROM d) = 2024
+            if not bounded and not spelt:
+                issues.append(f"the question's {said} is not in the SQL")
     return issues
 
 
