@@ -332,7 +332,8 @@ def ask(
     follows the SQL (with the fallback and the first attempt), a line ``-- grounded: ...`` for
     each value, date or number of the question that grounding put into it, and a line
     ``-- unsupported: ...`` for each thing the answer adds to the question or leaves out of it
-    (the consistency check; a beam that says more has replaced the first answer when one did).
+    (the consistency check); ``-- second choice: ...`` when a beam that says more of the question
+    replaced a first answer that passed.
     """
     from export.runtime import Runtime
 
@@ -345,9 +346,13 @@ def ask(
         err_console.print(f"[bold red]refused:[/bold red] {escape(a.error or 'not a read-only query')}", highlight=False)
         sys.exit(1)
     sys.stdout.write(a.sql + "\n")
-    how = f"by {a.fixed_by}; " if a.fixed_by else ""
-    sys.stdout.write(f"-- repaired: {'yes' if a.repaired else 'no'}"
-                     + (f" ({how}first attempt: {a.first_sql})" if a.first_sql else "") + "\n")
+    if a.fixed_by == "consistency":  # the first answer passed: not a repair, a second choice
+        sys.stdout.write(f"-- repaired: no\n-- second choice: a beam that says more of the question "
+                         f"(first answer: {a.first_sql})\n")
+    else:
+        how = f"by {a.fixed_by}; " if a.fixed_by else ""
+        sys.stdout.write(f"-- repaired: {'yes' if a.repaired else 'no'}"
+                         + (f" ({how}first attempt: {a.first_sql})" if a.first_sql else "") + "\n")
     for change in a.grounded:
         sys.stdout.write(f"-- grounded: {change}\n")
     for issue in a.unsupported:

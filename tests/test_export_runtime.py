@@ -377,3 +377,28 @@ def test_cli_ask_and_eval(run: Path, rt: Runtime, tmp_path: Path) -> None:
     assert r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["n"] == 2, r.stderr
     r = _cli("eval", art, "--questions", str(qfile), "--db", str(_db(run)), "--limit", "2", "--no-ground")
     assert r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["grounded"] == 0, r.stderr
+
+
+def test_cli_ask_shows_a_second_choice_and_its_issues(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`ask` prints what the consistency check did: a second choice (not a repair) and, for an
+    answer no beam improves, its issues."""
+    from typer.testing import CliRunner
+
+    from schemadistill.cli import app
+
+    outputs: list[str] = []
+    beams: list[str] = []
+    monkeypatch.setattr(Runtime, "complete", lambda self, prompts, *a, **k: [outputs[0] for _ in prompts])
+    monkeypatch.setattr(Runtime, "beam_search", lambda self, prompt, n, *a, **k: beams[:n])
+    art = str(run / "export" / "artifact")
+    outputs[:], beams[:] = [YEARLY], [MONTHLY]
+    res = CliRunner().invoke(app, ["ask", art, "Monthly count of sessions?", "--variant", "fp32"])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[:3] == [MONTHLY, "-- repaired: no", "-- second choice: a beam that says more of "
+                                           f"the question (first answer: {YEARLY})"]
+    beams[:] = []
+    res = CliRunner().invoke(app, ["ask", art, "Monthly count of sessions?", "--variant", "fp32"])
+    assert res.stdout.splitlines() == [YEARLY, "-- repaired: no",
+                                       "-- unsupported: the question asks by month; the SQL buckets by year"]
+    res = CliRunner().invoke(app, ["ask", art, "Monthly count of sessions?", "--variant", "fp32", "--no-consistency"])
+    assert res.stdout.splitlines() == [YEARLY, "-- repaired: no"]
