@@ -43,9 +43,9 @@ from sqlglot.errors import SqlglotError
 
 from schemadistill.ages import is_age_column
 from schemadistill.breakdowns import stated_breakdown
-from schemadistill.grounding import ValueIndex, words
+from schemadistill.grounding import ValueIndex, column_keys, table_aliases, words
 from schemadistill.literals import literal_issues
-from schemadistill.measures import stated_measures
+from schemadistill.measures import AGGREGATE_NODES, stated_measures
 
 # the buckets people ask for, and how a SQL bucket names them; "day of the week" before "day"
 _GRAINS = (
@@ -68,8 +68,6 @@ _AGG_WORDS: dict[type[exp.Expr], re.Pattern[str]] = {
 }
 # an age column is named by "older", "aged 30", "over 30 years old" as much as by its phrases
 _AGE_WORDS = re.compile(r"\b(?:older|younger|years?[\s-]old|aged?|ages)\b", re.IGNORECASE)
-# a median may be written as a percentile: not checked
-_AGG_NODES: dict[str, type[exp.Expr]] = {"AVG": exp.Avg, "SUM": exp.Sum, "MIN": exp.Min, "MAX": exp.Max}
 
 
 def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialect: str = "duckdb") -> list[str]:
@@ -161,8 +159,8 @@ def _unasked_aggregates(tree: exp.Expr, question: str) -> list[str]:
 
 def _aggregates_of(tree: exp.Expr, func: str, column: str) -> bool:
     """Some ``func`` aggregates ``column``, or a column named after it (``AVG(total_revenue)`` over
-    a CTE's ``SUM(revenue)``)."""
-    node = _AGG_NODES.get(func)
+    a CTE's ``SUM(revenue)``). A median may be written as a percentile: not checked."""
+    node = AGGREGATE_NODES.get(func) if func != "MEDIAN" else None
     return node is None or any(column.lower() in c.name.lower() for agg in tree.find_all(node)
                                for c in agg.find_all(exp.Column))
 
@@ -230,14 +228,12 @@ def _unnamed_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
     said_filters = set(index.filter_mentions(question))
     for f in set(index.filters.values()):
         if f in said_filters or any(_says(w, qwords) for w in re.split(r"[\W_]+", f.name.lower()) if w):
-            named |= {(f.table, c.name) for c in sqlglot.parse_one(f.sql, read=f.dialect).find_all(exp.Column)}
-    aliases = {t.alias_or_name.lower(): t.name.lower() for t in tree.find_all(exp.Table)}
+            named |= {(f.table, c) for c in f.columns}
+    aliases = table_aliases(tree)
     issues = []
     for where in tree.find_all(exp.Where):
         for col in where.find_all(exp.Column):
-            owner = aliases.get(col.table.lower(), col.table.lower())
-            keys = {k for k in phrases if k[1].lower() == col.name.lower()
-                    and (not owner or k[0].lower().split(".")[-1] == owner)}
+            keys = column_keys(col, aliases, phrases)
             if not keys or keys & named or (is_age_column(col.name) and _AGE_WORDS.search(question)):
                 continue
             said = {p for k in keys for p in phrases[k]} | {col.name.lower().replace("_", " ")}

@@ -95,6 +95,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -223,9 +224,18 @@ class FilterRef:
     sql: str  # the condition, in ``dialect``
     dialect: str = "duckdb"
 
+    @cached_property
+    def _tree(self) -> exp.Expr:  # parsed once: grounding and the consistency check ask per question
+        return sqlglot.parse_one(self.sql, read=self.dialect)
+
+    @property
+    def columns(self) -> set[str]:
+        """The columns the condition reads."""
+        return {c.name for c in self._tree.find_all(exp.Column)}
+
     def condition(self, qualifier: str | None) -> exp.Expr:
         """The condition with its columns qualified by ``qualifier`` (the table's alias)."""
-        tree = sqlglot.parse_one(self.sql, read=self.dialect)
+        tree = self._tree.copy()
         if qualifier:
             for col in tree.find_all(exp.Column):
                 col.set("table", exp.to_identifier(qualifier))
@@ -233,7 +243,7 @@ class FilterRef:
 
     def key(self) -> str:
         """The condition with qualifiers dropped, to find it in a query however it is written."""
-        return bare_sql(sqlglot.parse_one(self.sql, read=self.dialect))
+        return bare_sql(self._tree)
 
 
 def bare_sql(node: exp.Expr) -> str:
@@ -591,7 +601,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         changes += _named_list(tree, table, column, in_order) or _listed_alternatives(
             tree, question, table, column, in_order, [m.text for m in col_mentions])
     # before the unnamed values go: a counted value the question never states is replaced, not dropped
-    changes += place_counted_condition(tree, question, _stated_at(question, index, mentions, _aliases(tree)))
+    changes += place_counted_condition(tree, question, _stated_at(question, index, mentions, table_aliases(tree)))
     changes += _drop_misplaced(tree, index)
     changes += _drop_unnamed(tree, index, question, set(by_col))
     changes += _drop_unstated_flags(tree, index, question, set(by_col))
@@ -667,7 +677,7 @@ def _stated_at(question: str, index: ValueIndex, mentions: list[Mention],
                                              exp.LTE)) else None
         if not isinstance(col, exp.Column):
             return None
-        keys = _keys(col, aliases, [*index.columns, *index.flag_words])
+        keys = column_keys(col, aliases, [*index.columns, *index.flag_words])
         sides = [cond.expression] if not isinstance(cond, (exp.In, exp.Between)) else (
             cond.expressions if isinstance(cond, exp.In) else [cond.args.get("low"), cond.args.get("high")])
         literals = [x for x in sides if isinstance(x, (exp.Literal, exp.Boolean))]
@@ -693,8 +703,8 @@ def _stated_at(question: str, index: ValueIndex, mentions: list[Mention],
 def _groups_named(tree: exp.Select, named: set[tuple[str, str]]) -> bool:
     """Does the outer GROUP BY group by a dimension the question names ("which country ...")?"""
     group = tree.args.get("group")
-    aliases = _aliases(tree)
-    return group is not None and any(_keys(k, aliases, named) for k in group.expressions if isinstance(k, exp.Column))
+    aliases = table_aliases(tree)
+    return group is not None and any(column_keys(k, aliases, named) for k in group.expressions if isinstance(k, exp.Column))
 
 
 def _ground_breakdown(tree: exp.Select, question: str, stated: list[tuple[str, str]],
@@ -702,11 +712,11 @@ def _ground_breakdown(tree: exp.Select, question: str, stated: list[tuple[str, s
     """``breakdowns.ground_breakdown`` on ``tree``; a key it drops whose values the question
     names ("by browser for users in France or Holland") becomes their ``IN`` test (one value is
     the value rules' to add)."""
-    aliases = _aliases(tree)
+    aliases = table_aliases(tree)
     dimensions = set(phrases.values())
 
     def key_of(col: exp.Column) -> tuple[str, str] | None:
-        keys = _keys(col, aliases, dimensions)
+        keys = column_keys(col, aliases, dimensions)
         return next(iter(keys)) if len(keys) == 1 else None
 
     def alias_of(table: str) -> str | None:
@@ -772,7 +782,7 @@ def _table_matches(node: exp.Table, table: str) -> bool:
     return not db or len(parts) == 1 or db == parts[-2]
 
 
-def _aliases(tree: exp.Expr) -> dict[str, str]:
+def table_aliases(tree: exp.Expr) -> dict[str, str]:
     """Alias or bare name of every real table in the query -> that table's bare name."""
     out = {}
     for t in tree.find_all(exp.Table):
@@ -783,7 +793,7 @@ def _aliases(tree: exp.Expr) -> dict[str, str]:
 def _references(tree: exp.Expr, table: str, column: str) -> bool:
     """Does any column reference in the query name ``column`` and possibly belong to ``table``?"""
     bare = table.lower().split(".")[-1]
-    aliases = _aliases(tree)
+    aliases = table_aliases(tree)
     for c in tree.find_all(exp.Column):
         if c.name.lower() != column.lower():
             continue
@@ -871,7 +881,7 @@ def _join_and_add(tree: exp.Select, schema: Schema, table: str, make: Callable[[
         return f"added {src_alias}.{fk.ref_columns[0]} IN (SELECT {fk.columns[0]} FROM {there.qualified_name} " \
                f"WHERE {cond.sql()})"
     fk = up[0]
-    used = {a.lower() for a in _aliases(tree)}
+    used = {a.lower() for a in table_aliases(tree)}
     alias = next(a for a in (there.name[:1].lower(), there.name[:2].lower(), *(f"t{i}" for i in range(1, 99)))
                  if a not in used)
     own = {c.lower() for c in here.column_names}
@@ -1021,7 +1031,7 @@ _DATE_LITERAL = re.compile(r"^\d{4}-\d{2}(?:-\d{2})?")
 def _compared(tree: exp.Expr, table: str, column: str, ops: tuple[type[exp.Expr], ...] = (exp.EQ,)) -> list[exp.Expr]:
     """The other side of every ``column = x`` (either order; ``ops`` may add ``<>``) where the
     column may be ``table``'s."""
-    aliases = _aliases(tree)
+    aliases = table_aliases(tree)
     out = []
     for eq in tree.find_all(*ops):
         for col, other in ((eq.this, eq.expression), (eq.expression, eq.this)):
@@ -1048,7 +1058,7 @@ def _is_value_list(test: exp.In) -> bool:
 
 def _value_lists(tree: exp.Expr, table: str, column: str) -> list[exp.In]:
     """``column IN ('a', 'b')`` tests of ``table``'s column that are AND-ed WHERE conditions."""
-    aliases = _aliases(tree)
+    aliases = table_aliases(tree)
     return [t for t in tree.find_all(exp.In) if _is_value_list(t) and _may_be(t.this, table, aliases, column)
             and is_where_conjunct(outer_paren(t))]
 
@@ -1084,12 +1094,12 @@ def _drop_unnamed(tree: exp.Expr, index: ValueIndex, question: str, named: set[t
             continue
         if _drop_where_test(eq):
             changes.append(f"dropped {eq.sql()}: the question names no {col.name}")
-    aliases = _aliases(tree)
+    aliases = table_aliases(tree)
     for test in list(tree.find_all(exp.In)):
         col = test.this
         if not _is_value_list(test):
             continue
-        keys = _keys(col, aliases, index.columns)
+        keys = column_keys(col, aliases, index.columns)
         if not keys or named & keys or any({w.lower() for w in words(v.this)} & qwords for v in test.expressions):
             continue
         if _drop_where_test(test):
@@ -1170,7 +1180,7 @@ def _column_tests(tree: exp.Expr, known: Iterable[tuple[str, str]]
                   ) -> list[tuple[exp.EQ, exp.Column, exp.Expr, set[tuple[str, str]]]]:
     """Each ``column = literal`` in ``tree`` whose column is one of ``known`` (table, column)
     keys, with the keys it may be (an unqualified column may belong to either table)."""
-    aliases = _aliases(tree)
+    aliases = table_aliases(tree)
     out: list[tuple[exp.EQ, exp.Column, exp.Expr, set[tuple[str, str]]]] = []
     for eq in list(tree.find_all(exp.EQ)):
         col, lit = eq.this, eq.expression
@@ -1178,13 +1188,13 @@ def _column_tests(tree: exp.Expr, known: Iterable[tuple[str, str]]
             col, lit = lit, col
         if not (isinstance(col, exp.Column) and isinstance(lit, exp.Literal | exp.Boolean)):
             continue
-        keys = _keys(col, aliases, known)
+        keys = column_keys(col, aliases, known)
         if keys:
             out.append((eq, col, lit, keys))
     return out
 
 
-def _keys(col: exp.Column, aliases: dict[str, str], known: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+def column_keys(col: exp.Column, aliases: dict[str, str], known: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
     """The (table, column) keys of ``known`` that ``col`` may be (an unqualified column: any table's)."""
     qual = col.table.lower()
     owner = aliases.get(qual, qual)
@@ -1235,7 +1245,7 @@ def _unstated(tree: exp.Expr, index: ValueIndex, question: str, mentioned: set[t
               ) -> Callable[[exp.Expr], bool]:
     """Is a condition ``col = literal`` one the question never states: a value of the index on
     a column it names no value of, and no word of the value; a flag it says nothing of."""
-    aliases = _aliases(tree)
+    aliases = table_aliases(tree)
     qwords = {w.lower() for w in words(question)}
     known = set(index.columns) | set(index.flag_words)
 
@@ -1247,7 +1257,7 @@ def _unstated(tree: exp.Expr, index: ValueIndex, question: str, mentioned: set[t
         col, lit = (cond.this, cond.expression) if isinstance(cond.this, exp.Column) else (cond.expression, cond.this)
         if not isinstance(col, exp.Column) or not isinstance(lit, exp.Literal):
             return False
-        keys = _keys(col, aliases, known)
+        keys = column_keys(col, aliases, known)
         if not keys or keys & mentioned:
             return False
         if lit.is_string:
@@ -1407,12 +1417,12 @@ def _fix_pattern(tree: exp.Expr, index: ValueIndex, ref: ValueRef) -> str | None
     matches the pattern: the one such test becomes ``country = 'Germany'`` (a pattern that
     matches nothing is never what was meant; the column's values are all in the index)."""
     known = index.value_spellings.get((ref.table, ref.column), set())
-    aliases = _aliases(tree)
+    aliases = table_aliases(tree)
     dead = []
     for node in tree.find_all(exp.Like, exp.ILike):
         col, pat = node.this, node.expression
         if not (isinstance(col, exp.Column) and isinstance(pat, exp.Literal) and pat.is_string
-                and (ref.table, ref.column) in _keys(col, aliases, index.columns)):
+                and (ref.table, ref.column) in column_keys(col, aliases, index.columns)):
             continue
         flags = re.IGNORECASE if isinstance(node, exp.ILike) else 0
         rx = re.compile("".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pat.this) + r"\Z",

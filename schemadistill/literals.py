@@ -1062,9 +1062,10 @@ def literal_issues(tree: exp.Expr, question: str) -> list[str]:
     atoms = question_atoms(question)
     lits = _sql_literals(tree)
     ranged = {lit.role[:2] for lit in lits if lit.kind == "date" and lit.role} == {"lo", "hi"}
-    numbers = [float(n.this) for n in tree.find_all(exp.Literal) if n.is_number and _is_float(n.this)]
+    numbers = [x for n in tree.find_all(exp.Literal) if (x := _number(n)) is not None]
     numbers += [lit.number for lit in lits if lit.kind == "number" and lit.number is not None]  # INTERVAL '6' MONTH
     days = [lit.date for lit in lits if lit.kind == "date" and lit.date is not None]
+    strings = [s.this.strip("%").lower() for s in tree.find_all(exp.Literal) if s.is_string]
     issues = [f"the date '{lit.node.this}' is garbled" for lit in lits if lit.broken]
     for lit in lits:
         if lit.broken or lit.node.find_ancestor(exp.Case) is not None:
@@ -1080,7 +1081,6 @@ def literal_issues(tree: exp.Expr, question: str) -> list[str]:
         said = question[a.pos:a.stop]
         if a.kind == "text":
             text = a.text.strip("%").lower()
-            strings = [s.this.strip("%").lower() for s in tree.find_all(exp.Literal) if s.is_string]
             if text and not _DATE_STRING.match(text) and not any(s and (text in s or s in text) for s in strings):
                 issues.append(f"the question's '{a.text}' is not in the SQL")
         elif a.kind == "number":
@@ -1096,11 +1096,3 @@ def literal_issues(tree: exp.Expr, question: str) -> list[str]:
             if not bounded and not spelt:
                 issues.append(f"the question's {said} is not in the SQL")
     return issues
-
-
-def _is_float(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

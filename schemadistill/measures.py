@@ -32,7 +32,7 @@ from schemadistill.schema.model import NUMERIC_TYPES, Schema, Table
 # aggregate words -> SQL function; a word may stand for several in a list ("average and maximum")
 _FUNCS = {"average": "AVG", "avg": "AVG", "mean": "AVG", "total": "SUM", "sum": "SUM",
           "maximum": "MAX", "max": "MAX", "minimum": "MIN", "min": "MIN", "median": "MEDIAN"}
-_NODES: dict[str, type[exp.Expr]] = {"AVG": exp.Avg, "SUM": exp.Sum, "MAX": exp.Max, "MIN": exp.Min,
+AGGREGATE_NODES: dict[str, type[exp.Expr]] = {"AVG": exp.Avg, "SUM": exp.Sum, "MAX": exp.Max, "MIN": exp.Min,
                                      "MEDIAN": exp.Median}
 _FILLER = frozenset({"the", "of", "a", "an", "their", "its", "in", "per"})
 _WORD = re.compile(r"[a-z0-9]+")
@@ -259,7 +259,7 @@ def add_missing_measures(tree: exp.Expr, asked: list[tuple[str, str, str]]) -> l
     have = set()
     for proj in tree.expressions:
         node = proj.this if isinstance(proj, exp.Alias) else proj
-        for func, node_type in _NODES.items():
+        for func, node_type in AGGREGATE_NODES.items():
             if isinstance(node, node_type) and isinstance(node.this, exp.Column):
                 have.add((func, node.this.name.lower()))
     if not any((f, c.lower()) in have for f, _, c in asked):
@@ -273,7 +273,7 @@ def add_missing_measures(tree: exp.Expr, asked: list[tuple[str, str, str]]) -> l
         if len(quals) != 1:
             return changes
         qual = quals[0] if len(aliases) > 1 else None
-        agg = _NODES[func](this=exp.column(column, table=qual))
+        agg = AGGREGATE_NODES[func](this=exp.column(column, table=qual))
         tree.select(exp.alias_(agg, f"{func.lower()}_{column}"), copy=False)
         have.add((func, column.lower()))
         changes.append(f"added {agg.sql()}: the question asks for it")
@@ -297,18 +297,18 @@ def replace_measure(tree: exp.Expr, asked: list[tuple[str, str, str]], question:
     if len(aggs) != 1 or any(c.find_ancestor(exp.Having) for c in tree.find_all(exp.Column)):
         return None
     old: exp.Expr = aggs[0].this if isinstance(aggs[0], exp.Alias) else aggs[0]
-    if not (isinstance(old, exp.Count) or any(isinstance(old, t) for t in _NODES.values())):
+    if not (isinstance(old, exp.Count) or any(isinstance(old, t) for t in AGGREGATE_NODES.values())):
         return None
     inner = old.this.expressions[0] if isinstance(old.this, exp.Distinct) and old.this.expressions else old.this
     if not isinstance(inner, (exp.Column, exp.Star)):
         return None  # SUM(quantity * price): the model's own formula for the measure, kept
-    if isinstance(old, _NODES[func]) and isinstance(inner, exp.Column) and inner.name.lower() == column.lower():
+    if isinstance(old, AGGREGATE_NODES[func]) and isinstance(inner, exp.Column) and inner.name.lower() == column.lower():
         return None  # already the asked one
     aliases = {t.alias_or_name.lower(): t.name.lower() for t in own_tables(tree)}
     quals = [a for a, name in aliases.items() if name == table.lower().split(".")[-1]]
     if len(quals) != 1:
         return None
-    new = _NODES[func](this=exp.column(column, table=quals[0] if len(aliases) > 1 else None))
+    new = AGGREGATE_NODES[func](this=exp.column(column, table=quals[0] if len(aliases) > 1 else None))
     text = old.sql()
     order = tree.args.get("order")
     for node in list(order.find_all(type(old))) if order is not None else []:
