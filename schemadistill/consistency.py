@@ -22,9 +22,14 @@ Each issue is a sentence a person can read (the runtime returns them with the an
 - a time bucket other than the one asked for ("by month" grouped by ``DATE_TRUNC('year', d)``;
   "day of the week" by week);
 - ``COUNT(DISTINCT k)`` per group of ``k``: always 1;
-- ``MIN``/``MAX``/``AVG`` in the answer with no word for it in the question;
-- with the artifact's ``values.json`` (the lexicon's phrases): a measure the question compares
-  with a number ("revenue between zero and 1.7k") that no comparison of the SQL reads; an
+- ``MIN``/``MAX``/``AVG`` in the answer with no word for it in the question; "how many" or
+  "the number of" answered with no count at all;
+- a condition AND-ed twice, two value tests of one column, a value listed twice, ``BETWEEN x
+  AND x``: where the small model writes these it has mostly lost a condition the question states;
+- with the artifact's ``values.json`` (the lexicon's phrases): a value the question names ("on
+  Firefox") that no string of the SQL holds, a value the SQL tests that the question never
+  names; a measure the question compares with a number ("revenue between zero and 1.7k") that
+  no comparison of the SQL reads, or reads only with other numbers; an
   aggregate the question names ("the average money spent") missing; a breakdown it names ("per
   location") not grouped by; a WHERE test on a column the question names by no word, no value
   and no named condition.
@@ -43,8 +48,8 @@ from sqlglot.errors import SqlglotError
 
 from schemadistill.ages import is_age_column
 from schemadistill.breakdowns import stated_breakdown
-from schemadistill.grounding import ValueIndex, column_keys, table_aliases, words
-from schemadistill.literals import literal_issues
+from schemadistill.grounding import ValueIndex, bare_sql, column_keys, table_aliases, words
+from schemadistill.literals import explains_number, literal_issues, literal_number, question_atoms
 from schemadistill.measures import AGGREGATE_NODES, stated_measures
 
 # the buckets people ask for, and how a SQL bucket names them; "day of the week" before "day"
@@ -85,7 +90,10 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
     issues += _grain_issues(tree, question)
     issues += _constant_counts(tree)
     issues += _unasked_aggregates(tree, question)
+    issues += _uncounted(tree, question)
+    issues += _repeated_tests(tree)
     if index is not None:
+        issues += _value_issues(tree, question, index)
         issues += _untested_comparisons(tree, question, index)
         issues += _missing_measures(tree, question, index)
         issues += _missing_breakdowns(tree, question, index)
@@ -181,15 +189,32 @@ _TESTS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In
 
 def _untested_comparisons(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
     """A measure the question compares with a number ("session duration at least 250") that no
-    comparison of the SQL reads (in WHERE or HAVING, of the column or an aggregate of it)."""
-    tested = {c.name.lower() for t in tree.find_all(*_TESTS) for c in t.find_all(exp.Column)}
+    comparison of the SQL reads (in WHERE or HAVING, of the column or an aggregate of it), or
+    that the SQL compares only with other numbers (``revenue >= 100`` and ``session_duration >= 1``
+    for "session duration between 100 and 750")."""
+    tested: dict[str, list[float]] = {}  # column name -> the numbers its tests hold
+    for t in tree.find_all(*_TESTS):
+        held = [x for n in t.find_all(exp.Literal) if (x := literal_number(n)) is not None]
+        for c in t.find_all(exp.Column):
+            tested.setdefault(c.name.lower(), []).extend(held)
+    numbers = [a for a in question_atoms(question) if a.kind == "number"]
     issues: dict[str, str] = {}  # one per column, its longest phrase first ("session duration", not "duration")
     for phrase, (_, column) in sorted(index.measures.items(), key=lambda kv: -len(kv[0])):
-        if any(column.lower() in name for name in tested) or column in issues:  # total_revenue of a CTE too
+        if column in issues:
             continue
+        names = [name for name in tested if column.lower() in name]  # total_revenue of a CTE too
         for m in re.finditer(r"\b" + re.escape(phrase).replace("\\ ", r"\s+"), question, re.IGNORECASE):
-            if _COMPARES.match(question[m.end():m.end() + 40]):
+            said = _COMPARES.match(question[m.end():m.end() + 40])
+            if not said:
+                continue
+            if not names:
                 issues[column] = f"the question compares {column} ('{m.group(0)}'); the SQL does not test it"
+                break
+            # the number right after the comparison word: "between 100 and 750" -> 100
+            atom = next((a for a in numbers if m.end() <= a.pos <= m.end() + said.end()), None)
+            if atom is not None and not any(explains_number(atom, x) for name in names for x in tested[name]):
+                issues[column] = (f"the question compares {column} with {question[atom.pos:atom.stop]}; "
+                                  f"the SQL tests it with other numbers")
                 break
     return list(issues.values())
 
@@ -239,4 +264,107 @@ def _unnamed_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
             said = {p for k in keys for p in phrases[k]} | {col.name.lower().replace("_", " ")}
             if not any(_says(p, qwords) for p in said):
                 issues.append(f"the SQL tests {col.name}; the question never names it")
+    return list(dict.fromkeys(issues))
+
+
+# "how many", "the number of", "count": some COUNT, COUNT_IF or SUM(CASE ...) answers it; "how
+# many days between" is a difference of dates, not a count
+_COUNT_WORDS = re.compile(r"\bhow\s+many\b(?!\s+(?:days|weeks|months|quarters|years|hours|minutes|seconds)\b)|"
+                          r"\bnumber\s+of\b|\bcount(?:s|ed)?\b", re.IGNORECASE)
+
+
+def _uncounted(tree: exp.Expr, question: str) -> list[str]:
+    if not _COUNT_WORDS.search(question) or tree.find(exp.Count, exp.CountIf) is not None:
+        return []
+    if any(s.find(exp.Case, exp.If) is not None for s in tree.find_all(exp.Sum)):
+        return []
+    return ["the question asks how many; the SQL counts nothing"]
+
+
+def _conjuncts(cond: exp.Expr) -> list[exp.Expr]:
+    while isinstance(cond, exp.Paren):
+        cond = cond.this
+    return list(cond.flatten()) if isinstance(cond, exp.And) else [cond]
+
+
+def _value_column(test: exp.Expr) -> str | None:
+    """The column a value test reads: ``col = 'x'``, ``col IN ('x', 'y')``; None for other tests."""
+    while isinstance(test, exp.Paren):
+        test = test.this
+    if isinstance(test, exp.In) and isinstance(test.this, exp.Column) and test.expressions \
+            and all(isinstance(e, exp.Literal) and e.is_string for e in test.expressions):
+        return test.this.name.lower()
+    if isinstance(test, exp.EQ):
+        col, lit = test.this, test.expression
+        if isinstance(col, exp.Literal):
+            col, lit = lit, col
+        if isinstance(col, exp.Column) and isinstance(lit, exp.Literal) and lit.is_string:
+            return col.name.lower()
+    return None
+
+
+def _repeated_tests(tree: exp.Expr) -> list[str]:
+    """A condition AND-ed twice, two value tests of one column, a value listed twice, a BETWEEN of
+    one number: the small model writes these where it lost a condition the question states
+    (``os = 'Windows' AND os = 'Windows'`` for "platform Windows and a purchase")."""
+    issues = []
+    for clause in tree.find_all(exp.Where, exp.Having):
+        seen: set[str] = set()
+        valued: set[str] = set()
+        for c in _conjuncts(clause.this):
+            key, column = bare_sql(c), _value_column(c)
+            if key in seen:
+                issues.append(f"the SQL tests {c.sql()} twice")
+            elif column is not None and column in valued:
+                issues.append(f"the SQL tests {column}'s value twice")
+            seen.add(key)
+            if column is not None:
+                valued.add(column)
+    for test in tree.find_all(exp.In):
+        listed = [bare_sql(e) for e in test.expressions]
+        if len(listed) != len(set(listed)):
+            issues.append(f"{test.sql()} lists a value twice")
+    for b in tree.find_all(exp.Between):
+        low, high = b.args.get("low"), b.args.get("high")
+        if low is not None and high is not None and bare_sql(low) == bare_sql(high):
+            issues.append(f"{b.sql()} holds one value")
+    return issues
+
+
+def _value_issues(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+    """A value the question names ("on Firefox", "from Holland") that no string of the SQL holds;
+    a value of a column the SQL tests (outside a CASE) that the question never names
+    (``browser <> 'Safari'`` under "visits outside the UK by web client"). Quoted text is
+    literal_issues'."""
+    mentions = [m for m in index.mentions(question) if not m.ref.flag]
+    quoted = {q.lower() for q in re.findall(r"""["“'‘]([^"“”'‘’\n]{1,40})["”'’]""", question)}
+    strings = [s.this.strip("%").lower() for s in tree.find_all(exp.Literal) if s.is_string]
+    issues = []
+    for m in mentions:
+        value = m.ref.value.lower()
+        if value in quoted or m.text.lower() in quoted:
+            continue
+        if not any(s and (value in s or s in value) for s in strings):
+            issues.append(f"the question's {m.text} ({m.ref.column} '{m.ref.value}') is not in the SQL")
+    said = {(m.ref.table, m.ref.column, m.ref.value.lower()) for m in mentions}
+    qwords = {w.lower() for w in words(question)}
+    aliases = table_aliases(tree)
+    for test in tree.find_all(exp.EQ, exp.NEQ, exp.In):
+        if test.find_ancestor(exp.Case, exp.If) is not None:
+            continue
+        if isinstance(test, exp.In):
+            col, lits = test.this, list(test.expressions)
+        else:
+            col, lits = (test.this, [test.expression]) if isinstance(test.this, exp.Column) else (test.expression, [test.this])
+        if not isinstance(col, exp.Column):
+            continue
+        keys = column_keys(col, aliases, index.columns)
+        for lit in lits:
+            if not (isinstance(lit, exp.Literal) and lit.is_string):
+                continue
+            value = lit.this.lower()
+            if not any(value in index.columns[k] for k in keys) or any((*k, value) in said for k in keys) \
+                    or {w.lower() for w in words(lit.this)} & qwords:
+                continue
+            issues.append(f"the SQL's '{lit.this}' is not in the question")
     return list(dict.fromkeys(issues))

@@ -306,7 +306,8 @@ def _explains_date(atom: Atom, d: dt.date | None, role: str, ranged: bool) -> bo
     return d in (faces, away)
 
 
-def _explains_number(atom: Atom, x: float) -> bool:
+def explains_number(atom: Atom, x: float) -> bool:
+    """Is ``x`` the number ``atom`` states (35% as 0.35 too), or one of its date's parts?"""
     if atom.kind == "number":
         assert atom.number is not None
         return _same(atom.number, x) or (atom.percent and _same(atom.number / 100, x))
@@ -601,14 +602,14 @@ def _ground_numbers(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
     unexplained: list[_Lit] = []
     for lit in numbers:
         assert lit.number is not None
-        hit = next((a for a in left if _explains_number(a, lit.number)), None)
+        hit = next((a for a in left if explains_number(a, lit.number)), None)
         if hit is not None:
             left.remove(hit)
         elif not ((lit.number in (0.0, 1.0) and not _limit_under_count(lit, left))
-                  or (_may_be_date_part(lit) and any(_explains_number(a, lit.number) for a in atoms
+                  or (_may_be_date_part(lit) and any(explains_number(a, lit.number) for a in atoms
                                                      if a.kind != "number"))):
             unexplained.append(lit)
-    unused = [a for a in left if not any(lit.number is not None and _explains_number(a, lit.number)
+    unused = [a for a in left if not any(lit.number is not None and explains_number(a, lit.number)
                                          for lit in numbers)]
     if not unexplained or len(unused) != len(unexplained):
         return []
@@ -660,7 +661,7 @@ def _ground_comparisons(tree: exp.Expr, lits: list[_Lit], atoms: list[Atom], que
         if want is None or (want in ("=", "<>") and atom.number in (0.0, 1.0)):
             continue  # "is_fraud = 0" is a flag's test, and flags are value grounding's
         tests = [c for lit in lits if lit.kind == "number" and lit.node.parent is not None
-                 and lit.number is not None and _explains_number(atom, lit.number)
+                 and lit.number is not None and explains_number(atom, lit.number)
                  and (c := _comparison(lit)) is not None]
         if not tests or len({side.sql().lower() for _, side, _ in tests}) != 1:
             continue
@@ -668,7 +669,7 @@ def _ground_comparisons(tree: exp.Expr, lits: list[_Lit], atoms: list[Atom], que
         if agree:
             key = tests[0][1].sql().lower()
             unstated = [t for lit in lits if lit.kind == "number" and lit.number is not None
-                        and lit.number not in (0.0, 1.0) and not any(_explains_number(a, lit.number) for a in atoms)
+                        and lit.number not in (0.0, 1.0) and not any(explains_number(a, lit.number) for a in atoms)
                         and (t := _comparison(lit)) is not None]
             others = [cmp for cmp, _, op in tests if op != want] + [
                 cmp for cmp, other, _ in unstated if other.sql().lower() == key]
@@ -727,7 +728,7 @@ def _drop_unstated_shift(lits: list[_Lit], atoms: list[Atom], question: str) -> 
         interval = lit.node.parent
         # a stated date's year is no count of days ("from 24th of December 2024 onwards")
         if lit.kind != "number" or lit.number is None or not isinstance(interval, exp.Interval) \
-                or any(a.kind == "number" and _explains_number(a, lit.number) for a in atoms):
+                or any(a.kind == "number" and explains_number(a, lit.number) for a in atoms):
             continue
         shift = interval.parent
         if not isinstance(shift, (exp.Add, exp.Sub)) or shift.args.get("expression") is not interval:
@@ -775,7 +776,8 @@ def _stated_range(atoms: list[Atom], question: str) -> tuple[float, float] | Non
     return found[0] if len(found) == 1 else None
 
 
-def _number(node: exp.Expr) -> float | None:
+def literal_number(node: exp.Expr) -> float | None:
+    """The value of a number literal; None for anything else."""
     if isinstance(node, exp.Literal) and node.is_number:
         try:
             return float(node.this)
@@ -795,8 +797,8 @@ def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str
     if rng is None:
         return []
     stated = {a.number for a in atoms if a.kind == "number"}
-    betweens = [b for b in tree.find_all(exp.Between) if _number(b.args["low"]) is not None
-                and _number(b.args["high"]) is not None]
+    betweens = [b for b in tree.find_all(exp.Between) if literal_number(b.args["low"]) is not None
+                and literal_number(b.args["high"]) is not None]
     if len(betweens) == 1:
         return _put_range((betweens[0], "low"), (betweens[0], "high"), rng)
     if betweens:
@@ -804,7 +806,7 @@ def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str
     bounds: dict[str, dict[str, list[exp.Expr]]] = {}
     for cmp in tree.find_all(*_BOUNDS):
         col, num = cmp.this, cmp.expression
-        if isinstance(col, exp.Column) and _number(num) is not None and is_where_conjunct(outer_paren(cmp)):
+        if isinstance(col, exp.Column) and literal_number(num) is not None and is_where_conjunct(outer_paren(cmp)):
             bounds.setdefault(col.sql().lower(), {"lo": [], "hi": []})[_BOUNDS[type(cmp)]].append(cmp)
     pairs = [(k, v) for k, v in bounds.items() if len(v["lo"]) == 1 and len(v["hi"]) == 1]
     if len(pairs) == 1:
@@ -814,7 +816,7 @@ def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str
         return []
     # one bound whose number is the range's own or no stated number ("aged 25-35" as ``age >= 35``)
     lone = [c for v in bounds.values() for c in v["lo"] + v["hi"]
-            if _number(c.expression) in rng or _number(c.expression) not in stated]
+            if literal_number(c.expression) in rng or literal_number(c.expression) not in stated]
     if len(lone) != 1:
         return []
     bound = lone[0]
@@ -827,7 +829,7 @@ def _ground_ranges(tree: exp.Expr, atoms: list[Atom], question: str) -> list[str
 def _drop_other_ranges(betweens: list[exp.Between], rng: tuple[float, float]) -> list[str]:
     """Several ``BETWEEN`` tests of one column, one of them the stated range: the others go
     (``revenue BETWEEN 0 AND 1700 AND revenue BETWEEN 0 AND 1`` for "between 0 and 1.7k")."""
-    stated = [b for b in betweens if (_number(b.args["low"]), _number(b.args["high"])) == rng]
+    stated = [b for b in betweens if (literal_number(b.args["low"]), literal_number(b.args["high"])) == rng]
     if len(stated) != 1 or len({b.this.sql().lower() for b in betweens}) != 1:
         return []
     changes = []
@@ -842,7 +844,7 @@ def _drop_other_ranges(betweens: list[exp.Between], rng: tuple[float, float]) ->
 def _put_range(low: tuple[exp.Expr, str], high: tuple[exp.Expr, str], rng: tuple[float, float]) -> list[str]:
     """Set the number under ``low`` = (node, arg) and ``high`` to the range's ends, unless they are."""
     (a, ka), (b, kb) = low, high
-    if (_number(a.args[ka]), _number(b.args[kb])) == rng:
+    if (literal_number(a.args[ka]), literal_number(b.args[kb])) == rng:
         return []
     old = f"{a.args[ka].sql()} .. {b.args[kb].sql()}"
     a.set(ka, exp.Literal.number(_fmt(rng[0])))
@@ -922,7 +924,7 @@ def _ground_percentile(tree: exp.Expr, question: str) -> list[str]:
         return []
     node = found[0]
     frac = node.args.get("quantile") if isinstance(node, exp.Quantile) else node.args.get("expression")
-    have = 0.5 if isinstance(node, exp.Median) else _number(frac) if frac is not None else None
+    have = 0.5 if isinstance(node, exp.Median) else literal_number(frac) if frac is not None else None
     if have is None or _same(have, want):
         return []
     old = node.sql()
@@ -1012,7 +1014,7 @@ def _fraction(node: exp.Expr) -> float | None:
     if isinstance(node, exp.Median):
         return 0.5
     frac = node.args.get("quantile") if isinstance(node, exp.Quantile) else node.args.get("expression")
-    return _number(frac) if frac is not None else None
+    return literal_number(frac) if frac is not None else None
 
 
 def _drop_other_percentiles(tree: exp.Expr, found: Sequence[exp.Expr], want: float) -> list[str]:
@@ -1062,7 +1064,7 @@ def literal_issues(tree: exp.Expr, question: str) -> list[str]:
     atoms = question_atoms(question)
     lits = _sql_literals(tree)
     ranged = {lit.role[:2] for lit in lits if lit.kind == "date" and lit.role} == {"lo", "hi"}
-    numbers = [x for n in tree.find_all(exp.Literal) if (x := _number(n)) is not None]
+    numbers = [x for n in tree.find_all(exp.Literal) if (x := literal_number(n)) is not None]
     numbers += [lit.number for lit in lits if lit.kind == "number" and lit.number is not None]  # INTERVAL '6' MONTH
     days = [lit.date for lit in lits if lit.kind == "date" and lit.date is not None]
     strings = [s.this.strip("%").lower() for s in tree.find_all(exp.Literal) if s.is_string]
@@ -1072,7 +1074,7 @@ def literal_issues(tree: exp.Expr, question: str) -> list[str]:
             continue
         if lit.kind == "number":
             assert lit.number is not None
-            if lit.number not in (0.0, 1.0) and not any(_explains_number(a, lit.number) for a in atoms
+            if lit.number not in (0.0, 1.0) and not any(explains_number(a, lit.number) for a in atoms
                                                         if a.kind != "text"):
                 issues.append(f"the SQL's {_fmt(lit.number)} is not in the question")
         elif not any(_explains_date(a, lit.date, lit.role, ranged) for a in atoms if a.kind not in ("number", "text")):
@@ -1087,7 +1089,7 @@ def literal_issues(tree: exp.Expr, question: str) -> list[str]:
             assert a.number is not None
             if a.number == 1.0 and not said[:1].isdigit():
                 continue  # "one" is mostly an article ("at least one session", "the one with")
-            if not any(_explains_number(a, x) for x in numbers + [p for d in days for p in (d.year, d.month, d.day)]):
+            if not any(explains_number(a, x) for x in numbers + [p for d in days for p in (d.year, d.month, d.day)]):
                 issues.append(f"the question's {said} is not in the SQL")
         else:
             bounded = any(_explains_date(a, lit.date, lit.role, ranged) for lit in lits

@@ -30,7 +30,9 @@ from sqlglot import exp
 from schemadistill.schema.model import NUMERIC_TYPES, Schema, Table
 
 # aggregate words -> SQL function; a word may stand for several in a list ("average and maximum")
-_FUNCS = {"average": "AVG", "avg": "AVG", "mean": "AVG", "total": "SUM", "sum": "SUM",
+# "overall", "combined", "aggregate": the teacher's words for a total (teacher/lexicon_data.py)
+_FUNCS = {"average": "AVG", "avg": "AVG", "mean": "AVG", "total": "SUM", "sum": "SUM", "overall": "SUM",
+          "combined": "SUM", "aggregate": "SUM",
           "maximum": "MAX", "max": "MAX", "minimum": "MIN", "min": "MIN", "median": "MEDIAN"}
 AGGREGATE_NODES: dict[str, type[exp.Expr]] = {"AVG": exp.Avg, "SUM": exp.Sum, "MAX": exp.Max, "MIN": exp.Min,
                                      "MEDIAN": exp.Median}

@@ -29,6 +29,9 @@ def _op(text: str) -> str | None:
     ("more than 5 sessions", ">"), ("over 30", ">"), ("older than 40", ">"), ("age > 3", ">"),
     ("under 54", "<"), ("lower than 71", "<"), ("fewer than 3 sessions", "<"), ("age < 9", "<"),
     ("exactly 3 sessions", "="), ("age = 35", "="), ("age != 35", "<>"), ("age not equal to 35", "<>"),
+    # a negated verb or contraction: "isn't over 71" is 71 or less
+    ("the user's age isn't over 71", "<="), ("ages that aren't under 30", ">="), ("age doesn't exceed 40", "<="),
+    ("age does not exceed 40", "<="), ("a session length that is never above 90", "<="),
 ])
 def test_stated_comparisons(text: str, op: str) -> None:
     assert _op(text) == op

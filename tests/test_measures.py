@@ -47,6 +47,10 @@ def test_measure_words_are_the_lexicons(phrases: dict[str, tuple[str, str]]) -> 
     ("Total revenue per browser of users whose average session duration is above 500?", [("SUM", S, "revenue")]),
     ("How many sessions per browser?", []),
     ("Which OS has the max mean revenue per session?", [("AVG", S, "revenue")]),  # "max" of the means
+    # the teacher's words for a total
+    ("The aggregate age and the mean age of users in France", [("SUM", U, "age"), ("AVG", U, "age")]),
+    ("Overall session duration and combined revenue by browser",
+     [("SUM", S, "session_duration"), ("SUM", S, "revenue")]),
 ])
 def test_stated_measures(phrases: dict[str, tuple[str, str]], question: str,
                          expected: list[tuple[str, str, str]]) -> None:
