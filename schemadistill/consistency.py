@@ -48,7 +48,7 @@ from sqlglot.errors import SqlglotError
 
 from schemadistill.ages import is_age_column
 from schemadistill.breakdowns import stated_breakdown
-from schemadistill.grounding import ValueIndex, bare_sql, column_keys, table_aliases, words
+from schemadistill.grounding import QUOTED_TEXT, ValueIndex, bare_sql, column_keys, table_aliases, words
 from schemadistill.literals import explains_number, literal_issues, literal_number, question_atoms
 from schemadistill.measures import AGGREGATE_NODES, stated_measures
 
@@ -346,7 +346,7 @@ def _value_issues(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]
     (``browser <> 'Safari'`` under "visits outside the UK by web client"). Quoted text is
     literal_issues'."""
     mentions = [m for m in index.mentions(question) if not m.ref.flag]
-    quoted = {q.lower() for q in re.findall(r"""["“'‘]([^"“”'‘’\n]{1,40})["”'’]""", question)}
+    quoted = {m[1].lower() for m in QUOTED_TEXT.finditer(question)}
     strings = [s.this.strip("%").lower() for s in tree.find_all(exp.Literal) if s.is_string]
     issues = []
     for m in mentions:
@@ -384,8 +384,9 @@ _BREAKDOWN_BEFORE = re.compile(r"\b(?:by|per|each|which|what|across)\s+(?:\w+\s+
 
 def _flag_issues(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
     """A yes/no the question states ("the user is deactivated") that no test of the SQL says that
-    way (``is_active = 0``, or ``<> 1``); a test the other way inside a CASE does not count. A
-    flag's word after "by", "per" or "which" ("mean revenue by fraud flag") names a breakdown.
+    way (``is_active = 0`` or ``is_active <> 1``, in a WHERE or a CASE); a test the other way
+    does not count. A flag's word after "by", "per" or "which" ("mean revenue by fraud flag")
+    names a breakdown.
 
     (Skipping every answer that groups by the flag instead let beams that group where the
     question filters, "fraud sessions per OS", win: it made 3 right answers wrong on 7 runs.)"""

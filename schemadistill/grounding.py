@@ -452,7 +452,7 @@ class ValueIndex:
     def mentions(self, question: str) -> list[Mention]:
         """Values the question names, longest phrase first, left to right, no overlaps."""
         toks = words(question)
-        quoted = {_phrase(words(m[1])) for m in _QUOTED_TEXT.finditer(question)}
+        quoted = {_phrase(words(m[1])) for m in QUOTED_TEXT.finditer(question)}
         out: list[Mention] = []
         i, longest = 0, self.max_words
         while i < len(toks):
@@ -502,7 +502,7 @@ class ValueIndex:
 
 
 # a quoted value ("IOS", 'android'): a value in any case, whatever its words mean in English
-_QUOTED_TEXT = re.compile(r"""["“'‘]([^"“”'‘’\n]{1,40})["”'’]""")
+QUOTED_TEXT = re.compile(r"""["“'‘]([^"“”'‘’\n]{1,40})["”'’]""")
 
 
 def _written_as(text: str, exact: str, i: int, quoted: bool) -> bool:
