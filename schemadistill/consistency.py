@@ -30,9 +30,10 @@ Each issue is a sentence a person can read (the runtime returns them with the an
   Firefox") that no string of the SQL holds, a value the SQL tests that the question never
   names; a measure the question compares with a number ("revenue between zero and 1.7k") that
   no comparison of the SQL reads, or reads only with other numbers; an
-  aggregate the question names ("the average money spent") missing; a breakdown it names ("per
-  location") not grouped by; a WHERE test on a column the question names by no word, no value
-  and no named condition.
+  aggregate the question names ("the average money spent") missing; a stated total ("total
+  session duration above 9500") compared row by row; a breakdown it names ("per location") not
+  grouped by, or a key the SQL's own WHERE fixes to one value; a WHERE test on a column the
+  question names by no word, no value and no named condition.
 
 The checks are heuristics and never change SQL; a question they misread costs a beam search
 and, at worst, ties with every candidate, which keeps the first answer.
@@ -224,7 +225,26 @@ def _untested_comparisons(tree: exp.Expr, question: str, index: ValueIndex) -> l
                 issues[column] = (f"the question compares {column} with {question[atom.pos:atom.stop]}; "
                                   f"the SQL tests it with other numbers")
                 break
+            if _TOTAL_BEFORE.search(question[:m.start()]) and not _tests_a_total(tree, column):
+                issues[column] = f"the question compares a total of {column}; the SQL tests single rows"
+                break
     return list(issues.values())
+
+
+# "users whose total session duration is above 9500": a total, compared per group
+_TOTAL_BEFORE = re.compile(r"\b(?:total|overall|combined|aggregate|sum\s+of)\s+(?:the\s+|their\s+)?$", re.IGNORECASE)
+
+
+def _tests_a_total(tree: exp.Expr, column: str) -> bool:
+    """Does a test read ``SUM(column)`` or a column named after a total of it (a CTE's
+    ``total_session_duration``)?"""
+    name = column.lower()
+    for t in tree.find_all(*_TESTS):
+        if any(c.name.lower() == name for agg in t.find_all(exp.Sum) for c in agg.find_all(exp.Column)):
+            return True
+        if any(name in c.name.lower() and c.name.lower() != name for c in t.find_all(exp.Column)):
+            return True
+    return False
 
 
 def _groups_by(tree: exp.Expr, column: str) -> bool:
@@ -238,8 +258,30 @@ def _groups_by(tree: exp.Expr, column: str) -> bool:
 
 
 def _missing_breakdowns(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
-    return [f"the question breaks down by {column}; the SQL does not group by it"
-            for _, column in stated_breakdown(question, index.dimensions) if not _groups_by(tree, column)]
+    stated = stated_breakdown(question, index.dimensions)
+    issues = [f"the question breaks down by {column}; the SQL does not group by it"
+              for _, column in stated if not _groups_by(tree, column)]
+    asked = {column.lower() for _, column in stated}
+    asked |= {column.lower() for phrase, (_, column) in index.dimensions.items()
+              if re.search(r"\b(?:which|what|top)\s+(?:\w+\s+)?" + re.escape(phrase) + r"\b", question, re.IGNORECASE)}
+    return issues + _one_value_groups(tree, asked)
+
+
+def _one_value_groups(tree: exp.Expr, stated: set[str]) -> list[str]:
+    """A GROUP BY key its own WHERE fixes to one value (``GROUP BY browser`` under ``browser =
+    'Firefox'``): one group, where "the top market on Firefox" wanted a key of its own. Not a
+    key the question asks for ("which country ... users from France": one group, as asked)."""
+    issues = []
+    for sel in tree.find_all(exp.Select):
+        where = sel.args.get("where")
+        if where is None:
+            continue
+        fixed = {c for c in _conjuncts(where.this) if isinstance(c, exp.EQ) and _value_column(c) is not None}
+        names = {_value_column(c) for c in fixed}
+        for key in _group_keys(sel):
+            if isinstance(key, exp.Column) and key.name.lower() in names and key.name.lower() not in stated:
+                issues.append(f"the SQL groups by {key.name}, which its WHERE fixes to one value")
+    return issues
 
 
 def _says(phrase: str, qwords: list[str]) -> bool:
