@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +59,7 @@ from schemadistill.consistency import unsupported
 from schemadistill.errors import UserError
 from schemadistill.grounding import Grounded, ValueIndex, ground_sql
 from schemadistill.prompt import cut_at_stop, fill_slots, render_prompt, slot_numbers, slot_values
-from schemadistill.sandbox.executor import Executor
+from schemadistill.sandbox.executor import ExecResult, Executor
 from schemadistill.schema.model import Schema
 
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
@@ -502,7 +503,7 @@ class Runtime:
         seconds: dict[int, tuple[str, Verdict]] = {}
         fixed_by: dict[int, str] = {}
         for i in sorted(retry + doubted) if self.beams > 1 else []:
-            best = self._best_beam(prompts[i], questions[i], firsts[i], ex)
+            best = self._best_beam(prompts[i], questions[i], firsts[i], ex, verdicts[i])
             if best is not None and (i in retry or len(best[2]) < len(issues[i])):
                 grounds[i], seconds[i], issues[i] = best[0], (best[0].sql, best[1]), best[2]
                 fixed_by[i] = "beam" if i in retry else "consistency"
@@ -533,24 +534,38 @@ class Runtime:
             warnings.warn(note, UserWarning, stacklevel=2)
         return answers
 
-    def _best_beam(self, prompt: Encoded, question: str, first: str, ex: Executor | None
-                   ) -> tuple[Grounded, Verdict, list[str]] | None:
-        """The beam (grounded) that passes the checks with the fewest consistency issues, the
-        model's order breaking ties; None when no beam other than ``first`` passes."""
-        best: tuple[Grounded, Verdict, list[str]] | None = None
-        for sql in dict.fromkeys(self.beam_search(prompt, self.beams)):
+    def _best_beam(self, prompt: Encoded, question: str, first: str, ex: Executor | None,
+                   first_verdict: Verdict | None = None) -> tuple[Grounded, Verdict, list[str]] | None:
+        """The beam (grounded) that passes the checks with the fewest consistency issues; among
+        those, the one whose result most other answers (the beams and the first answer) also
+        return, the model's order breaking what is left. None when no beam other than
+        ``first`` passes.
+
+        Why votes: beams that agree on a result agree on what the question means; a lone
+        result is more often a beam's own slip (measured against the model's order alone on
+        cached completions: see docs/DESIGN.md, session 19)."""
+        found: list[tuple[int, Grounded, Verdict, list[str]]] = []
+        votes: Counter[tuple[str, ...]] = Counter()
+        if first_verdict is not None and first_verdict.ok and first_verdict.result is not None:
+            votes[_result_key(first_verdict.result)] += 1
+        for rank, sql in enumerate(dict.fromkeys(self.beam_search(prompt, self.beams))):
             g = self._ground(sql, question)
             if g.sql == first:
                 continue
             v = check_sql(g.sql, self.schema, self.dialect, ex)
             if not v.ok:
                 continue
-            found = self._issues(g.sql, question)
-            if best is None or len(found) < len(best[2]):
-                best = (g, v, found)
-            if not found:
-                break
-        return best
+            if v.result is not None:
+                votes[_result_key(v.result)] += 1
+            found.append((rank, g, v, self._issues(g.sql, question)))
+        if not found:
+            return None
+
+        def order(f: tuple[int, Grounded, Verdict, list[str]]) -> tuple[int, int, int]:
+            rank, _, v, issues = f
+            return len(issues), -(votes[_result_key(v.result)] if v.result is not None else 0), rank
+        _, g, v, issues = min(found, key=order)
+        return g, v, issues
 
     def _issues(self, sql: str, question: str) -> list[str]:
         return unsupported(sql, question, self.values, self.dialect) if self.consistency else []
@@ -570,3 +585,12 @@ class Runtime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+
+def _result_key(result: ExecResult) -> tuple[str, ...]:
+    """A result as a sorted tuple of rows (values rounded, in any column order): answers that
+    return the same rows vote together."""
+    def cell(x: object) -> str:
+        return repr(round(x, 6)) if isinstance(x, float) else repr(x)
+    return tuple(sorted("|".join(sorted(cell(x) for x in row)) for row in result.rows))

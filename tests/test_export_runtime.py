@@ -221,6 +221,23 @@ def test_questioned_answer_takes_a_beam_that_says_more(run: Path, rt: Runtime,
     assert (a.sql, a.unsupported) == (YEARLY, [])
 
 
+def test_beams_with_equal_issues_are_told_apart_by_how_many_return_their_result(
+        run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Among beams with the fewest issues, the one whose rows other answers also return wins over
+    the model's first choice; without a database there are no rows to vote with."""
+    question = "Monthly count of sessions?"
+    lone = MONTHLY.replace("COUNT(*)", "COUNT(DISTINCT browser)")  # no issue found, rows of its own
+    twin = MONTHLY.replace("COUNT(*)", "COUNT(1)").replace("ORDER BY 1", "ORDER BY period")
+    with Executor(_db(run)) as ex:
+        assert ex.run(lone).rows != ex.run(MONTHLY).rows == ex.run(twin).rows
+    _plant(rt, monkeypatch, [YEARLY], beams=[lone, MONTHLY, twin])
+    assert rt._issues(lone, question) == rt._issues(MONTHLY, question) == []
+    a = rt.ask(question, db=_db(run))
+    assert (a.sql, a.first_sql, a.fixed_by) == (MONTHLY, YEARLY, "consistency")
+    _plant(rt, monkeypatch, [YEARLY], beams=[lone, MONTHLY, twin])
+    assert rt.ask(question).sql == lone  # no rows, no votes: the model's order
+
+
 def test_repair_round_uses_the_real_sandbox_error(run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _plant(rt, monkeypatch, [MISSPELT, FIXED])
     a = rt.ask("Ages of active users?", db=_db(run))
