@@ -587,7 +587,6 @@ class Runtime:
         self.close()
 
 
-
 def _result_key(result: ExecResult) -> tuple[str, ...]:
     """A result as a sorted tuple of rows (values rounded, in any column order): answers that
     return the same rows vote together."""
