@@ -18,9 +18,11 @@ from sqlglot import exp
 def where_conjuncts(select: exp.Expr) -> list[exp.Expr]:
     """The AND-ed conditions of ``select``'s own WHERE (outer parentheses aside); [] without one."""
     where = select.args.get("where")
-    if where is None:
-        return []
-    cond = where.this
+    return [] if where is None else and_terms(where.this)
+
+
+def and_terms(cond: exp.Expr) -> list[exp.Expr]:
+    """The AND-ed terms of a condition (a WHERE's or a HAVING's), outer parentheses aside."""
     while isinstance(cond, exp.Paren):
         cond = cond.this
     return list(cond.flatten()) if isinstance(cond, exp.And) else [cond]

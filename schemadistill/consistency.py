@@ -49,7 +49,17 @@ from sqlglot.errors import SqlglotError
 
 from schemadistill.ages import is_age_column
 from schemadistill.breakdowns import stated_breakdown
-from schemadistill.grounding import QUOTED_TEXT, ValueIndex, bare_sql, column_keys, table_aliases, words
+from schemadistill.conjuncts import and_terms
+from schemadistill.grounding import (
+    QUOTED_TEXT,
+    Mention,
+    ValueIndex,
+    bare_sql,
+    column_keys,
+    mention_at,
+    table_aliases,
+    words,
+)
 from schemadistill.literals import explains_number, literal_issues, literal_number, question_atoms
 from schemadistill.measures import AGGREGATE_NODES, stated_measures
 
@@ -100,13 +110,14 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
     issues += [f"the SQL holds #{p.this.name}, a number slot the question fills with nothing"
                for p in tree.find_all(exp.PositionalColumn)]
     if index is not None:
-        issues += _value_issues(tree, question, index)
-        issues += _flag_issues(tree, question, index)
+        mentions = index.mentions(question)  # three checks read them; the runtime asks per beam
+        issues += _value_issues(tree, question, index, mentions)
+        issues += _flag_issues(tree, question, mentions)
         issues += _unasked_measures(tree, question, index)
         issues += _untested_comparisons(tree, question, index)
         issues += _missing_measures(tree, question, index)
         issues += _missing_breakdowns(tree, question, index)
-        issues += _unnamed_columns(tree, question, index)
+        issues += _unnamed_columns(tree, question, index, mentions)
     return issues
 
 
@@ -276,7 +287,7 @@ def _one_value_groups(tree: exp.Expr, stated: set[str]) -> list[str]:
         where = sel.args.get("where")
         if where is None:
             continue
-        fixed = {c for c in _conjuncts(where.this) if isinstance(c, exp.EQ) and _value_column(c) is not None}
+        fixed = {c for c in and_terms(where.this) if isinstance(c, exp.EQ) and _value_column(c) is not None}
         names = {_value_column(c) for c in fixed}
         for key in _group_keys(sel):
             if isinstance(key, exp.Column) and key.name.lower() in names and key.name.lower() not in stated:
@@ -290,7 +301,7 @@ def _says(phrase: str, qwords: list[str]) -> bool:
     return all(any(q.startswith(w[:max(3, len(w) - 1)]) for q in qwords) for w in phrase.split() if len(w) >= 3)
 
 
-def _unnamed_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+def _unnamed_columns(tree: exp.Expr, question: str, index: ValueIndex, mentions: list[Mention]) -> list[str]:
     """WHERE tests on a measure or dimension column the question names by none of the lexicon's
     phrases, not by the column's own words, by no value of it, and by no named condition on it."""
     phrases: dict[tuple[str, str], set[str]] = {}
@@ -299,7 +310,7 @@ def _unnamed_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
     if not phrases:
         return []
     qwords = [w.lower() for w in words(question)]
-    named = {(m.ref.table, m.ref.column) for m in index.mentions(question)}
+    named = {(m.ref.table, m.ref.column) for m in mentions}
     said_filters = set(index.filter_mentions(question))
     for f in set(index.filters.values()):
         if f in said_filters or any(_says(w, qwords) for w in re.split(r"[\W_]+", f.name.lower()) if w):
@@ -332,12 +343,6 @@ def _uncounted(tree: exp.Expr, question: str) -> list[str]:
     return ["the question asks how many; the SQL counts nothing"]
 
 
-def _conjuncts(cond: exp.Expr) -> list[exp.Expr]:
-    while isinstance(cond, exp.Paren):
-        cond = cond.this
-    return list(cond.flatten()) if isinstance(cond, exp.And) else [cond]
-
-
 def _value_column(test: exp.Expr) -> str | None:
     """The column a value test reads: ``col = 'x'``, ``col IN ('x', 'y')``; None for other tests."""
     while isinstance(test, exp.Paren):
@@ -362,7 +367,7 @@ def _repeated_tests(tree: exp.Expr) -> list[str]:
     for clause in tree.find_all(exp.Where, exp.Having):
         seen: set[str] = set()
         valued: set[str] = set()
-        for c in _conjuncts(clause.this):
+        for c in and_terms(clause.this):
             key, column = bare_sql(c), _value_column(c)
             if key in seen:
                 issues.append(f"the SQL tests {c.sql()} twice")
@@ -382,12 +387,12 @@ def _repeated_tests(tree: exp.Expr) -> list[str]:
     return issues
 
 
-def _value_issues(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+def _value_issues(tree: exp.Expr, question: str, index: ValueIndex, mentions: list[Mention]) -> list[str]:
     """A value the question names ("on Firefox", "from Holland") that no string of the SQL holds;
     a value of a column the SQL tests (outside a CASE) that the question never names
     (``browser <> 'Safari'`` under "visits outside the UK by web client"). Quoted text is
     literal_issues'."""
-    mentions = [m for m in index.mentions(question) if not m.ref.flag]
+    mentions = [m for m in mentions if not m.ref.flag]
     quoted = {m[1].lower() for m in QUOTED_TEXT.finditer(question)}
     strings = [s.this.strip("%").lower() for s in tree.find_all(exp.Literal) if s.is_string]
     issues = []
@@ -424,7 +429,7 @@ def _value_issues(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]
 _BREAKDOWN_BEFORE = re.compile(r"\b(?:by|per|each|which|what|across)\s+(?:\w+\s+)?$", re.IGNORECASE)
 
 
-def _flag_issues(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+def _flag_issues(tree: exp.Expr, question: str, mentions: list[Mention]) -> list[str]:
     """A yes/no the question states ("the user is deactivated") that no test of the SQL says that
     way (``is_active = 0`` or ``is_active <> 1``, in a WHERE or a CASE); a test the other way
     does not count. A flag's word after "by", "per" or "which" ("mean revenue by fraud flag")
@@ -434,10 +439,10 @@ def _flag_issues(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
     question filters, "fraud sessions per OS", win: it made 3 right answers wrong on 7 runs.)"""
     aliases = table_aliases(tree)
     issues = []
-    for m in index.mentions(question):
+    for m in mentions:
         if not m.ref.flag:
             continue
-        hit = re.search(r"(?<!\w)" + re.escape(m.text) + r"(?!\w)", question, re.IGNORECASE)
+        hit = mention_at(question, m)
         if hit is not None and _BREAKDOWN_BEFORE.search(question[:hit.start()]):
             continue  # "revenue by fraud flag", "which suspicious ...": a breakdown, not a filter
         want, key = m.ref.value.lower(), (m.ref.table, m.ref.column)

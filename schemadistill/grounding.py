@@ -685,11 +685,11 @@ def _stated_at(question: str, index: ValueIndex, mentions: list[Mention],
             return None
         if keys and all(isinstance(x, exp.Literal) and x.is_string for x in literals):
             texts = {str(x.this).lower() for x in literals}
-            hits = [_mention_at(question, m) for m in mentions if (m.ref.table, m.ref.column) in keys
+            hits = [mention_at(question, m) for m in mentions if (m.ref.table, m.ref.column) in keys
                     and not m.ref.flag and m.ref.value.lower() in texts]
             spots = [h.start() if h else None for h in hits]
         elif keys and any(m.ref.flag for m in mentions):
-            hits = [_mention_at(question, m) for m in mentions if (m.ref.table, m.ref.column) in keys and m.ref.flag]
+            hits = [mention_at(question, m) for m in mentions if (m.ref.table, m.ref.column) in keys and m.ref.flag]
             spots = [h.start() if h else None for h in hits]
         elif all(isinstance(x, exp.Literal) and x.is_number for x in literals):
             spots = [number_at(x.this) for x in literals]
@@ -1290,7 +1290,7 @@ _VALUE_NEGATED = re.compile(r"(?:\b(?:not equal to|not equals?|isn't|is not|aren
                             r"anything but)|!=|<>)\s*(?:the\s+)?['\"]?$", re.IGNORECASE)
 
 
-def _mention_at(question: str, m: Mention) -> re.Match[str] | None:
+def mention_at(question: str, m: Mention) -> re.Match[str] | None:
     """Where the question says ``m`` as a word, if it does."""
     return re.search(r"(?<!\w)" + re.escape(m.text) + r"(?!\w)", question, re.IGNORECASE)
 
@@ -1298,7 +1298,7 @@ def _mention_at(question: str, m: Mention) -> re.Match[str] | None:
 def _excluded(question: str, m: Mention, hit: re.Match[str] | None = None) -> bool | None:
     """Does the question exclude ``m`` right before naming it ("other than Chrome")? None when
     the mention's text is not found as a word."""
-    hit = hit or _mention_at(question, m)
+    hit = hit or mention_at(question, m)
     return None if hit is None else bool(_VALUE_NEGATED.search(question[:hit.start()]))
 
 
@@ -1367,7 +1367,7 @@ def _negate_value(tree: exp.Expr, question: str, m: Mention) -> str | None:
     the column becomes ``col <> 'v'``. A small model writes the equality it saw far more often.
     The reverse too: ``col <> 'v'`` where the question names v with no word of negation before
     it ("where country is Germany", "os = 'Windows'") becomes ``col = 'v'``."""
-    hit = _mention_at(question, m)
+    hit = mention_at(question, m)
     excluded = _excluded(question, m, hit)
     if hit is None or excluded is None:
         return None
