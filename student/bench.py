@@ -52,6 +52,7 @@ from student.model import (
     add_lora,
     build_scratch_model,
     count_params,
+    cpu_has_native_bf16,
     parse_student,
     train_tokenizer,
 )
@@ -83,13 +84,14 @@ def synthetic_pairs(n: int, seed: int = 0) -> list[dict[str, str]]:
 
 
 def measure(model: Any, tokenizer: Any, pairs: list[dict[str, str]], batch_size: int, steps: int,
-            warmup: int = 2, bf16: bool = False, group_by_length: bool = True, packing: bool = False) -> float:
+            warmup: int = 2, bf16: bool = False, group_by_length: bool = True, packing: bool = False,
+            use_cpu: bool = False) -> float:
     """Non-padding tokens/s of full SFT steps (forward, backward, optimizer) after ``warmup`` steps."""
     speed = Throughput(warmup)
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(output_dir=tmp, max_steps=warmup + steps, per_device_train_batch_size=batch_size,
                          learning_rate=1e-3, lr_scheduler_type="cosine", warmup_steps=1, report_to="none",
-                         save_strategy="no", logging_steps=1000, bf16=bf16, fp16=False,
+                         save_strategy="no", logging_steps=1000, bf16=bf16, fp16=False, use_cpu=use_cpu,
                          gradient_checkpointing=False, max_length=256, completion_only_loss=True, packing=packing,
                          packing_strategy="bfd", group_by_length=group_by_length and not packing, include_num_input_tokens_seen="non_padding",
                          disable_tqdm=True, dataloader_pin_memory=torch.cuda.is_available())
@@ -109,6 +111,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=None, help="timed steps after 2 warm-up steps")
     ap.add_argument("--no-group-by-length", action="store_true", help="random batches (more padding)")
     ap.add_argument("--packing", action="store_true", help="BFD packing (padding-free) instead of batches")
+    ap.add_argument("--fp32", action="store_true", help="scratch on CPU: fp32, not the bf16 autocast training uses "
+                                                        "where the CPU has native bf16 (student.cpu_bf16)")
     a = ap.parse_args(argv)
     torch.manual_seed(0)
     cuda = torch.cuda.is_available()
@@ -132,8 +136,9 @@ def main(argv: list[str] | None = None) -> None:
         model = build_scratch_model(preset or DEFAULT_PRESET, tokenizer)
         params = count_params(model)
         name = f"scratch:{preset}"
+        bf16 = cpu_has_native_bf16() and not a.fp32
         batch, steps = a.batch_size or 32, a.steps or (30 if cuda else 12)
-    tps = measure(model, tokenizer, pairs, batch, steps, bf16=bf16, group_by_length=not a.no_group_by_length,
+    tps = measure(model, tokenizer, pairs, batch, steps, bf16=bf16, use_cpu=bf16 and not cuda, group_by_length=not a.no_group_by_length,
                   packing=a.packing)
     sys.stdout.write(json.dumps({"bench": "train", "model": name, "params": params, "tokens_per_s": round(tps, 1),
                                  "device": "cuda" if cuda else "cpu", "batch_size": batch, "steps": steps,
