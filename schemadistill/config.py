@@ -103,10 +103,6 @@ class StudentConfig:
                             "Modules LoRA adapts (pretrained students).")
     eval_max: int = _f(200, "Most held-out questions evaluated after each phase (per split).")
     max_new_tokens: int = _f(160, "Longest SQL the student may write.")
-    cpu_bf16: bool = _f(True, "Train with bf16 autocast on a CPU with native bf16 (AVX512-BF16 or AMX): matmuls "
-                              "in bf16, weights and optimizer in fp32; ~1.3x the tokens/s of fp32 on the 2-core "
-                              "build machine, so more steps in the same budget. Ignored on a GPU (bf16 there "
-                              "when supported) and on a CPU without those instructions.")
     ground_values: bool = _f(True, "Grounding in the evaluations, as the runtime does: a value the question names (a "
                                    "distinct value of a text column, e.g. 'Germany', or a yes/no column's word) that "
                                    "the SQL left out or swapped is put in (the artifact's values.json, export.values), "

@@ -25,6 +25,15 @@ tokens/s than plain batches (best of three: 2,120 vs 6,780 for xs), so training 
 ``group_by_length`` measured ~15% more than random batches on these near-equal lengths (best
 of three: 6,780 vs 5,920) and saves more on real pairs (50-250 tokens), so it is on.
 
+``--pairs RUN/curriculum/train_phase2.jsonl`` times a run's own pairs (the first 2,000; real
+lengths 50-250 tokens, the run's vocabulary) instead of the synthetic ones. The synthetic pairs
+flatter two speed-ups that the real ones do not keep (session 20, this machine, batch 16): bf16
+autocast on this CPU's AVX512-BF16 read 10,000-10,400 against 7,800-9,000 tokens/s fp32 on
+synthetic pairs, 7,500-7,900 against 7,200-7,500 on a run's pairs, and a full 20-minute run
+with it trained at 6,200-6,600 tokens/s (4,854 steps; fp32 runs 7,000-7,500); ``torch.compile``
+read 7,900 against 6,600 synthetic, 6,040 against 6,000 on real pairs after ~45 s of compiling.
+Training stays fp32 and eager on a CPU.
+
 ``--qwen05b-lora`` builds 494,032,768 parameters (Qwen2.5-0.5B's count, so the config is right);
 on this CPU it trained at ~43 tokens/s (batch 4, fp32, a shared moment; 4.1 GB peak memory):
 about 60x slower than scratch:s, so a pretrained student is a GPU job.
@@ -52,7 +61,6 @@ from student.model import (
     add_lora,
     build_scratch_model,
     count_params,
-    cpu_has_native_bf16,
     parse_student,
     train_tokenizer,
 )
@@ -83,15 +91,21 @@ def synthetic_pairs(n: int, seed: int = 0) -> list[dict[str, str]]:
     return pairs
 
 
+def real_pairs(path: str, limit: int = 2000) -> list[dict[str, str]]:
+    """Prompt/completion texts of a run's pairs (repair pairs with their broken SQL and error)."""
+    rows = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()][:limit]
+    return [{"prompt": render_prompt(r["question"], broken_sql=r.get("broken_sql"), error=r.get("error")),
+             "completion": completion_text(r["sql"])} for r in rows]
+
+
 def measure(model: Any, tokenizer: Any, pairs: list[dict[str, str]], batch_size: int, steps: int,
-            warmup: int = 2, bf16: bool = False, group_by_length: bool = True, packing: bool = False,
-            use_cpu: bool = False) -> float:
+            warmup: int = 2, bf16: bool = False, group_by_length: bool = True, packing: bool = False) -> float:
     """Non-padding tokens/s of full SFT steps (forward, backward, optimizer) after ``warmup`` steps."""
     speed = Throughput(warmup)
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(output_dir=tmp, max_steps=warmup + steps, per_device_train_batch_size=batch_size,
                          learning_rate=1e-3, lr_scheduler_type="cosine", warmup_steps=1, report_to="none",
-                         save_strategy="no", logging_steps=1000, bf16=bf16, fp16=False, use_cpu=use_cpu,
+                         save_strategy="no", logging_steps=1000, bf16=bf16, fp16=False,
                          gradient_checkpointing=False, max_length=256, completion_only_loss=True, packing=packing,
                          packing_strategy="bfd", group_by_length=group_by_length and not packing, include_num_input_tokens_seen="non_padding",
                          disable_tqdm=True, dataloader_pin_memory=torch.cuda.is_available())
@@ -111,12 +125,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=None, help="timed steps after 2 warm-up steps")
     ap.add_argument("--no-group-by-length", action="store_true", help="random batches (more padding)")
     ap.add_argument("--packing", action="store_true", help="BFD packing (padding-free) instead of batches")
-    ap.add_argument("--fp32", action="store_true", help="scratch on CPU: fp32, not the bf16 autocast training uses "
-                                                        "where the CPU has native bf16 (student.cpu_bf16)")
+    ap.add_argument("--pairs", default=None, help="a run's training pairs (e.g. RUN/curriculum/train_phase2.jsonl): "
+                                                   "time these (the first 2,000) instead of synthetic ones")
     a = ap.parse_args(argv)
     torch.manual_seed(0)
     cuda = torch.cuda.is_available()
-    pairs = synthetic_pairs(1200)
+    pairs = real_pairs(a.pairs) if a.pairs else synthetic_pairs(1200)
     tokenizer = train_tokenizer((p["prompt"] + p["completion"] for p in pairs), _COLS + _TABLES)
     bf16 = False
     if a.qwen05b_lora:
@@ -136,15 +150,14 @@ def main(argv: list[str] | None = None) -> None:
         model = build_scratch_model(preset or DEFAULT_PRESET, tokenizer)
         params = count_params(model)
         name = f"scratch:{preset}"
-        bf16 = cpu_has_native_bf16() and not a.fp32
         batch, steps = a.batch_size or 32, a.steps or (30 if cuda else 12)
-    tps = measure(model, tokenizer, pairs, batch, steps, bf16=bf16, use_cpu=bf16 and not cuda, group_by_length=not a.no_group_by_length,
+    tps = measure(model, tokenizer, pairs, batch, steps, bf16=bf16, group_by_length=not a.no_group_by_length,
                   packing=a.packing)
     sys.stdout.write(json.dumps({"bench": "train", "model": name, "params": params, "tokens_per_s": round(tps, 1),
                                  "device": "cuda" if cuda else "cpu", "batch_size": batch, "steps": steps,
                                  "dtype": "bf16" if bf16 else "fp32",
                                  "group_by_length": not a.no_group_by_length and not a.packing,
-                                 "packing": a.packing}) + "\n")
+                                 "packing": a.packing, "pairs": a.pairs or "synthetic"}) + "\n")
 
 
 if __name__ == "__main__":

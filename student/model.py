@@ -224,20 +224,6 @@ def training_dtype() -> torch.dtype:
     return torch.float32
 
 
-def cpu_has_native_bf16() -> bool:
-    """True on a CPU whose matrix units take bf16 (AVX512-BF16 or AMX) and no GPU is in use.
-
-    There, bf16 autocast (weights and optimizer stay fp32; matmuls in bf16, accumulated in fp32)
-    trained the xs student at 8,100-8,900 tokens/s against 6,600 in fp32 on the 2-core build
-    machine (student/bench.py, batch 16). Without those instructions bf16 is emulated and slower.
-    """
-    if torch.cuda.is_available():
-        return False
-    cpu = getattr(torch, "cpu", None)
-    probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(bool(getattr(cpu, name, lambda: False)()) for name in probes)
-
-
 def load_pretrained_tokenizer(name: str) -> PreTrainedTokenizerBase:
     src, local_only = _source(name)
     try:

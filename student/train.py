@@ -82,7 +82,6 @@ from student.model import (
     build_scratch_model,
     check_size,
     count_params,
-    cpu_has_native_bf16,
     load_config_only,
     load_lora,
     load_pretrained,
@@ -254,8 +253,7 @@ def _sft_args(ckpt_dir: Path, cfg: StudentConfig, lr: float, max_steps: int, pha
               cadence_steps: int | None = None) -> SFTConfig:
     """``cadence_steps``: the step count that sets warm-up, logging and checkpoint intervals (a
     re-planned shuffled run keeps its first plan's, so its checkpoints and LR warm-up stay as begun)."""
-    cpu_bf16 = cfg.cpu_bf16 and cpu_has_native_bf16()
-    bf16 = training_dtype() == torch.bfloat16 or cpu_bf16
+    bf16 = training_dtype() == torch.bfloat16
     cadence = cadence_steps or max_steps
     return SFTConfig(
         output_dir=str(ckpt_dir), max_steps=max_steps, per_device_train_batch_size=cfg.batch_size,
@@ -263,8 +261,7 @@ def _sft_args(ckpt_dir: Path, cfg: StudentConfig, lr: float, max_steps: int, pha
         logging_steps=max(1, min(10, cadence // 20)), save_strategy="steps",
         save_steps=max(1, -(-cadence // CHECKPOINTS_PER_PHASE)), save_total_limit=SAVE_TOTAL_LIMIT,
         report_to="none", bf16=bf16, fp16=False, gradient_checkpointing=False,
-        # the Trainer refuses bf16 without a GPU unless told the CPU is meant
-        use_cpu=cpu_bf16, max_length=cfg.max_length, completion_only_loss=True, packing=False,
+        max_length=cfg.max_length, completion_only_loss=True, packing=False,
         group_by_length=GROUP_BY_LENGTH, seed=cfg.seed + phase,
         include_num_input_tokens_seen="non_padding", dataloader_pin_memory=torch.cuda.is_available(),
     )

@@ -58,8 +58,6 @@ def test_scratch_training_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyP
     phase1 = AutoModelForCausalLM.from_pretrained(str(out / "phase1" / "final"))
     name_ = "model.layers.0.self_attn.q_proj.weight"
     assert not torch.allclose(init.state_dict()[name_], phase1.state_dict()[name_])
-    # on a CPU with native bf16 this trained under bf16 autocast: the saved weights stay fp32
-    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in phase1.parameters())
     hist = read_json(out / "phase1" / "loss.json")
     assert len(hist) >= 4 and hist[-1]["loss"] < hist[0]["loss"] * 0.8
     assert (out / "phase1" / "loss.png").stat().st_size > 0 and (out / "loss.png").is_file()
@@ -346,15 +344,3 @@ def test_a_segment_stopped_early_ends_the_shuffled_run_there(tmp_path: Path, mon
     # resumed as it is, nothing trains again
     st.train(run, cfg, tiny_schema(), None)
     assert read_json(out / "phase3" / "done.json")["steps"] == 0
-
-
-@pytest.mark.parametrize("native", [True, False])
-def test_cpu_bf16_autocast_only_where_the_cpu_has_native_bf16(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                             native: bool) -> None:
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(st, "cpu_has_native_bf16", lambda: native)
-    args = st._sft_args(tmp_path, _cfg("scratch"), 1e-3, 10, 1)
-    assert (args.bf16, args.use_cpu) == (native, native)
-    off = st._sft_args(tmp_path, _cfg("scratch", cpu_bf16=False), 1e-3, 10, 1)
-    assert (off.bf16, off.use_cpu) == (False, False)
-
