@@ -26,6 +26,8 @@ _N = r"(?P<{}>\d{{1,3}})"
 _OLD = r"(?:\s+years?[\s-]old)"
 _PERSON = (r"(?:users?|customers?|people|persons?|buyers?|shoppers?|clients?|members?|visitors?|"
            r"those|ones|accounts?|employees?|patients?|students?|players?)")
+# "users over 30", "users who are over 30", "the member is under 71"
+_BE = r"\s+(?:(?:who|that)\s+(?:are|is)\s+|(?:is|are)\s+|aged\s+)?"
 # what may follow a bare "users over 30": not a unit ("over 30 sessions", "over 30%")
 _AFTER = (r"(?=\s*(?:$|[,.;:?!)]|(?:in|on|during|from|who|and|or|with|for|by|at|that|using|between|per|"
           r"across|grouped|broken|split)\b))")
@@ -46,8 +48,8 @@ _BOUNDS = [(op, re.compile(p.format(n=_N.format("n")), re.IGNORECASE)) for op, p
     ("<", r"\b(?:aged\s+|age\s+(?:is\s+)?)(?:under|below|younger\s+than|less\s+than)\s+{n}\b"),
     (">", r"\b(?:over|above|older\s+than|more\s+than)\s+{n}" + _OLD + r"\b"),
     ("<", r"\b(?:under|below|younger\s+than|less\s+than)\s+{n}" + _OLD + r"\b"),
-    (">", r"\b" + _PERSON + r"\s+(?:who\s+are\s+|aged\s+)?(?:over|above|older\s+than)\s+{n}\b" + _AFTER),
-    ("<", r"\b" + _PERSON + r"\s+(?:who\s+are\s+|aged\s+)?(?:under|below|younger\s+than)\s+{n}\b" + _AFTER),
+    (">", r"\b" + _PERSON + _BE + r"(?:over|above|older\s+than)\s+{n}\b" + _AFTER),
+    ("<", r"\b" + _PERSON + _BE + r"(?:under|below|younger\s+than)\s+{n}\b" + _AFTER),
 )]
 # "excluding users under 30", "except those of users over 60"; not "not active and the age is over 35"
 _NEGATED = re.compile(r"\b(?:excluding|exclude|except|other\s+than|apart\s+from|without)\s+"

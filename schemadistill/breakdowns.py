@@ -96,8 +96,18 @@ def stated_breakdown(question: str, phrases: dict[str, Key]) -> list[Key]:
     return found
 
 
+_SUBTOTALS = re.compile(r"\bsub-?totals?\s+(?=(?:by|per|for)\b)", re.IGNORECASE)
+
+
+def subtotal_keys(question: str, phrases: dict[str, Key]) -> list[Key]:
+    """The dimension a question asks subtotals of ("with subtotals by browser"): a ROLLUP's first."""
+    m = _SUBTOTALS.search(question)
+    return stated_breakdown(question[m.end():], phrases)[:1] if m else []
+
+
 def ground_breakdown(tree: exp.Expr, stated: list[Key], key_of: Callable[[exp.Column], Key | None],
-                     alias_of: Callable[[str], str | None], keep: Collection[Key] = ()) -> list[str]:
+                     alias_of: Callable[[str], str | None], keep: Collection[Key] = (),
+                     subtotals: Collection[Key] = ()) -> list[str]:
     """Make the outer GROUP BY group by the ``stated`` dimensions (see the module docstring).
     ``key_of``: the dimension a column of the tree is, if it is one; ``alias_of``: how the outer
     SELECT names a table it reads, None when it does not read it; ``keep``: dimensions the
@@ -105,7 +115,11 @@ def ground_breakdown(tree: exp.Expr, stated: list[Key], key_of: Callable[[exp.Co
     if not stated or not isinstance(tree, exp.Select) or tree.find(exp.Window) is not None:
         return []
     group = tree.args.get("group")
-    if group is None or group.args.get("rollup") or group.args.get("cube") or group.args.get("grouping_sets"):
+    rollups = list(group.find_all(exp.Rollup)) if group is not None else []
+    if len(rollups) == 1 and len(group.expressions) == 1:
+        return _order_rollup(rollups[0], stated, key_of, subtotals)
+    if group is None or rollups or group.args.get("rollup") or group.args.get("cube") \
+            or group.args.get("grouping_sets"):
         return []
     keys = list(group.expressions)
     if not keys or not all(isinstance(k, exp.Column) for k in keys):
@@ -125,6 +139,25 @@ def ground_breakdown(tree: exp.Expr, stated: list[Key], key_of: Callable[[exp.Co
     if missing and named and not extra:
         return _add_keys(tree, missing, alias_of)
     return []
+
+
+def _order_rollup(rollup: exp.Rollup, stated: list[Key], key_of: Callable[[exp.Column], Key | None],
+                  subtotals: Collection[Key] = ()) -> list[str]:
+    """A ROLLUP's keys in the order the question states them: its subtotals are of the leading
+    key, so "for every browser and OS, and the total by browser and overall" is ``ROLLUP
+    (browser, os)``; the model wrote ``ROLLUP (os, browser)`` (subtotals per OS). A dimension
+    named after "subtotals by" leads whatever the order ("per OS and browser, with subtotals by
+    browser"). Only an order of the same keys changes."""
+    keys = list(rollup.expressions)
+    dims = [key_of(k) if isinstance(k, exp.Column) else None for k in keys]
+    if len(keys) < 2 or any(d is None or d not in stated for d in dims) or len(set(dims)) != len(dims):
+        return []
+    order = sorted(range(len(keys)), key=lambda i: (dims[i] not in subtotals, stated.index(dims[i])))
+    if order == list(range(len(keys))):
+        return []
+    before = rollup.sql()
+    rollup.set("expressions", [keys[i].copy() for i in order])
+    return [f"{before} -> {rollup.sql()} (the question's order of the keys)"]
 
 
 def _projection_of(tree: exp.Select, key: exp.Column) -> exp.Expr | None:

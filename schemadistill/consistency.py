@@ -28,7 +28,7 @@ Each issue is a sentence a person can read (the runtime returns them with the an
   AND x``: where the small model writes these it has mostly lost a condition the question states;
 - with the artifact's ``values.json`` (the lexicon's phrases): a value the question names ("on
   Firefox") that no string of the SQL holds, a value the SQL tests that the question never
-  names; a measure the question compares with a number ("revenue between zero and 1.7k") that
+  names, a yes/no column the question says nothing of; a measure the question compares with a number ("revenue between zero and 1.7k") that
   no comparison of the SQL reads, or reads only with other numbers; an
   aggregate the question names ("the average money spent") missing; a stated total ("total
   session duration above 9500") compared row by row; a breakdown it names ("per location") not
@@ -47,7 +47,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-from schemadistill.ages import is_age_column
+from schemadistill.ages import is_age_column, stated_age
 from schemadistill.breakdowns import stated_breakdown
 from schemadistill.conjuncts import and_terms
 from schemadistill.grounding import (
@@ -56,6 +56,7 @@ from schemadistill.grounding import (
     ValueIndex,
     bare_sql,
     column_keys,
+    flag_unstated,
     mention_at,
     table_aliases,
     words,
@@ -113,6 +114,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
         mentions = index.mentions(question)  # three checks read them; the runtime asks per beam
         issues += _value_issues(tree, question, index, mentions)
         issues += _flag_issues(tree, question, mentions)
+        issues += _unstated_flags(tree, question, index, mentions)
         issues += _unasked_measures(tree, question, index)
         issues += _untested_comparisons(tree, question, index)
         issues += _missing_measures(tree, question, index)
@@ -316,11 +318,12 @@ def _unnamed_columns(tree: exp.Expr, question: str, index: ValueIndex, mentions:
         if f in said_filters or any(_says(w, qwords) for w in re.split(r"[\W_]+", f.name.lower()) if w):
             named |= {(f.table, c) for c in f.columns}
     aliases = table_aliases(tree)
+    stated = stated_age(question) is not None  # "the member is under 71"
     issues = []
     for where in tree.find_all(exp.Where):
         for col in where.find_all(exp.Column):
             keys = column_keys(col, aliases, phrases)
-            if not keys or keys & named or (is_age_column(col.name) and _AGE_WORDS.search(question)) \
+            if not keys or keys & named or (is_age_column(col.name) and (_AGE_WORDS.search(question) or stated)) \
                     or (_DURATION_COLUMN.search(col.name) and _DURATION_WORDS.search(question)):
                 continue
             said = {p for k in keys for p in phrases[k]} | {col.name.lower().replace("_", " ")}
@@ -458,6 +461,23 @@ def _flag_issues(tree: exp.Expr, question: str, mentions: list[Mention]) -> list
                 said = True
         if not said:
             issues.append(f"the question's '{m.text}' ({m.ref.column} = {m.ref.value}) is not in the SQL")
+    return list(dict.fromkeys(issues))
+
+
+def _unstated_flags(tree: exp.Expr, question: str, index: ValueIndex, mentions: list[Mention]) -> list[str]:
+    """A yes/no column anywhere in the SQL (a WHERE, a CASE, ``COUNT_IF``, ``SUM(is_fraud)``)
+    that the question says nothing of: no phrase of it, no word of one, not the column's own
+    word. Grounding drops such a WHERE test; a rate's condition it cannot drop ("what percent
+    have a purchase" answered ``COUNT_IF(is_fraud = 1)``, then ``SUM(is_fraud)`` by a beam), so
+    the check asks the beams."""
+    flags = index.flag_words
+    said = {(m.ref.table, m.ref.column) for m in mentions if m.ref.flag}
+    aliases = table_aliases(tree)
+    issues = []
+    for col in tree.find_all(exp.Column):
+        keys = column_keys(col, aliases, flags)
+        if keys and not keys & said and flag_unstated(question, flags, col, keys):
+            issues.append(f"the SQL reads {col.name}; the question says nothing of it")
     return list(dict.fromkeys(issues))
 
 

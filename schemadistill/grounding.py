@@ -105,7 +105,13 @@ from sqlglot.errors import SqlglotError
 
 from schemadistill.ages import AgeTest, is_age_column, stated_age
 from schemadistill.answer_shape import drop_constant_grouping, show_group_keys
-from schemadistill.breakdowns import ground_breakdown, named_dimensions, says_breakdown, stated_breakdown
+from schemadistill.breakdowns import (
+    ground_breakdown,
+    named_dimensions,
+    says_breakdown,
+    stated_breakdown,
+    subtotal_keys,
+)
 from schemadistill.conjuncts import and_where, is_where_conjunct, outer_paren, remove_conjunct
 from schemadistill.literals import (
     Atom,
@@ -133,9 +139,9 @@ from schemadistill.measures import (
 from schemadistill.ordering import ground_key_sort, sort_rows_by, stated_key_sort
 from schemadistill.rates import place_counted_condition
 from schemadistill.schema.model import NUMERIC_TYPES, Column, NamedFilter, Schema, Table
-from schemadistill.spelling import Speller
+from schemadistill.spelling import Speller, is_english
 from schemadistill.spreads import fix_range, fix_spread, stated_range, stated_spread
-from schemadistill.stated_tests import StatedTest, put_stated_tests, stated_tests
+from schemadistill.stated_tests import StatedTest, put_stated_tests, stated_tests, worded_tests
 
 MAX_VALUES = 200  # more distinct values than this: free text or names, not a dimension
 MAX_VALUE_CHARS = 40
@@ -533,6 +539,8 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     ages = {c.name for _, c in _age_columns(schema)} if schema is not None else set()
     age = stated_age(question) if ages else None
     stated = stated_tests(question, schema)
+    if index is not None and index.measures:  # "the money spent is not above 1700"
+        stated += worded_tests(question, index.measures, {t.column for t in stated} | ages)
     sql, literal_changes = _put_stated(sql, stated, schema, dialect) if stated else (sql, [])
     if literals:  # the age's and the stated tests' numbers are theirs, not numbers to pair with other columns
         spans = [t.span for t in stated] + ([age.span] if age else [])
@@ -726,7 +734,7 @@ def _ground_breakdown(tree: exp.Select, question: str, stated: list[tuple[str, s
     keep = named_dimensions(question, phrases) - valued
     group = tree.args.get("group")
     before = {key_of(k) for k in group.expressions if isinstance(k, exp.Column)} if group is not None else set()
-    changes = ground_breakdown(tree, stated, key_of, alias_of, keep)
+    changes = ground_breakdown(tree, stated, key_of, alias_of, keep, subtotal_keys(question, phrases))
     group = tree.args.get("group")
     after = {key_of(k) for k in group.expressions if isinstance(k, exp.Column)} if group is not None else set()
     for dropped in before - after - {None}:
@@ -1224,14 +1232,14 @@ def _drop_unstated_flags(tree: exp.Expr, index: ValueIndex, question: str,
         return []
     changes: list[str] = []
     for eq, col, lit, keys in _column_tests(tree, flags):
-        if lit.sql().lower() not in _OPPOSITE or keys & mentioned or not _flag_unstated(question, flags, col, keys):
+        if lit.sql().lower() not in _OPPOSITE or keys & mentioned or not flag_unstated(question, flags, col, keys):
             continue
         if _drop_where_test(eq):
             changes.append(f"dropped {eq.sql()}: the question says nothing of {col.name}")
     return changes
 
 
-def _flag_unstated(question: str, flags: dict[tuple[str, str], set[str]], col: exp.Column,
+def flag_unstated(question: str, flags: dict[tuple[str, str], set[str]], col: exp.Column,
                    keys: set[tuple[str, str]]) -> bool:
     """No word of the flag's phrases, nor the column's own word, stands anywhere in the question."""
     low = question.lower()
@@ -1263,7 +1271,7 @@ def _unstated(tree: exp.Expr, index: ValueIndex, question: str, mentioned: set[t
         if lit.is_string:
             return not {w.lower() for w in words(lit.this)} & qwords
         flags = index.flag_words
-        return bool(keys & set(flags)) and lit.sql().lower() in _OPPOSITE and _flag_unstated(question, flags, col, keys)
+        return bool(keys & set(flags)) and lit.sql().lower() in _OPPOSITE and flag_unstated(question, flags, col, keys)
     return unstated
 
 
@@ -1271,11 +1279,13 @@ def _misspelt_any(qwords: set[str], clues: set[str]) -> bool:
     """A question word that is a clue with a typo or two ("actiive", "frad", "is_atcive"): people
     misspell, and the teacher's own questions carry typos of these very words. A typo keeps the
     first letter: "count" is not "account" misspelt (a ratio of 0.83), and "count" opens many
-    questions whose flag test nobody asked for."""
+    questions whose flag test nobody asked for. An English word is the word it is: "market" (a
+    country's phrase) is not "marked" (of "marked as fraud") misspelt, so a fraud test nobody
+    asked for stayed under "the user's market is Germany"."""
     from difflib import SequenceMatcher
 
-    return any(SequenceMatcher(None, w, c).ratio() >= 0.8 for w in qwords for c in clues if len(c) >= 4
-               and abs(len(w) - len(c)) <= 2 and w[0] == c[0])
+    return any(SequenceMatcher(None, w, c).ratio() >= 0.8 and not is_english(w) for w in qwords for c in clues
+               if len(c) >= 4 and abs(len(w) - len(c)) <= 2 and w[0] == c[0])
 
 
 def _stem(name: str) -> str:

@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
+from schemadistill.schema.infer import own_key_names
 from schemadistill.schema.model import NUMERIC_TYPES, Schema, Table
 
 # aggregate words -> SQL function; a word may stand for several in a list ("average and maximum")
@@ -119,8 +120,9 @@ def stated_count(question: str, tables: dict[str, str]) -> str | None:
 
 
 def fix_count(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
-    """The outer SELECT's one COUNT counts what the question counts: ``COUNT(*)`` of sessions for
-    "how many users" becomes ``COUNT(DISTINCT s.user_id)`` (the sessions' one key to users), and
+    """The outer SELECT's one COUNT counts what the question counts: ``COUNT(*)`` (or
+    ``COUNT(DISTINCT s.session_id)``, the sessions' own key) of sessions for "how many users"
+    becomes ``COUNT(DISTINCT s.user_id)`` (the sessions' one key to users), and
     ``COUNT(DISTINCT s.user_id)`` for "how many sessions" becomes ``COUNT(*)``."""
     if not isinstance(tree, exp.Select):
         return None
@@ -145,16 +147,18 @@ def fix_count(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
             count.set("this", exp.Star())
             return f"COUNT(DISTINCT {target.sql()}) -> COUNT(*): the question counts {fact.name}"
         return None
-    if distinct or not (isinstance(target, exp.Star) or isinstance(target, exp.Column)
-                        and target.name.lower() in {k.lower() for k in fact.primary_key}):
+    # COUNT(*), COUNT(key) and COUNT(DISTINCT key) of the fact's own key all count its rows
+    own_key = isinstance(target, exp.Column) and target.name.lower() in own_key_names(fact)
+    if not (isinstance(target, exp.Star) and not distinct or own_key):
         return None
     keys = [fk for fk in schema.foreign_keys if fk.table == fact.qualified_name and fk.ref_table == asked
             and len(fk.columns) == 1]
     if len(keys) != 1:
         return None
     col = exp.column(keys[0].columns[0], table=main.alias_or_name if len(own) > 1 else None)
+    before = count.sql()
     count.set("this", exp.Distinct(expressions=[col]))
-    return f"COUNT(*) -> {count.sql()}: the question counts {asked.split('.')[-1]}"
+    return f"{before} -> {count.sql()}: the question counts {asked.split('.')[-1]}"
 
 
 def _references_other(table: Table, column: str, asked: str, schema: Schema) -> bool:

@@ -63,7 +63,7 @@ class Speller:
         if low in self._cache:
             return self._cache[low]
         found: str | None = None
-        if len(low) >= MIN_WORD and low not in self.known and not _is_english(low):
+        if len(low) >= MIN_WORD and low not in self.known and not is_english(low):
             hits = _one_edit_away(low) & self._targets
             # a plural or singular of a known word is that word, spelt right ("percentiles")
             hits = {h for h in hits if low not in (h + "s", h[:-1])}
@@ -117,7 +117,7 @@ def _english_near(word: str) -> set[str]:
 _ZIPF: dict[str, float] = {}
 
 
-def _is_english(word: str) -> bool:
+def is_english(word: str) -> bool:
     """Common enough in English that someone meant it; True when wordfreq is missing, so that
     nothing is corrected without it."""
     if word not in _ZIPF:

@@ -30,12 +30,14 @@ Rules, conservative like the rest of grounding:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from sqlglot import exp
 
+from schemadistill.comparisons import stated_comparison
 from schemadistill.conjuncts import is_where_conjunct, outer_paren, remove_conjunct
+from schemadistill.literals import question_atoms
 from schemadistill.schema.model import NUMERIC_TYPES, Schema
 
 _OPS: dict[str, type[exp.Expr]] = {"=": exp.EQ, "==": exp.EQ, "!=": exp.NEQ, "<>": exp.NEQ, "<": exp.LT,
@@ -76,6 +78,49 @@ def stated_tests(question: str, schema: Schema | None) -> list[StatedTest]:
             tests.append(StatedTest(holder, m["col"].lower(), "<>" if m["op"] == "!=" else m["op"],
                                     float(m["num"]), m.span()))
     return tests
+
+
+# after a measure's phrase: "money spent is not above 1700", "session length over 250",
+# "revenue of at least 1.5k"; a range ("between", "from ... to") is not one test
+_WORDED = re.compile(r"^\s+(?:(?:is|was|are|were|of)\s+)?(?:(?:not|no)\s+)?(?:above|over|below|under|"
+                     r"(?:more|less|greater|higher|lower|fewer|longer|shorter|larger|smaller|bigger)\s+than"
+                     r"(?:\s+or\s+equal\s+to)?|at\s+least|at\s+most|up\s+to|exceed(?:s|ing)?|equal\s+to|equals|"
+                     r"[<>]=?|!=|<>|=)\s*\$?\s*(?=[\d.])", re.IGNORECASE)
+# an aggregate's test, not a row's: "average revenue over 100", "total spend above 9500",
+# "spend more than 100 in total", "revenue over 100 per user"
+_AGGREGATE_BEFORE = re.compile(r"\b(?:total|overall|combined|aggregate|sum|average|avg|mean|median|typical|"
+                               r"max(?:imum)?|min(?:imum)?|highest|lowest|count|number|their)\s+(?:of\s+)?"
+                               r"(?:the\s+)?$", re.IGNORECASE)
+_AGGREGATE_AFTER = re.compile(r"^\s*(?:in\s+total|overall|combined|altogether|on\s+average|per\b|each\b|"
+                              r"or\b|and\s+(?:below|under|above|over|less|more|\d))", re.IGNORECASE)
+
+
+def worded_tests(question: str, measures: dict[str, tuple[str, str]], skip: Collection[str] = ()
+                 ) -> list[StatedTest]:
+    """Comparisons a question states in words on a measure's phrase ("where the money spent is
+    not above 1700": ``revenue <= 1700``), one per column; ``measures`` maps the value index's
+    phrases to (table, column). A column in ``skip`` (an age: schemadistill/ages.py reads those;
+    one already stated in SQL's terms), a column compared twice ("over 100 and under 900") and
+    an aggregate's test ("average revenue over 100", "spend more than 100 in total") give none."""
+    numbers = {a.pos: a for a in question_atoms(question) if a.kind == "number" and not a.percent}
+    taken: list[tuple[int, int]] = []
+    found: dict[str, list[StatedTest]] = {}
+    for phrase, (table, column) in sorted(measures.items(), key=lambda kv: -len(kv[0])):
+        pattern = r"(?<![\w'])" + re.escape(phrase).replace("\\ ", r"\s+") + r"(?![\w'])"
+        for m in re.finditer(pattern, question, re.IGNORECASE):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            taken.append(m.span())
+            said = _WORDED.match(question[m.end():])
+            atom = numbers.get(m.end() + said.end()) if said else None
+            if atom is None or atom.number is None or column.lower() in skip \
+                    or _AGGREGATE_BEFORE.search(question[:m.start()]) or _AGGREGATE_AFTER.match(question[atom.stop:]):
+                continue
+            op = stated_comparison(question.replace("$", " "), atom.pos, atom.stop)  # "at least $1.5k"
+            if op is not None:
+                found.setdefault(column.lower(), []).append(
+                    StatedTest(table, column.lower(), op, atom.number, (m.start(), atom.stop)))
+    return sorted((t[0] for t in found.values() if len(t) == 1), key=lambda t: t.span)
 
 
 def _number(node: exp.Expr) -> float | None:
@@ -124,6 +169,8 @@ def put_stated_tests(tree: exp.Expr, tests: list[StatedTest],
             stated = [t for t in stated if t.table in read]
         found, elsewhere = _comparisons(tree, column)
         if not found and not elsewhere:
+            if len(stated) == 1:
+                changes += _drop_misbound(tree, stated[0], set(by_column))
             for t in stated:
                 change = add(t.table, t.node)
                 if change:
@@ -132,6 +179,20 @@ def put_stated_tests(tree: exp.Expr, tests: list[StatedTest],
         if len(stated) == 1 and not elsewhere:
             changes += _correct(found, stated[0])
     return changes
+
+
+def _drop_misbound(tree: exp.Expr, want: StatedTest, stated_columns: set[str]) -> list[str]:
+    """The one AND-ed WHERE test of another column, one the question states nothing of, that holds
+    ``want``'s number: the model bound the number to the wrong column ("money spent is not
+    above 1700" answered ``session_duration <= 1700``); it goes, and ``want`` is put in."""
+    wrong = [c for c in tree.find_all(*_COMPARISONS)
+             if isinstance(c.this, exp.Column) and c.this.name.lower() != want.column
+             and c.this.name.lower() not in stated_columns and _number(c.expression) == want.number
+             and is_where_conjunct(outer_paren(c))]
+    if len(wrong) != 1:
+        return []
+    remove_conjunct(outer_paren(wrong[0]))
+    return [f"dropped {wrong[0].sql()} (the question compares {want.column} with {_fmt(want.number)})"]
 
 
 def _same_test(node: exp.Expr, want: StatedTest) -> bool:

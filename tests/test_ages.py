@@ -12,6 +12,8 @@ from schemadistill.ages import AgeTest, is_age_column, stated_age
     ("Average session duration for users aged 25-35 from Germany?", AgeTest("between", 25, 35)),
     ("Revenue from users in the UK aged between 30 and 50 in December 2024?", AgeTest("between", 30, 50)),
     ("Users in Germany aged 30 to 40 who used Chrome", AgeTest("between", 30, 40)),
+    ("Top country by avg revenue where country = 'Germany' and the member is under 71", AgeTest("<", 71)),
+    ("Sessions of customers that are over 25 in France", AgeTest(">", 25)),
     ("active users aged 30 to 40 years old", AgeTest("between", 30, 40)),
     ("sessions of 18-24 year olds", AgeTest("between", 18, 24)),
     ("customers over 30 years old", AgeTest(">", 30)),

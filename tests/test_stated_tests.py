@@ -6,14 +6,17 @@ value grounding as the runtime calls it.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+from test_grounding import _ecommerce
 
-from schemadistill.grounding import ground_sql
+from schemadistill.grounding import ValueIndex, ground_sql
+from schemadistill.sandbox import Executor
 from schemadistill.schema import load_schema
 from schemadistill.schema.model import Schema
-from schemadistill.stated_tests import stated_tests
+from schemadistill.stated_tests import stated_tests, worded_tests
 
 ROOT = Path(__file__).resolve().parents[1]
 S = "ecommerce.sessions"
@@ -84,3 +87,62 @@ def test_stated_tests_left_alone(schema: Schema, question: str, sql: str) -> Non
 ])
 def test_a_stated_test_written_wrong_twice_is_written_once(schema: Schema, question: str, sql: str, want: str) -> None:
     assert ground_sql(sql, question, None, schema=schema).sql == want
+
+
+MEASURES = {"money spent": (S, "revenue"), "revenue": (S, "revenue"), "spend": (S, "revenue"),
+            "session length": (S, "session_duration"), "session duration": (S, "session_duration"),
+            "duration": (S, "session_duration"), "age": ("ecommerce.users", "age")}
+
+
+@pytest.mark.parametrize("question,want", [
+    ("unique people by platform where the money spent is not above 1700 and the session length is over 250?",
+     [("revenue", "<=", 1700.0), ("session_duration", ">", 250.0)]),
+    ("average duration of sessions where the session duration is more than 500 and os = 'Windows'",
+     [("session_duration", ">", 500.0)]),
+    ("sessions where revenue is at least $1.5k", [("revenue", ">=", 1500.0)]),
+    ("users whose average revenue is over 100", []),             # an aggregate's test
+    ("users who spend more than 100 in total", []),
+    ("sessions with revenue between 100 and 900", []),           # a range: literal grounding's
+    ("sessions with revenue over 100 and under 900", []),        # two tests of one column
+    ("revenue of users whose age is over 30", []),               # ages are ages.py's
+])
+def test_reading_worded_tests(question: str, want: list[tuple[str, str, float]]) -> None:
+    got = [(t.column, t.op, t.number) for t in worded_tests(question, MEASURES, {"age"})]
+    assert got == want
+
+
+@pytest.fixture(scope="module")
+def eco_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Schema, ValueIndex]:
+    schema, db = _ecommerce(tmp_path_factory.mktemp("worded"))
+    with Executor(db) as ex:
+        return schema, ValueIndex.from_database(ex, schema)
+
+
+@pytest.mark.parametrize("question,sql,want", [
+    # the number bound to the wrong column: that test goes, the stated one comes in
+    ("Unique people by platform for sessions where the money spent is not above 1700?",
+     "SELECT os, COUNT(DISTINCT user_id) FROM ecommerce.sessions WHERE session_duration <= 1700 GROUP BY os",
+     "SELECT os, COUNT(DISTINCT user_id) FROM ecommerce.sessions WHERE revenue <= 1700 GROUP BY os"),
+    # ... unless the question states a test of that column too: then it takes that one
+    ("Unique people by platform for sessions where the money spent is not above 1700 and the session length is "
+     "over 250?",
+     "SELECT os, COUNT(DISTINCT user_id) FROM ecommerce.sessions WHERE session_duration <= 1700 GROUP BY os",
+     "SELECT os, COUNT(DISTINCT user_id) FROM ecommerce.sessions WHERE session_duration > 250 AND revenue <= 1700 "
+     "GROUP BY os"),
+    # a stated test the answer dropped
+    ("What was the average duration of sessions where the session duration is more than 500 and os = 'Windows'?",
+     "SELECT AVG(session_duration) FROM ecommerce.sessions WHERE os = 'Windows'",
+     "SELECT AVG(session_duration) FROM ecommerce.sessions WHERE os = 'Windows' AND session_duration > 500"),
+    # an aggregate's test in HAVING is the model's
+    ("Countries where the average revenue is over 1500",
+     "SELECT u.country FROM ecommerce.sessions AS s JOIN ecommerce.users AS u ON s.user_id = u.user_id "
+     "GROUP BY u.country HAVING AVG(s.revenue) > 1500",
+     "SELECT u.country FROM ecommerce.sessions AS s JOIN ecommerce.users AS u ON s.user_id = u.user_id "
+     "GROUP BY u.country HAVING AVG(s.revenue) > 1500"),
+])
+def test_worded_tests_through_grounding(eco_index: tuple[Schema, ValueIndex], question: str, sql: str,
+                                        want: str) -> None:
+    schema, index = eco_index
+    def bare(text: str) -> str:  # an added test is qualified by its table's name
+        return re.sub(r"\b\w+\.(?=revenue|session_duration)", "", text)
+    assert bare(ground_sql(sql, question, index, schema=schema).sql) == bare(want)

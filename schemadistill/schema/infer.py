@@ -54,6 +54,14 @@ def _plural_forms(x: str) -> set[str]:
     return forms
 
 
+def own_key_names(table: Table) -> set[str]:
+    """Lower-case names that key ``table``'s own rows: its declared primary key, else ``id`` and
+    ``<singular>_id`` / ``<singular>id`` (sessions -> session_id), as the data usually names them."""
+    if table.primary_key:
+        return {k.lower() for k in table.primary_key} if len(table.primary_key) == 1 else set()
+    return {"id"} | {f"{s}{sep}id" for s in _singulars(table.name) for sep in ("_", "")}
+
+
 def _singulars(table: str) -> set[str]:
     """Possible singulars of a table name: orders -> order, addresses -> address, cities -> city."""
     name = table.lower()
