@@ -124,6 +124,7 @@ from schemadistill.measures import (
     dimension_words,
     fix_count,
     fix_distinct_count,
+    fix_share,
     measure_at_start,
     measure_words,
     orient_ratio,
@@ -134,6 +135,7 @@ from schemadistill.measures import (
     stated_distinct,
     stated_measures,
     stated_ratio,
+    stated_share,
     stated_superlative,
 )
 from schemadistill.ordering import ground_key_sort, sort_rows_by, stated_key_sort
@@ -647,6 +649,10 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     change = (fix_distinct_count(tree, distinct) if distinct is not None
               else fix_count(tree, counted, schema) if counted is not None and schema is not None
               else replace_measure(tree, asked, question))
+    if change:
+        changes.append(change)
+    shared = stated_share(question, index.counts) if schema is not None else None
+    change = fix_share(tree, shared, schema) if shared is not None and schema is not None else None
     if change:
         changes.append(change)
     if not changes:

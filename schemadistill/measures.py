@@ -102,12 +102,17 @@ _NOUN_PHRASE_ENDS = frozenset({"that", "who", "which", "whose", "with", "had", "
                                "of", "on", "at", "per", "during", "to", "and", "or"})
 
 
-def stated_count(question: str, tables: dict[str, str]) -> str | None:
+_COUNTED = r"\b(?:how many|number of|count of)\b((?: [a-z0-9_]+){1,6})"
+# "the share of fraud sessions", "what percentage of clients": the rows a rate is a share of
+_SHARE_OF = r"\b(?:percentage|percent|share|proportion|fraction|rate)\s+of\b((?: [a-z0-9_]+){1,6})"
+
+
+def stated_count(question: str, tables: dict[str, str], pattern: str = _COUNTED) -> str | None:
     """The table whose rows "how many X" / "the number of X" counts, X within three words
     ("how many unique active customers"); None when the question counts nothing or two things."""
     found = set()
     low = " ".join(_WORD.findall(question.lower().replace("-", "_")))
-    for m in re.finditer(r"\b(?:how many|number of|count of)\b((?: [a-z0-9_]+){1,6})", low):
+    for m in re.finditer(pattern, low):
         toks = m.group(1).split()
         cut = next((k for k, t in enumerate(toks) if t in _NOUN_PHRASE_ENDS), len(toks))
         toks = toks[:cut]  # the counted noun phrase only: not "ussers that had web sessions"
@@ -159,6 +164,84 @@ def fix_count(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
     before = count.sql()
     count.set("this", exp.Distinct(expressions=[col]))
     return f"{before} -> {count.sql()}: the question counts {asked.split('.')[-1]}"
+
+
+def stated_share(question: str, tables: dict[str, str]) -> str | None:
+    """The table whose rows a rate is a share of: "the share of fraud sessions" (sessions), "what
+    percentage of clients ..." (users); None when the question names none or two."""
+    return stated_count(question, tables, _SHARE_OF)
+
+
+def fix_share(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
+    """A rate of the outer SELECT counts the rows the question's share is of: per session
+    (``COUNT_IF(c) / COUNT(*)``) for "the share of fraud sessions", per user
+    (``COUNT(DISTINCT CASE WHEN c THEN s.user_id END) / COUNT(DISTINCT s.user_id)``, the fact's
+    one key to users) for "the percentage of clients who ...". The small model writes either
+    form under either question."""
+    if not isinstance(tree, exp.Select):
+        return None
+    frm = tree.args.get("from") or tree.args.get("from_")
+    main = frm.this if frm is not None else None
+    fact = next((t for t in schema.tables if isinstance(main, exp.Table) and t.name.lower() == main.name.lower()),
+                None)
+    if fact is None:
+        return None
+    divs = [d for p in tree.expressions for d in p.find_all(exp.Div) if d.find_ancestor(exp.Select) is tree]
+    if len(divs) != 1:
+        return None
+    div = divs[0]
+    num = [c for c in div.this.find_all(exp.Count, exp.CountIf, exp.Sum)]
+    den = div.expression.this if isinstance(div.expression, exp.Paren) else div.expression
+    if len(num) != 1 or not isinstance(den, exp.Count):
+        return None
+    counted, cond, key = num[0], *_rate_parts(num[0])
+    if cond is None:
+        return None
+    den_arg = den.this
+    per_key = isinstance(den_arg, exp.Distinct) and len(den_arg.expressions) == 1 \
+        and isinstance(den_arg.expressions[0], exp.Column)
+    before = div.sql()
+    if fact.qualified_name == asked:
+        if key is None or not per_key or den_arg.expressions[0].name.lower() != key.name.lower():
+            return None
+        counted.replace(exp.CountIf(this=cond.copy()))
+        den.set("this", exp.Star())
+    else:
+        if key is not None or not isinstance(den_arg, exp.Star):
+            return None
+        fks = [fk for fk in schema.foreign_keys if fk.table == fact.qualified_name and fk.ref_table == asked
+               and len(fk.columns) == 1]
+        if len(fks) != 1:
+            return None
+        qual = main.alias_or_name if len(own_tables(tree)) > 1 else None
+        col = exp.column(fks[0].columns[0], table=qual)
+        case = exp.Case(ifs=[exp.If(this=cond.copy(), true=col.copy())])
+        counted.replace(exp.Count(this=exp.Distinct(expressions=[case])))
+        den.set("this", exp.Distinct(expressions=[col]))
+    return f"{before} -> {div.sql()}: the rate is a share of {asked.split('.')[-1]}"
+
+
+def _rate_parts(node: exp.Expr) -> tuple[exp.Expr | None, exp.Column | None]:
+    """(condition, counted key) of a rate's numerator: ``COUNT_IF(c)``, ``COUNT(CASE WHEN c THEN 1
+    END)``, ``SUM(CASE WHEN c THEN 1 ELSE 0 END)`` count rows (key None); ``COUNT(DISTINCT CASE
+    WHEN c THEN k END)`` counts keys. (None, None) for anything else."""
+    if isinstance(node, exp.CountIf):
+        return node.this, None
+    arg = node.this
+    distinct = isinstance(arg, exp.Distinct)
+    if distinct:
+        arg = arg.expressions[0] if len(arg.expressions) == 1 else None
+    if not isinstance(arg, exp.Case) or len(arg.args.get("ifs") or []) != 1:
+        return None, None
+    branch = arg.args["ifs"][0]
+    then, default = branch.args.get("true"), arg.args.get("default")
+    if distinct and isinstance(node, exp.Count) and isinstance(then, exp.Column) and default is None:
+        return branch.this, then
+    one = isinstance(then, exp.Literal) and then.this == "1"
+    if not distinct and one and (isinstance(node, exp.Count) and default is None or isinstance(node, exp.Sum)
+                                 and isinstance(default, exp.Literal) and default.this == "0"):
+        return branch.this, None
+    return None, None
 
 
 def _references_other(table: Table, column: str, asked: str, schema: Schema) -> bool:
