@@ -90,6 +90,14 @@ _COUNTED_AFTER = re.compile(r"(?<!\bwho )(?<!\bthat )(?<!\bwhich )\b(?:had|have|
                             re.IGNORECASE)
 
 
+def counted_from(question: str) -> int | None:
+    """Where the condition a rate counts may start: after the verb that follows the question's
+    share word ("what percentage of visits have ..."); None when the question has no such verb."""
+    share = _SHARE.search(question)
+    verb = _COUNTED_AFTER.search(question, share.end()) if share else None
+    return verb.end() if verb else None
+
+
 def place_counted_condition(tree: exp.Expr, question: str, locate: Callable[[exp.Expr], int | None]) -> list[str]:
     """Put the condition the question counts into the rate's numerator, and the one it counted
     instead into the WHERE.

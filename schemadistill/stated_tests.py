@@ -38,6 +38,7 @@ from sqlglot import exp
 from schemadistill.comparisons import stated_comparison
 from schemadistill.conjuncts import is_where_conjunct, outer_paren, remove_conjunct
 from schemadistill.literals import question_atoms
+from schemadistill.rates import counted_from
 from schemadistill.schema.model import NUMERIC_TYPES, Schema
 
 _OPS: dict[str, type[exp.Expr]] = {"=": exp.EQ, "==": exp.EQ, "!=": exp.NEQ, "<>": exp.NEQ, "<": exp.LT,
@@ -95,14 +96,18 @@ _AGGREGATE_AFTER = re.compile(r"^\s*(?:in\s+total|overall|combined|altogether|on
                               r"or\b|and\s+(?:below|under|above|over|less|more|\d))", re.IGNORECASE)
 
 
+
 def worded_tests(question: str, measures: dict[str, tuple[str, str]], skip: Collection[str] = ()
                  ) -> list[StatedTest]:
     """Comparisons a question states in words on a measure's phrase ("where the money spent is
     not above 1700": ``revenue <= 1700``), one per column; ``measures`` maps the value index's
     phrases to (table, column). A column in ``skip`` (an age: schemadistill/ages.py reads those;
-    one already stated in SQL's terms), a column compared twice ("over 100 and under 900") and
-    an aggregate's test ("average revenue over 100", "spend more than 100 in total") give none."""
+    one already stated in SQL's terms), a column compared twice ("over 100 and under 900"), an
+    aggregate's test ("average revenue over 100", "spend more than 100 in total") and what a
+    rate counts ("what share of visits have sales greater than 0": schemadistill/rates.py) give
+    none."""
     numbers = {a.pos: a for a in question_atoms(question) if a.kind == "number" and not a.percent}
+    counted = counted_from(question)  # "what percentage of visits have sales greater than 0": the rate's
     taken: list[tuple[int, int]] = []
     found: dict[str, list[StatedTest]] = {}
     for phrase, (table, column) in sorted(measures.items(), key=lambda kv: -len(kv[0])):
@@ -113,7 +118,7 @@ def worded_tests(question: str, measures: dict[str, tuple[str, str]], skip: Coll
             taken.append(m.span())
             said = _WORDED.match(question[m.end():])
             atom = numbers.get(m.end() + said.end()) if said else None
-            if atom is None or atom.number is None or column.lower() in skip \
+            if atom is None or atom.number is None or column.lower() in skip or counted is not None and m.start() >= counted \
                     or _AGGREGATE_BEFORE.search(question[:m.start()]) or _AGGREGATE_AFTER.match(question[atom.stop:]):
                 continue
             op = stated_comparison(question.replace("$", " "), atom.pos, atom.stop)  # "at least $1.5k"

@@ -105,6 +105,7 @@ MEASURES = {"money spent": (S, "revenue"), "revenue": (S, "revenue"), "spend": (
     ("sessions with revenue between 100 and 900", []),           # a range: literal grounding's
     ("sessions with revenue over 100 and under 900", []),        # two tests of one column
     ("revenue of users whose age is over 30", []),               # ages are ages.py's
+    ("what percentage of site visits have sales greater than 0 for each nation?", []),  # the rate's count
 ])
 def test_reading_worded_tests(question: str, want: list[tuple[str, str, float]]) -> None:
     got = [(t.column, t.op, t.number) for t in worded_tests(question, MEASURES, {"age"})]
