@@ -28,8 +28,9 @@ Each issue is a sentence a person can read (the runtime returns them with the an
   AND x``: where the small model writes these it has mostly lost a condition the question states;
 - with the artifact's ``values.json`` (the lexicon's phrases): a value the question names ("on
   Firefox") that no string of the SQL holds, a value the SQL tests that the question never
-  names, a yes/no column the question says nothing of; a measure the question compares with a number ("revenue between zero and 1.7k") that
-  no comparison of the SQL reads, or reads only with other numbers; an
+  names, a yes/no column the question says nothing of (``COUNT_IF(is_fraud = 1)`` for "what
+  percent have a purchase"); a measure the question compares with a number ("revenue between
+  zero and 1.7k") that no comparison of the SQL reads, or reads only with other numbers; an
   aggregate the question names ("the average money spent") missing; a stated total ("total
   session duration above 9500") compared row by row; a breakdown it names ("per location") not
   grouped by, or a key the SQL's own WHERE fixes to one value; a WHERE test on a column the

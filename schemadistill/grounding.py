@@ -59,7 +59,10 @@ The rules are conservative; where one is not sure it changes nothing:
   an ``IN`` of them.
 - "How many X" / "the number of X" where X is a table's word ("users", "visits"): the outer
   SELECT's one COUNT counts X: ``COUNT(*)`` over sessions becomes ``COUNT(DISTINCT s.user_id)``
-  (the one key to users), ``COUNT(DISTINCT s.user_id)`` for "how many sessions" ``COUNT(*)``.
+  (the one key to users; so does ``COUNT(DISTINCT s.session_id)``, the sessions' own key),
+  ``COUNT(DISTINCT s.user_id)`` for "how many sessions" ``COUNT(*)``. A rate is a share of the
+  rows its share word names: "the share of fraud sessions" is ``COUNT_IF(c) / COUNT(*)``, "what
+  percentage of clients ..." counts distinct users the same way.
 - A named condition of the sidecar (``filters:``, e.g. purchase = ``revenue > 0``) whose
   synonym the question says ("made a purchase"), not negated ("never", "didn't"), is added the
   same way, unless the SQL already tests it (a WHERE, a CASE) or compares its column ("a
@@ -68,7 +71,8 @@ The rules are conservative; where one is not sure it changes nothing:
 - The dimensions a breakdown names ("for each browser type and OS family", "by operating
   system"; the lexicon's dimension phrases, ``values.json`` ``dimensions``) set the outer GROUP
   BY (schemadistill/breakdowns.py); "how many different countries" counts ``DISTINCT country``;
-  "sorted by platform" sorts a one-key breakdown by its key (schemadistill/ordering.py).
+  "sorted by platform" sorts a one-key breakdown by its key (schemadistill/ordering.py); a
+  ROLLUP's keys follow the order the question names them, a dimension after "subtotals by" first.
 - A conditional count of a value or flag the question never states is ``COUNT(*)``; a value on
   a column that never holds it, beside another column's test of it, goes.
 - A rate counts the condition the question states after the verb that follows its share word
@@ -82,7 +86,8 @@ type", "frauud sessions": schemadistill/spelling.py, towards the index's own wor
 always sees what the user wrote.
 
 First of all, :func:`ground_sql` puts in the tests the question writes in SQL's terms
-("session_duration < 750": schemadistill/stated_tests.py), then the dates and numbers the
+("session_duration < 750") or, with an index, in words on a measure's phrase ("where the money
+spent is not above 1700"; schemadistill/stated_tests.py), then the dates and numbers the
 question states and the SQL copied wrong, how many rows it asks for, and takes a rate's own
 condition out of its WHERE (schemadistill/literals.py, answer_shape.py, rates.py; no index needed).
 """
@@ -629,11 +634,15 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
         change = _ground_age(tree, schema, age)
         if change:
             changes.append(change)
+    added_filter = False
     for fref in filters:
         if not has_condition(tree, fref) and not _constrained(tree, fref):
             change = _add_somewhere(tree, schema, fref.table, fref.condition)
             if change:
                 changes.append(change)
+                added_filter = True
+    if added_filter:  # "what share of traffic have a purchase": the condition just added may be the counted one
+        changes += place_counted_condition(tree, question, _stated_at(question, index, mentions, table_aliases(tree)))
     if dated is not None and schema is not None:
         change = _add_date_test(tree, schema, dated)
         if change:

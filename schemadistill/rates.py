@@ -148,19 +148,29 @@ def place_counted_condition(tree: exp.Expr, question: str, locate: Callable[[exp
 def _count_stated(sel: exp.Select, verb: re.Match[str], locate: Callable[[exp.Expr], int | None]) -> list[str]:
     """A share asked for ("what percent are non-suspicious") written as a plain count or a ratio
     that counts no condition (``COUNT(*)``, ``100.0 * SUM(revenue) / COUNT(*)``), the condition
-    stated first after the verb filtering the rows: the one such projection becomes the rate of
-    that condition (``100.0 * COUNT(CASE WHEN c THEN 1 END) / COUNT(*)``; ``DISTINCT`` keys stay
-    distinct), and the condition leaves the WHERE."""
+    stated first after the verb filtering the rows, or as each group's share of the total
+    (``COUNT(*) / SUM(COUNT(*)) OVER ()``: "for each OS, what share of traffic are fraud"): the
+    one such projection becomes the rate of that condition (``100.0 * COUNT(CASE WHEN c THEN 1
+    END) / COUNT(*)``; ``DISTINCT`` keys stay distinct), and the condition leaves the WHERE."""
     after = _stated_after(sel, verb, locate)
     measures = [p for p in sel.expressions if p.find(exp.AggFunc) is not None]
-    if not after or len(measures) != 1 or measures[0].find(exp.Window) is not None:
+    if not after or len(measures) != 1:
         return []
     proj = measures[0]
     inner = proj.unalias()
     while isinstance(inner, exp.Paren):
         inner = inner.this
     count = inner if isinstance(inner, exp.Count) else None
-    if isinstance(inner, exp.Div) or (isinstance(inner, exp.Mul) and inner.find(exp.Div) is not None):
+    if proj.find(exp.Window) is not None:
+        # "for each OS, what share of traffic are non-fraudulent" written as each OS's share of all
+        # non-fraudulent traffic (COUNT(*) / SUM(COUNT(*)) OVER ()): the rate within each group
+        div = inner.find(exp.Div)
+        above = [c for c in div.this.find_all(exp.Count)] if div is not None else []
+        below = div.expression.unnest() if div is not None else None
+        shares = isinstance(below, exp.Window) and isinstance(below.this, exp.Sum) \
+            and isinstance(below.this.this, exp.Count) and not below.args.get("partition_by")
+        count = above[0] if len(above) == 1 and shares and not _conditions(div.this) else None
+    elif isinstance(inner, exp.Div) or (isinstance(inner, exp.Mul) and inner.find(exp.Div) is not None):
         div = inner if isinstance(inner, exp.Div) else inner.find(exp.Div)
         below = div.expression.unnest() if div is not None else None
         count = below if div is not None and isinstance(below, exp.Count) and not _conditions(div.this) else None
