@@ -116,7 +116,7 @@ def ground_breakdown(tree: exp.Expr, stated: list[Key], key_of: Callable[[exp.Co
         return []
     group = tree.args.get("group")
     rollups = list(group.find_all(exp.Rollup)) if group is not None else []
-    if len(rollups) == 1 and len(group.expressions) == 1:
+    if group is not None and len(rollups) == 1 and len(group.expressions) == 1:
         return _order_rollup(rollups[0], stated, key_of, subtotals)
     if group is None or rollups or group.args.get("rollup") or group.args.get("cube") \
             or group.args.get("grouping_sets"):
@@ -149,8 +149,9 @@ def _order_rollup(rollup: exp.Rollup, stated: list[Key], key_of: Callable[[exp.C
     named after "subtotals by" leads whatever the order ("per OS and browser, with subtotals by
     browser"). Only an order of the same keys changes."""
     keys = list(rollup.expressions)
-    dims = [key_of(k) if isinstance(k, exp.Column) else None for k in keys]
-    if len(keys) < 2 or any(d is None or d not in stated for d in dims) or len(set(dims)) != len(dims):
+    found = [key_of(k) if isinstance(k, exp.Column) else None for k in keys]
+    dims = [d for d in found if d is not None and d in stated]
+    if len(keys) < 2 or len(dims) != len(keys) or len(set(dims)) != len(dims):
         return []
     order = sorted(range(len(keys)), key=lambda i: (dims[i] not in subtotals, stated.index(dims[i])))
     if order == list(range(len(keys))):

@@ -213,7 +213,7 @@ def fix_share(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
                and len(fk.columns) == 1]
         if len(fks) != 1:
             return None
-        qual = main.alias_or_name if len(own_tables(tree)) > 1 else None
+        qual = main.alias_or_name if isinstance(main, exp.Table) and len(own_tables(tree)) > 1 else None
         col = exp.column(fks[0].columns[0], table=qual)
         case = exp.Case(ifs=[exp.If(this=cond.copy(), true=col.copy())])
         counted.replace(exp.Count(this=exp.Distinct(expressions=[case])))

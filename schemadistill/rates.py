@@ -165,11 +165,11 @@ def _count_stated(sel: exp.Select, verb: re.Match[str], locate: Callable[[exp.Ex
         # "for each OS, what share of traffic are non-fraudulent" written as each OS's share of all
         # non-fraudulent traffic (COUNT(*) / SUM(COUNT(*)) OVER ()): the rate within each group
         div = inner.find(exp.Div)
-        above = [c for c in div.this.find_all(exp.Count)] if div is not None else []
-        below = div.expression.unnest() if div is not None else None
-        shares = isinstance(below, exp.Window) and isinstance(below.this, exp.Sum) \
-            and isinstance(below.this.this, exp.Count) and not below.args.get("partition_by")
-        count = above[0] if len(above) == 1 and shares and not _conditions(div.this) else None
+        counts = list(div.this.find_all(exp.Count)) if div is not None else []
+        total = div.expression.unnest() if div is not None else None
+        shares = isinstance(total, exp.Window) and isinstance(total.this, exp.Sum) \
+            and isinstance(total.this.this, exp.Count) and not total.args.get("partition_by")
+        count = counts[0] if div is not None and len(counts) == 1 and shares and not _conditions(div.this) else None
     elif isinstance(inner, exp.Div) or (isinstance(inner, exp.Mul) and inner.find(exp.Div) is not None):
         div = inner if isinstance(inner, exp.Div) else inner.find(exp.Div)
         below = div.expression.unnest() if div is not None else None
