@@ -62,7 +62,8 @@ The rules are conservative; where one is not sure it changes nothing:
   (the one key to users; so does ``COUNT(DISTINCT s.session_id)``, the sessions' own key),
   ``COUNT(DISTINCT s.user_id)`` for "how many sessions" ``COUNT(*)``. A rate is a share of the
   rows its share word names: "the share of fraud sessions" is ``COUNT_IF(c) / COUNT(*)``, "what
-  percentage of clients ..." counts distinct users the same way.
+  percentage of clients ..." counts distinct users the same way. "Number of rows and number of
+  distinct users" answered with one of the two counts gets the other.
 - A named condition of the sidecar (``filters:``, e.g. purchase = ``revenue > 0``) whose
   synonym the question says ("made a purchase"), not negated ("never", "didn't"), is added the
   same way, unless the SQL already tests it (a WHERE, a CASE) or compares its column ("a
@@ -124,6 +125,7 @@ from schemadistill.literals import (
     question_atoms,
 )
 from schemadistill.measures import (
+    add_count_pair,
     add_missing_measures,
     count_words,
     dimension_words,
@@ -137,6 +139,7 @@ from schemadistill.measures import (
     plain_count,
     replace_measure,
     stated_count,
+    stated_count_pair,
     stated_distinct,
     stated_measures,
     stated_ratio,
@@ -655,8 +658,12 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     change = fix_range(tree, ranged)
     if change:
         changes.append(change)
+    pair = stated_count_pair(question, index.counts) if schema is not None else None
+    change = add_count_pair(tree, pair, schema) if pair is not None and schema is not None else None
+    if change:
+        changes.append(change)
     change = (fix_distinct_count(tree, distinct) if distinct is not None
-              else fix_count(tree, counted, schema) if counted is not None and schema is not None
+              else fix_count(tree, counted, schema) if counted is not None and schema is not None and pair is None
               else replace_measure(tree, asked, question))
     if change:
         changes.append(change)

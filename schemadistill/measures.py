@@ -166,6 +166,83 @@ def fix_count(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
     return f"{before} -> {count.sql()}: the question counts {asked.split('.')[-1]}"
 
 
+_DISTINCT_WORDS = frozenset({"distinct", "different", "unique"})
+_COUNT_LEADS = (("how", "many"), ("number", "of"), ("count", "of"), ("count",))
+
+
+def stated_count_pair(question: str, tables: dict[str, str]) -> tuple[str, str] | None:
+    """(table whose rows, table whose distinct keys) a question counts side by side: "number of
+    rows and number of distinct users", "the total number of fraudulent sessions and, separately,
+    the unique people among them"; None unless both are asked and are different tables."""
+    toks = _WORD.findall(question.lower())
+    longest = max((p.count(" ") + 1 for p in tables), default=0)
+
+    def noun_at(j: int) -> str | None:
+        for n in range(longest, 0, -1):
+            phrase = " ".join(toks[j:j + n])
+            if phrase in tables:
+                return tables[phrase]
+        return None
+
+    distinct = rows = None
+    for i, t in enumerate(toks):
+        if t in _DISTINCT_WORDS:
+            found = next((x for j in range(i + 1, min(i + 3, len(toks))) if (x := noun_at(j))), None)
+            distinct = distinct or found
+        lead = next((ld for ld in _COUNT_LEADS if tuple(toks[i:i + len(ld)]) == ld), None)
+        if lead is None:
+            continue
+        j = i + len(lead)
+        if j < len(toks) and toks[j] == "rows":
+            rows = rows or "rows"
+            continue
+        for k in range(j, min(j + 3, len(toks))):
+            if toks[k] in _DISTINCT_WORDS or toks[k] in _NOUN_PHRASE_ENDS:
+                break
+            if (x := noun_at(k)) is not None:
+                rows = rows or x
+                break
+    if distinct is None or rows is None or rows == distinct:
+        return None
+    return rows, distinct
+
+
+def add_count_pair(tree: exp.Expr, pair: tuple[str, str], schema: Schema) -> str | None:
+    """The outer SELECT's one count made the two the question asks for: rows of the fact it reads
+    (``COUNT(*)``) and its distinct keys to the other table (``COUNT(DISTINCT s.user_id)``), the
+    missing one added beside the other. The small model answers "number of rows and number of
+    distinct users" with either count alone."""
+    if not isinstance(tree, exp.Select) or tree.args.get("group") is not None:
+        return None
+    frm = tree.args.get("from") or tree.args.get("from_")
+    main = frm.this if frm is not None else None
+    fact = next((t for t in schema.tables if isinstance(main, exp.Table) and t.name.lower() == main.name.lower()),
+                None)
+    rows, other = pair
+    if fact is None or rows not in ("rows", fact.qualified_name):
+        return None
+    counts = [p for p in tree.expressions if isinstance(p.unalias(), exp.Count)]
+    if len(counts) != 1 or len(tree.expressions) != 1:
+        return None
+    fks = [fk for fk in schema.foreign_keys if fk.table == fact.qualified_name and fk.ref_table == other
+           and len(fk.columns) == 1]
+    if len(fks) != 1:
+        return None
+    key = fks[0].columns[0].lower()
+    arg = counts[0].unalias().this
+    inner = arg.expressions[0] if isinstance(arg, exp.Distinct) and len(arg.expressions) == 1 else None
+    qual = main.alias_or_name if isinstance(main, exp.Table) and len(own_tables(tree)) > 1 else None
+    col = exp.column(fks[0].columns[0], table=qual)
+    if isinstance(inner, exp.Column) and inner.name.lower() == key:
+        tree.set("expressions", [exp.alias_(exp.Count(this=exp.Star()), "rows_count"), *tree.expressions])
+        return "added COUNT(*): the question counts rows too"
+    if isinstance(arg, exp.Star) or isinstance(inner, exp.Column) and inner.name.lower() in own_key_names(fact):
+        distinct = exp.alias_(exp.Count(this=exp.Distinct(expressions=[col])), "distinct_count")
+        tree.set("expressions", [*tree.expressions, distinct])
+        return f"added COUNT(DISTINCT {col.sql()}): the question counts distinct {other.split('.')[-1]} too"
+    return None
+
+
 def stated_share(question: str, tables: dict[str, str]) -> str | None:
     """The table whose rows a rate is a share of: "the share of fraud sessions" (sessions), "what
     percentage of clients ..." (users); None when the question names none or two."""
