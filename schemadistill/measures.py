@@ -124,6 +124,16 @@ def stated_count(question: str, tables: dict[str, str], pattern: str = _COUNTED)
     return found.pop() if len(found) == 1 else None
 
 
+def _fact_of(tree: exp.Select, schema: Schema) -> tuple[exp.Table, Table] | None:
+    """The table a SELECT reads FROM, as the SQL names it and as the schema has it."""
+    frm = tree.args.get("from") or tree.args.get("from_")
+    main = frm.this if frm is not None else None
+    if not isinstance(main, exp.Table):
+        return None
+    fact = next((t for t in schema.tables if t.name.lower() == main.name.lower()), None)
+    return (main, fact) if fact is not None else None
+
+
 def fix_count(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
     """The outer SELECT's one COUNT counts what the question counts: ``COUNT(*)`` (or
     ``COUNT(DISTINCT s.session_id)``, the sessions' own key) of sessions for "how many users"
@@ -136,13 +146,10 @@ def fix_count(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
         return None
     count = counts[0].this if isinstance(counts[0], exp.Alias) else counts[0]
     own = own_tables(tree)
-    frm = tree.args.get("from") or tree.args.get("from_")
-    main = frm.this if frm is not None else None
-    if not isinstance(main, exp.Table):
+    found = _fact_of(tree, schema)
+    if found is None:
         return None
-    fact = next((t for t in schema.tables if t.name.lower() == main.name.lower()), None)
-    if fact is None:
-        return None
+    main, fact = found
     arg = count.this
     distinct = isinstance(arg, exp.Distinct)
     target = arg.expressions[0] if distinct and len(arg.expressions) == 1 else arg
@@ -214,13 +221,11 @@ def add_count_pair(tree: exp.Expr, pair: tuple[str, str], schema: Schema) -> str
     distinct users" with either count alone."""
     if not isinstance(tree, exp.Select) or tree.args.get("group") is not None:
         return None
-    frm = tree.args.get("from") or tree.args.get("from_")
-    main = frm.this if frm is not None else None
-    fact = next((t for t in schema.tables if isinstance(main, exp.Table) and t.name.lower() == main.name.lower()),
-                None)
+    found = _fact_of(tree, schema)
     rows, other = pair
-    if fact is None or rows not in ("rows", fact.qualified_name):
+    if found is None or rows not in ("rows", found[1].qualified_name):
         return None
+    main, fact = found
     counts = [p for p in tree.expressions if isinstance(p.unalias(), exp.Count)]
     if len(counts) != 1 or len(tree.expressions) != 1:
         return None
@@ -231,7 +236,7 @@ def add_count_pair(tree: exp.Expr, pair: tuple[str, str], schema: Schema) -> str
     key = fks[0].columns[0].lower()
     arg = counts[0].unalias().this
     inner = arg.expressions[0] if isinstance(arg, exp.Distinct) and len(arg.expressions) == 1 else None
-    qual = main.alias_or_name if isinstance(main, exp.Table) and len(own_tables(tree)) > 1 else None
+    qual = main.alias_or_name if len(own_tables(tree)) > 1 else None
     col = exp.column(fks[0].columns[0], table=qual)
     if isinstance(inner, exp.Column) and inner.name.lower() == key:
         tree.set("expressions", [exp.alias_(exp.Count(this=exp.Star()), "rows_count"), *tree.expressions])
@@ -257,12 +262,10 @@ def fix_share(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
     form under either question."""
     if not isinstance(tree, exp.Select):
         return None
-    frm = tree.args.get("from") or tree.args.get("from_")
-    main = frm.this if frm is not None else None
-    fact = next((t for t in schema.tables if isinstance(main, exp.Table) and t.name.lower() == main.name.lower()),
-                None)
-    if fact is None:
+    found = _fact_of(tree, schema)
+    if found is None:
         return None
+    main, fact = found
     divs = [d for p in tree.expressions for d in p.find_all(exp.Div) if d.find_ancestor(exp.Select) is tree]
     if len(divs) != 1:
         return None
@@ -290,7 +293,7 @@ def fix_share(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
                and len(fk.columns) == 1]
         if len(fks) != 1:
             return None
-        qual = main.alias_or_name if isinstance(main, exp.Table) and len(own_tables(tree)) > 1 else None
+        qual = main.alias_or_name if len(own_tables(tree)) > 1 else None
         col = exp.column(fks[0].columns[0], table=qual)
         case = exp.Case(ifs=[exp.If(this=cond.copy(), true=col.copy())])
         counted.replace(exp.Count(this=exp.Distinct(expressions=[case])))
