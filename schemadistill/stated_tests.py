@@ -25,6 +25,10 @@ Rules, conservative like the rest of grounding:
   key away), like a named value (schemadistill/grounding.py ``_add_somewhere``).
 - Several tests stated on one column ("age > 30 and age < 50") are put in only where the SQL
   has none of that column's; anything else is left to the model.
+- With the value index, a comparison stated in words on a measure's phrase ("where the money
+  spent is not above 1700") is a stated test too (:func:`worded_tests`); when the SQL never
+  tests that column, a WHERE test of another column holding the stated number goes (the model
+  bound the number to the wrong column: ``session_duration <= 1700``).
 """
 
 from __future__ import annotations
@@ -96,7 +100,6 @@ _AGGREGATE_AFTER = re.compile(r"^\s*(?:in\s+total|overall|combined|altogether|on
                               r"or\b|and\s+(?:below|under|above|over|less|more|\d))", re.IGNORECASE)
 
 
-
 def worded_tests(question: str, measures: dict[str, tuple[str, str]], skip: Collection[str] = ()
                  ) -> list[StatedTest]:
     """Comparisons a question states in words on a measure's phrase ("where the money spent is
@@ -118,7 +121,8 @@ def worded_tests(question: str, measures: dict[str, tuple[str, str]], skip: Coll
             taken.append(m.span())
             said = _WORDED.match(question[m.end():])
             atom = numbers.get(m.end() + said.end()) if said else None
-            if atom is None or atom.number is None or column.lower() in skip or counted is not None and m.start() >= counted \
+            if atom is None or atom.number is None or column.lower() in skip \
+                    or (counted is not None and m.start() >= counted) \
                     or _AGGREGATE_BEFORE.search(question[:m.start()]) or _AGGREGATE_AFTER.match(question[atom.stop:]):
                 continue
             op = stated_comparison(question.replace("$", " "), atom.pos, atom.stop)  # "at least $1.5k"
