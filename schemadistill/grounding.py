@@ -1262,7 +1262,7 @@ def _drop_unstated_flags(tree: exp.Expr, index: ValueIndex, question: str,
 
 
 def flag_unstated(question: str, flags: dict[tuple[str, str], set[str]], col: exp.Column,
-                   keys: set[tuple[str, str]]) -> bool:
+                  keys: set[tuple[str, str]]) -> bool:
     """No word of the flag's phrases, nor the column's own word, stands anywhere in the question."""
     low = question.lower()
     qwords = {w for w in re.findall(r"[a-z]+", low) if len(w) >= 4}

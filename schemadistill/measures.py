@@ -23,12 +23,15 @@ question asks for one column twice.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from sqlglot import exp
 
 from schemadistill.schema.infer import own_key_names
 from schemadistill.schema.model import NUMERIC_TYPES, Schema, Table
+
+_V = TypeVar("_V")  # what a phrase maps to: a (table, column) key, or a table's name
 
 # aggregate words -> SQL function; a word may stand for several in a list ("average and maximum")
 # "overall", "combined", "aggregate": the teacher's words for a total (teacher/lexicon_data.py)
@@ -134,6 +137,16 @@ def _fact_of(tree: exp.Select, schema: Schema) -> tuple[exp.Table, Table] | None
     return (main, fact) if fact is not None else None
 
 
+def _key_to(tree: exp.Select, main: exp.Table, fact: Table, table: str, schema: Schema) -> exp.Column | None:
+    """``fact``'s one single-column key to ``table`` (``sessions.user_id`` -> users), qualified as
+    ``tree`` reads ``main`` when it reads more than one table; None without exactly one."""
+    fks = [fk for fk in schema.foreign_keys if fk.table == fact.qualified_name and fk.ref_table == table
+           and len(fk.columns) == 1]
+    if len(fks) != 1:
+        return None
+    return exp.column(fks[0].columns[0], table=main.alias_or_name if len(own_tables(tree)) > 1 else None)
+
+
 def fix_count(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
     """The outer SELECT's one COUNT counts what the question counts: ``COUNT(*)`` (or
     ``COUNT(DISTINCT s.session_id)``, the sessions' own key) of sessions for "how many users"
@@ -145,7 +158,6 @@ def fix_count(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
     if len(counts) != 1 or tree.args.get("group") is None and len(tree.expressions) != 1:
         return None
     count = counts[0].this if isinstance(counts[0], exp.Alias) else counts[0]
-    own = own_tables(tree)
     found = _fact_of(tree, schema)
     if found is None:
         return None
@@ -163,11 +175,9 @@ def fix_count(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
     own_key = isinstance(target, exp.Column) and target.name.lower() in own_key_names(fact)
     if not (isinstance(target, exp.Star) and not distinct or own_key):
         return None
-    keys = [fk for fk in schema.foreign_keys if fk.table == fact.qualified_name and fk.ref_table == asked
-            and len(fk.columns) == 1]
-    if len(keys) != 1:
+    col = _key_to(tree, main, fact, asked, schema)
+    if col is None:
         return None
-    col = exp.column(keys[0].columns[0], table=main.alias_or_name if len(own) > 1 else None)
     before = count.sql()
     count.set("this", exp.Distinct(expressions=[col]))
     return f"{before} -> {count.sql()}: the question counts {asked.split('.')[-1]}"
@@ -185,11 +195,7 @@ def stated_count_pair(question: str, tables: dict[str, str]) -> tuple[str, str] 
     longest = max((p.count(" ") + 1 for p in tables), default=0)
 
     def noun_at(j: int) -> str | None:
-        for n in range(longest, 0, -1):
-            phrase = " ".join(toks[j:j + n])
-            if phrase in tables:
-                return tables[phrase]
-        return None
+        return phrase_at(toks, j, tables, longest, skips=(0,))[0]
 
     distinct = rows = None
     for i, t in enumerate(toks):
@@ -229,16 +235,12 @@ def add_count_pair(tree: exp.Expr, pair: tuple[str, str], schema: Schema) -> str
     counts = [p for p in tree.expressions if isinstance(p.unalias(), exp.Count)]
     if len(counts) != 1 or len(tree.expressions) != 1:
         return None
-    fks = [fk for fk in schema.foreign_keys if fk.table == fact.qualified_name and fk.ref_table == other
-           and len(fk.columns) == 1]
-    if len(fks) != 1:
+    col = _key_to(tree, main, fact, other, schema)
+    if col is None:
         return None
-    key = fks[0].columns[0].lower()
     arg = counts[0].unalias().this
     inner = arg.expressions[0] if isinstance(arg, exp.Distinct) and len(arg.expressions) == 1 else None
-    qual = main.alias_or_name if len(own_tables(tree)) > 1 else None
-    col = exp.column(fks[0].columns[0], table=qual)
-    if isinstance(inner, exp.Column) and inner.name.lower() == key:
+    if isinstance(inner, exp.Column) and inner.name.lower() == col.name.lower():
         tree.set("expressions", [exp.alias_(exp.Count(this=exp.Star()), "rows_count"), *tree.expressions])
         return "added COUNT(*): the question counts rows too"
     if isinstance(arg, exp.Star) or isinstance(inner, exp.Column) and inner.name.lower() in own_key_names(fact):
@@ -289,12 +291,9 @@ def fix_share(tree: exp.Expr, asked: str, schema: Schema) -> str | None:
     else:
         if key is not None or not isinstance(den_arg, exp.Star):
             return None
-        fks = [fk for fk in schema.foreign_keys if fk.table == fact.qualified_name and fk.ref_table == asked
-               and len(fk.columns) == 1]
-        if len(fks) != 1:
+        col = _key_to(tree, main, fact, asked, schema)
+        if col is None:
             return None
-        qual = main.alias_or_name if len(own_tables(tree)) > 1 else None
-        col = exp.column(fks[0].columns[0], table=qual)
         case = exp.Case(ifs=[exp.If(this=cond.copy(), true=col.copy())])
         counted.replace(exp.Count(this=exp.Distinct(expressions=[case])))
         den.set("this", exp.Distinct(expressions=[col]))
@@ -395,8 +394,8 @@ def measure_at_start(text: str, phrases: dict[str, tuple[str, str]]) -> tuple[st
     return phrase_at(_WORD.findall(text.lower()), 0, phrases, longest, skips=(0,))[0]
 
 
-def phrase_at(toks: list[str], j: int, phrases: dict[str, tuple[str, str]],
-                longest: int, skips: tuple[int, ...] = (0, 1)) -> tuple[tuple[str, str] | None, int]:
+def phrase_at(toks: list[str], j: int, phrases: Mapping[str, _V],
+              longest: int, skips: tuple[int, ...] = (0, 1)) -> tuple[_V | None, int]:
     """The phrase of ``phrases`` (a measure, a dimension) named at ``toks[j]`` (or, with ``skips``
     (0, 1), one word on: "purchase revenues"), plural or not; and how many words it took."""
     for skip in skips:
