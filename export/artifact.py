@@ -20,6 +20,9 @@ Layout (every file is listed with its size in ``manifest.json["files"]``)::
     values.json           optional (export.values): the value index the runtime grounds answers with
                           (distinct values of the sandbox's low-cardinality text columns;
                           schemadistill/grounding.py)
+    neighbors.json        optional (export.neighbors): the training questions and their SQL, whose
+                          nearest ones the runtime offers beside the beams of a doubted answer
+                          (schemadistill/neighbors.py)
     manifest.json         format, source, package versions, opset, graph I/O (``io``), variants,
                           file sizes, eval figures from training, parity figures
 
@@ -72,6 +75,7 @@ GENERATION = "generation.json"
 SCHEMA = "schema.json"
 MANIFEST = "manifest.json"
 VALUES = "values.json"  # optional (student.ground_values=false leaves it out)
+NEIGHBORS = "neighbors.json"  # optional (export.neighbors=false leaves it out)
 REQUIRED = (MANIFEST, TOKENIZER, PROMPT, GENERATION, SCHEMA)
 GENERATION_KEYS = ("max_new_tokens", "stop", "stop_token_ids", "eos_token_id", "pad_token_id",
                    "add_special_tokens", "prompt_mode", "schema_text", "chat")
@@ -89,6 +93,12 @@ class ArtifactInfo:
     schema: dict[str, Any]  # schema.json (Schema.to_dict form)
     variants: dict[str, Path] = field(default_factory=dict)  # variant -> model file
     values: dict[str, Any] | None = None  # values.json (ValueIndex.to_json form), when shipped
+
+    @property
+    def neighbors_path(self) -> Path | None:
+        """neighbors.json when shipped (read by the runtime on its first doubted answer)."""
+        p = self.path / NEIGHBORS
+        return p if p.is_file() else None
 
     @property
     def fingerprint(self) -> str:

@@ -189,13 +189,14 @@ def _schema(run_dir: Path, student: dict[str, Any]) -> Any:
 
 def export_run(run_dir: str | Path, out: str | Path | None = None, variants: str | Sequence[str] | None = None,
                parity_max: int | None = None, *, skip_parity: bool = False, opset: int | None = None,
-               fp16_on_cpu: bool = False, values: bool = True) -> dict[str, Any]:
+               fp16_on_cpu: bool = False, values: bool = True, neighbors: bool = True) -> dict[str, Any]:
     """Build, check and install the artifact of ``run_dir``; returns the stage's figures.
 
     ``out`` defaults to ``RUN/export/artifact``; ``variants`` and ``parity_max`` (the most
     held-out questions the gate decodes) default to the ``export`` config section's defaults;
     ``fp16_on_cpu`` checks fp16 on CPU kernels when there is no CUDA provider; ``values`` ships
-    the value index (``values.json``) the runtime grounds answers with.
+    the value index (``values.json``) the runtime grounds answers with; ``neighbors`` the training
+    pairs (``neighbors.json``) whose SQL the runtime offers beside the beams of a doubted answer.
     """
     defaults = ExportConfig()
     variants = defaults.variants if variants is None else variants
@@ -213,7 +214,8 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, variants: str
     t0 = time.perf_counter()
     work = art.staging_dir(final)
     try:
-        manifest, generation = _assemble(work, run_dir, model_dir, student, schema, wanted, opset, log, values)
+        manifest, generation = _assemble(work, run_dir, model_dir, student, schema, wanted, opset, log, values,
+                                         neighbors)
         if skip_parity:
             manifest["parity"] = {"skipped": True}
         else:
@@ -233,7 +235,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, variants: str
 
 
 def _assemble(work: Path, run_dir: Path, model_dir: Path, student: dict[str, Any], schema: Any,
-              wanted: list[str], opset: int | None, log: Path, values: bool = True
+              wanted: list[str], opset: int | None, log: Path, values: bool = True, neighbors: bool = True
               ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every artifact file into ``work`` (manifest without parity figures); (manifest, generation)."""
     from transformers import AutoConfig
@@ -278,6 +280,9 @@ def _assemble(work: Path, run_dir: Path, model_dir: Path, student: dict[str, Any
     index = _value_index(run_dir, schema) if values else None
     if index is not None:
         index.save(work / art.VALUES)
+    near = _neighbor_index(run_dir) if neighbors else None
+    if near is not None:
+        near.save(work / art.NEIGHBORS)
     shutil.copy2(log, work / "export.log")
     manifest = _manifest(run_dir, student, exported, io, wanted, work)
     if int8:
@@ -285,6 +290,19 @@ def _assemble(work: Path, run_dir: Path, model_dir: Path, student: dict[str, Any
     manifest["timings"] = timings
     atomic_write_json(work / art.MANIFEST, manifest)  # the runtime (parity gate) loads the folder
     return manifest, generation
+
+
+def _neighbor_index(run_dir: Path) -> Any:
+    """The run's training pairs for ``neighbors.json`` (None when the curriculum wrote none).
+
+    Only the files the student trained on: a held-out question must never find itself."""
+    from schemadistill.io import read_jsonl
+    from schemadistill.neighbors import NeighborIndex
+
+    files = sorted((run_dir / "curriculum").glob("train_phase*.jsonl"))
+    rows = (r for f in files for r in read_jsonl(f) if r.get("kind", "generate") == "generate")
+    index = NeighborIndex.from_pairs(rows)
+    return index if len(index) else None
 
 
 def _value_index(run_dir: Path, schema: Any) -> Any:

@@ -22,7 +22,7 @@ from export.runtime import Runtime
 from schemadistill.evaluate import evaluate_rows
 
 FALLBACK_COUNTS = ("repaired", "refused", "repair_tried", "grounded", "fixed_by_beam", "fixed_by_repair",
-                   "questioned", "fixed_by_consistency")
+                   "questioned", "fixed_by_consistency", "fixed_by_neighbor")
 
 
 def evaluate_artifact(rt: Runtime, rows: list[Any], db: str | Path, *, max_failures: int = 20,
@@ -47,6 +47,7 @@ def evaluate_artifact(rt: Runtime, rows: list[Any], db: str | Path, *, max_failu
             counts["grounded"] += bool(a.grounded)
             if a.fixed_by:
                 counts[f"fixed_by_{a.fixed_by}"] += 1
+            counts["fixed_by_neighbor"] += a.neighbor is not None  # of the above, a training pair's SQL
         return preds
 
     t0 = time.perf_counter()

@@ -12,7 +12,8 @@ with both blocked): a service needs onnxruntime, tokenizers, jinja2, numpy, and 
 helpers (the prompt, sqlglot checks, the DuckDB sandbox executor for ``db=``).
 
 Decoding is greedy with the KV cache (beam search only for an answer that fails the checks or
-that the consistency check questions, see :meth:`Runtime.ask_many`), in our own loop, token for token what student/infer.py
+that the consistency check questions, see :meth:`Runtime.ask_many`; the SQL of the training
+questions nearest to such a question competes with the beams, from ``neighbors.json``), in our own loop, token for token what student/infer.py
 (PyTorch ``generate``) produces: the prompt is prefilled once (left-padded batch, attention mask,
 position ids = cumsum(mask) - 1 as transformers makes them), then each step feeds only the new
 token and the previous step's ``present.*`` outputs as ``past_key_values.*``. A row stops at a
@@ -54,10 +55,11 @@ from tokenizers import Tokenizer
 
 from export.artifact import ArtifactInfo, load_artifact
 from export.guard import Verdict, check_sql
-from schemadistill.config import DEFAULT_BEAMS
+from schemadistill.config import DEFAULT_BEAMS, DEFAULT_NEIGHBORS
 from schemadistill.consistency import unsupported
 from schemadistill.errors import UserError
 from schemadistill.grounding import Grounded, ValueIndex, ground_sql
+from schemadistill.neighbors import NeighborIndex, load_neighbors
 from schemadistill.prompt import cut_at_stop, fill_slots, render_prompt, slot_numbers, slot_values
 from schemadistill.sandbox.executor import ExecResult, Executor
 from schemadistill.schema.model import Schema
@@ -101,6 +103,9 @@ class Answer:
     unsupported: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     grounded: list[str] = field(default_factory=list)  # what grounding changed (values.json, dates, numbers)
+    # the training question whose SQL (grounded) replaced the first attempt, when a neighbor
+    # (neighbors.json) rather than a beam did
+    neighbor: str | None = None
 
 
 def _clean_up_spaces(text: str) -> str:
@@ -134,7 +139,7 @@ class Runtime:
 
     def __init__(self, artifact_dir: str | Path, variant: str = "auto", provider: str | None = None,
                  threads: int | None = None, batch_size: int = DEFAULT_BATCH, ground: bool = True,
-                 beams: int = DEFAULT_BEAMS, consistency: bool = True):
+                 beams: int = DEFAULT_BEAMS, consistency: bool = True, neighbors: int = DEFAULT_NEIGHBORS):
         self.artifact: ArtifactInfo = load_artifact(artifact_dir)
         art = self.artifact
         available = ort.get_available_providers()
@@ -192,6 +197,9 @@ class Runtime:
         # consistency=False: only answers that fail the checks get beams (to measure what it adds)
         self.consistency = consistency
         self.values = ValueIndex.from_json(art.values) if ground and art.values is not None else None
+        # neighbors=0 (or no neighbors.json): only beams compete with a doubted answer
+        self.neighbors = max(0, neighbors) if art.neighbors_path is not None else 0
+        self._neighbor_index: NeighborIndex | None = None  # read on the first doubted answer
         self._executors: dict[Path, Executor] = {}
 
     def _init_io(self) -> None:
@@ -502,11 +510,14 @@ class Runtime:
         doubted = [i for i, found in enumerate(issues) if found]
         seconds: dict[int, tuple[str, Verdict]] = {}
         fixed_by: dict[int, str] = {}
-        for i in sorted(retry + doubted) if self.beams > 1 else []:
+        neighbor: dict[int, str] = {}
+        for i in sorted(retry + doubted) if self.beams > 1 or self.neighbors else []:
             best = self._best_beam(prompts[i], questions[i], firsts[i], ex, verdicts[i])
             if best is not None and (i in retry or len(best[2]) < len(issues[i])):
                 grounds[i], seconds[i], issues[i] = best[0], (best[0].sql, best[1]), best[2]
                 fixed_by[i] = "beam" if i in retry else "consistency"
+                if best[3] is not None:
+                    neighbor[i] = best[3]
         retry = [i for i in retry if i not in seconds]
         if retry:
             with warnings.catch_warnings():
@@ -526,7 +537,8 @@ class Runtime:
                        repaired=v.ok and fixed_by.get(i) in ("beam", "repair"),
                        error=None if v.ok else v.error, refused=v.refused, first_sql=first,
                        fixed_by=fixed_by.get(i) if first is not None and v.ok else None,
-                       warnings=notes[i], grounded=grounds[i].changes, unsupported=issues[i])
+                       warnings=notes[i], grounded=grounds[i].changes, unsupported=issues[i],
+                       neighbor=neighbor.get(i))
             if v.ok and v.result is not None:
                 a.rows, a.columns = v.result.rows, v.result.columns
             answers.append(a)
@@ -535,20 +547,27 @@ class Runtime:
         return answers
 
     def _best_beam(self, prompt: Encoded, question: str, first: str, ex: Executor | None,
-                   first_verdict: Verdict | None = None) -> tuple[Grounded, Verdict, list[str]] | None:
-        """The beam (grounded) that passes the checks with the fewest consistency issues; among
-        those, the one whose result most other answers (the beams and the first answer) also
-        return, the model's order breaking what is left. None when no beam other than
-        ``first`` passes.
+                   first_verdict: Verdict | None = None
+                   ) -> tuple[Grounded, Verdict, list[str], str | None] | None:
+        """The candidate (grounded) that passes the checks with the fewest consistency issues; among
+        those, the one whose result most other candidates (and the first answer) also return, the
+        order below breaking what is left. None when nothing other than ``first`` passes. The
+        candidates: the model's beams in its order, then the SQL of the training questions
+        nearest to ``question`` (``neighbors``), so a neighbor wins only by saying more of the
+        question or by agreeing with more answers. The last item names that neighbor's question.
 
         Why votes: beams that agree on a result agree on what the question means; a lone
         result is more often a beam's own slip (measured against the model's order alone on
-        cached completions: see docs/DESIGN.md, session 19)."""
-        found: list[tuple[int, Grounded, Verdict, list[str]]] = []
+        cached completions: see docs/DESIGN.md, session 19). Why neighbors: a held-out question is
+        mostly a training question with other values, which grounding puts in (session 21)."""
+        found: list[tuple[int, Grounded, Verdict, list[str], str | None]] = []
         votes: Counter[tuple[str, ...]] = Counter()
         if first_verdict is not None and first_verdict.ok and first_verdict.result is not None:
             votes[_result_key(first_verdict.result)] += 1
-        for rank, sql in enumerate(dict.fromkeys(self.beam_search(prompt, self.beams))):
+        beams = list(dict.fromkeys(self.beam_search(prompt, self.beams))) if self.beams > 1 else []
+        near = [(sql, q) for q, sql in self._nearest(question) if sql not in beams]
+        candidates = [(sql, None) for sql in beams] + near
+        for rank, (sql, source) in enumerate(candidates):
             g = self._ground(sql, question)
             if g.sql == first:
                 continue
@@ -557,15 +576,29 @@ class Runtime:
                 continue
             if v.result is not None:
                 votes[_result_key(v.result)] += 1
-            found.append((rank, g, v, self._issues(g.sql, question)))
+            found.append((rank, g, v, self._issues(g.sql, question), source))
         if not found:
             return None
 
-        def order(f: tuple[int, Grounded, Verdict, list[str]]) -> tuple[int, int, int]:
-            rank, _, v, issues = f
+        def order(f: tuple[int, Grounded, Verdict, list[str], str | None]) -> tuple[int, int, int]:
+            rank, _, v, issues, _ = f
             return len(issues), -(votes[_result_key(v.result)] if v.result is not None else 0), rank
-        _, g, v, issues = min(found, key=order)
-        return g, v, issues
+        _, g, v, issues, source = min(found, key=order)
+        return g, v, issues, source
+
+    def _nearest(self, question: str) -> list[tuple[str, str]]:
+        """(training question, SQL) of the ``neighbors`` nearest training questions."""
+        if not self.neighbors:
+            return []
+        if self._neighbor_index is None:
+            path = self.artifact.neighbors_path
+            assert path is not None  # neighbors > 0 only when the file is there
+            try:
+                self._neighbor_index = load_neighbors(path)
+            except (ValueError, KeyError, TypeError) as e:
+                raise UserError(f"cannot read {path.name}: {e}", file=path,
+                                hint="export the artifact again, or answer with neighbors=0") from None
+        return self._neighbor_index.nearest(question, self.neighbors)
 
     def _issues(self, sql: str, question: str) -> list[str]:
         return unsupported(sql, question, self.values, self.dialect) if self.consistency else []

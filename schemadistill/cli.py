@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from schemadistill.config import DEFAULT_BEAMS
+from schemadistill.config import DEFAULT_BEAMS, DEFAULT_NEIGHBORS
 from schemadistill.errors import UserError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -293,7 +293,8 @@ def export_cmd(
     if out is None:
         # the artifact in the run may now differ from what the pipeline recorded: let it redo the stage
         (run_dir / "export" / "manifest.json").unlink(missing_ok=True)
-    figs = export_run(run_dir, out, cfg.variants, cfg.parity_max, skip_parity=skip_parity, values=cfg.values)
+    figs = export_run(run_dir, out, cfg.variants, cfg.parity_max, skip_parity=skip_parity, values=cfg.values,
+                      neighbors=cfg.neighbors)
     sizes = ", ".join(f"{v} {figs[f'{v}_mb']:.2f} MB" for v in figs["variants"].split(","))
     gate = "skipped" if skip_parity else ", ".join(f"{v} {figs.get(f'{v}_parity')}" for v in figs["variants"].split(","))
     err_console.print(f"wrote {figs['artifact']} ({sizes}); parity gate: {gate}", highlight=False,
@@ -305,6 +306,9 @@ VariantOpt = Annotated[str, typer.Option("--variant", help="auto (int8 on CPU, f
 BeamsOpt = Annotated[int, typer.Option("--beams", help="Beam-search completions tried for an answer that fails the "
                                                        "checks (before the repair prompt) or that the consistency "
                                                        "check questions; 0 skips them.")]
+NeighborsOpt = Annotated[int, typer.Option("--neighbors", help="Training pairs nearest to the question whose SQL "
+                                                               "(grounded) competes with those beams (the "
+                                                               "artifact's neighbors.json); 0 skips them.")]
 ConsistencyOpt = Annotated[bool, typer.Option("--consistency/--no-consistency",
                                               help="Question answers that add to the question or leave part of it "
                                                    "out, and take a beam that says more.")]
@@ -323,6 +327,7 @@ def ask(
                                                          "repair it on error.")] = None,
     variant: VariantOpt = "auto",
     beams: BeamsOpt = DEFAULT_BEAMS,
+    neighbors: NeighborsOpt = DEFAULT_NEIGHBORS,
     consistency: ConsistencyOpt = True,
 ) -> None:
     """Answer one question with the exported student (lean ONNX runtime, no torch): prints the SQL.
@@ -333,12 +338,13 @@ def ask(
     each value, date or number of the question that grounding put into it, and a line
     ``-- unsupported: ...`` for each thing the answer adds to the question or leaves out of it
     (the consistency check); ``-- second choice: ...`` when a beam that says more of the question
-    replaced a first answer that passed.
+    replaced a first answer that passed; ``-- from the training question: ...`` when the answer is
+    the SQL of a training question near this one, grounded.
     """
     from export.runtime import Runtime
 
     with warnings.catch_warnings(record=True) as caught, \
-            Runtime(artifact, variant=variant, beams=beams, consistency=consistency) as rt:
+            Runtime(artifact, variant=variant, beams=beams, consistency=consistency, neighbors=neighbors) as rt:
         warnings.simplefilter("always")
         a = rt.ask(question, db)
     _print_warnings(caught)
@@ -353,6 +359,8 @@ def ask(
         how = f"by {a.fixed_by}; " if a.fixed_by else ""
         sys.stdout.write(f"-- repaired: {'yes' if a.repaired else 'no'}"
                          + (f" ({how}first attempt: {a.first_sql})" if a.first_sql else "") + "\n")
+    if a.neighbor is not None:
+        sys.stdout.write(f"-- from the training question: {a.neighbor}\n")
     for change in a.grounded:
         sys.stdout.write(f"-- grounded: {change}\n")
     for issue in a.unsupported:
@@ -383,6 +391,7 @@ def eval_cmd(
                                          help="Grounding (values from the artifact's values.json; the question's dates "
                                               "and numbers), as `ask` does.")] = True,
     beams: BeamsOpt = DEFAULT_BEAMS,
+    neighbors: NeighborsOpt = DEFAULT_NEIGHBORS,
     consistency: ConsistencyOpt = True,
 ) -> None:
     """Execution accuracy of the exported student through the lean runtime (grounding, guard and fallbacks included).
@@ -400,7 +409,8 @@ def eval_cmd(
     if limit is not None:
         rows = rows[:max(0, limit)]
     with warnings.catch_warnings(record=True) as caught, \
-            Runtime(artifact, variant=variant, ground=ground, beams=beams, consistency=consistency) as rt:
+            Runtime(artifact, variant=variant, ground=ground, beams=beams, consistency=consistency,
+                    neighbors=neighbors) as rt:
         warnings.simplefilter("always")
         report = evaluate_artifact(rt, rows, db, source=questions)
     counts = {k: report[k] for k in FALLBACK_COUNTS}
@@ -414,7 +424,7 @@ def eval_cmd(
                       f"{counts['repair_tried']} failing answers ({counts['fixed_by_beam']} by beams, "
                       f"{counts['fixed_by_repair']} by the repair prompt), refused {counts['refused']}, grounded {counts['grounded']}, "
                       f"questioned {counts['questioned']} passing answers ({counts['fixed_by_consistency']} replaced by a beam "
-                      f"that says more)")
+                      f"that says more); {counts['fixed_by_neighbor']} of the replacements are a training question's SQL")
     for f in report["failures"][:5]:
         out_console.print(f"  [dim]{f['why']}:[/dim] {escape(f['question'])} -> {escape(f['pred'] or '(none)')}",
                           highlight=False)

@@ -126,6 +126,9 @@ class ExportConfig:
     values: bool = _f(True, "Ship values.json, the value index the runtime grounds answers with (distinct values "
                             "of the data's low-cardinality text columns: your data's values travel with the "
                             "artifact). false: the runtime grounds only the question's dates and numbers.")
+    neighbors: bool = _f(True, "Ship neighbors.json, the training questions and their SQL: the runtime offers the "
+                               "SQL of the questions nearest to a doubted answer's question, grounded, beside its "
+                               "beams (schemadistill/neighbors.py). false: beams only.")
 
     def check(self) -> None:
         bad = [v for v in self.variants if v not in EXPORT_VARIANTS]
@@ -143,6 +146,10 @@ class ExportConfig:
 # of seven runs (3 fewer on one run's real questions), for a beam search on the questioned answers
 # only (2-25% of them).
 DEFAULT_BEAMS = 8
+# Training pairs nearest to the question (neighbors.json) offered beside the beams of an answer
+# that fails or is questioned. On the cached outputs of two runs (docs/DESIGN.md, session 21):
+# 1 -> 5 answers made right over six splits, 3 -> 20 right and 4 wrong, 5 -> 27 right and 9 wrong.
+DEFAULT_NEIGHBORS = 3
 
 
 @dataclass
@@ -155,11 +162,15 @@ class EvalConfig:
     consistency: bool = _f(True, "Question answers that add to the question or leave part of it out "
                                  "(schemadistill/consistency.py) and take a beam that says more; false: only "
                                  "failing answers get beams.")
+    neighbors: int = _f(DEFAULT_NEIGHBORS, "Training pairs nearest to the question whose SQL (grounded) competes with "
+                                           "the beams of a failing or questioned answer (the artifact's "
+                                           "neighbors.json); 0: beams only.")
     variant: str = _f("auto", "ONNX variant answered with: auto (int8 on CPU, fp16 on CUDA) | fp32 | int8 | fp16.")
 
     def check(self) -> None:
-        if self.questions < 0 or self.beams < 0:
-            raise UserError(f"eval.questions={self.questions} and eval.beams={self.beams} must not be negative")
+        if self.questions < 0 or self.beams < 0 or self.neighbors < 0:
+            raise UserError(f"eval.questions={self.questions}, eval.beams={self.beams} and "
+                            f"eval.neighbors={self.neighbors} must not be negative")
         if self.variant not in ("auto", "fp32", "int8", "fp16"):
             raise UserError(f"eval.variant={self.variant!r} is not a variant", hint="use auto, fp32, int8 or fp16")
 

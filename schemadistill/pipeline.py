@@ -278,14 +278,15 @@ def _export_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
     # the model's own hash too: a retrained student with unchanged settings is a new model
     return {"student": _upstream(out, "student"), "model": _file_hash(str(out / "student" / "model")),
             "variants": list(cfg.export.variants), "parity_max": cfg.export.parity_max,
-            "values": cfg.export.values}
+            "values": cfg.export.values, "neighbors": cfg.export.neighbors}
 
 
 def _export_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
     from export.build import export_run
 
     # ONNX artifact in OUT/export/artifact, installed only if it passes the parity gate
-    return export_run(out, variants=cfg.export.variants, parity_max=cfg.export.parity_max, values=cfg.export.values)
+    return export_run(out, variants=cfg.export.variants, parity_max=cfg.export.parity_max, values=cfg.export.values,
+                      neighbors=cfg.export.neighbors)
 
 
 def _eval_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
@@ -310,7 +311,7 @@ def _eval_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
         sets["golden"] = list(read_jsonl(cfg.golden))
     reports: dict[str, Any] = {}
     with Runtime(out / "export" / "artifact", variant=cfg.eval.variant, beams=cfg.eval.beams,
-                 consistency=cfg.eval.consistency) as rt:
+                 consistency=cfg.eval.consistency, neighbors=cfg.eval.neighbors) as rt:
         for name, rows in sets.items():
             console.print(f"  {name}: {len(rows)} questions")
             reports[name] = evaluate_artifact(rt, rows, out / "sandbox" / "sandbox.duckdb",
@@ -319,7 +320,8 @@ def _eval_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
     if "golden" in reports:
         reports["golden"]["teacher_coverage"] = _golden_coverage(out, sets["golden"], dialect)
     atomic_write_json(stage_dir / "eval.json", reports)
-    figures: dict[str, Any] = {"variant": variant, "beams": cfg.eval.beams, "consistency": cfg.eval.consistency}
+    figures: dict[str, Any] = {"variant": variant, "beams": cfg.eval.beams, "consistency": cfg.eval.consistency,
+                               "neighbors": cfg.eval.neighbors}
     if "golden" in reports:
         figures["golden_family_coverage"] = reports["golden"]["teacher_coverage"]["family_share"]
     for name, r in reports.items():

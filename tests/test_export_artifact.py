@@ -38,7 +38,7 @@ def test_layout_and_manifest(built: dict[str, Any]) -> None:
     assert art == built["run"] / "export" / "artifact"
     names = sorted(p.name for p in art.iterdir())
     assert names == ["export.log", "generation.json", "manifest.json", "model.int8.onnx", "model.onnx",
-                     "prompt.j2", "schema.json", "tokenizer.json", "values.json"]
+                     "neighbors.json", "prompt.j2", "schema.json", "tokenizer.json", "values.json"]
     assert not list(art.parent.glob(".artifact*"))  # the staging folder was renamed, not left behind
     m = json.loads((art / "manifest.json").read_text())
     assert m["packages"]["optimum"] and m["packages"]["onnxruntime"] and m["opset"] >= 14
@@ -46,6 +46,7 @@ def test_layout_and_manifest(built: dict[str, Any]) -> None:
     assert set(m["variants"]["fp32"]["providers"]) == {"CPUExecutionProvider", "CUDAExecutionProvider"}
     assert m["files"]["model.onnx"] == (art / "model.onnx").stat().st_size
     assert m["files"]["values.json"] == (art / "values.json").stat().st_size  # checked like every file
+    assert m["files"]["neighbors.json"] == (art / "neighbors.json").stat().st_size
     assert m["eval"]["heldout_iid"]["execution_accuracy"] == 1.0  # from student/eval_phase3.json
     assert m["parity"] == {"skipped": True}
     assert m["schema"]["fingerprint"] == tiny_schema().fingerprint
@@ -54,6 +55,24 @@ def test_layout_and_manifest(built: dict[str, Any]) -> None:
     assert gen["max_new_tokens"] == 48 and gen["prompt_mode"] == "none" and not gen["chat"]
     assert "Question: {{ question }}" in (art / "prompt.j2").read_text()
     assert built["figures"]["parity"] == "skipped" and built["figures"]["int8_mb"] > 0
+
+
+def test_neighbors_hold_the_training_pairs_and_no_held_out_question(built: dict[str, Any]) -> None:
+    """neighbors.json: every distinct training pair of the curriculum's train files (repairs
+    aside), never a held-out question (the runtime must not answer a test by finding it)."""
+    from schemadistill.io import read_jsonl
+    from schemadistill.neighbors import load_neighbors
+
+    run = built["run"]
+    index = load_neighbors(built["artifact"] / "neighbors.json")
+    trained = {(r["question"], r["sql"]) for k in (1, 2, 3)
+               for r in read_jsonl(run / "curriculum" / f"train_phase{k}.jsonl") if r["kind"] == "generate"}
+    shipped = {(q, index.sqls[i]) for q, i in zip(index.questions, index.sql_of, strict=True)}
+    assert shipped == trained and len(index) == len(trained)
+    held_out = {r["question"] for s in ("heldout_iid", "heldout_family")
+                for r in read_jsonl(run / "curriculum" / f"{s}.jsonl")}
+    assert held_out and not held_out & set(index.questions)
+    assert load_artifact(built["artifact"]).neighbors_path == built["artifact"] / "neighbors.json"
 
 
 def test_load_artifact(built: dict[str, Any]) -> None:

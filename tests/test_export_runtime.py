@@ -19,6 +19,7 @@ from tiny_models import PAIRS, one_thread  # noqa: F401  (autouse: one torch thr
 
 from export.build import export_run
 from export.runtime import Answer, Encoded, Runtime
+from schemadistill.neighbors import NeighborIndex
 from schemadistill.errors import UserError
 from schemadistill.prompt import tidy_error
 from schemadistill.sandbox import Executor
@@ -149,12 +150,17 @@ def test_stops_per_row_at_stop_tokens(rt: Runtime) -> None:
     assert rt.decode_ids(seqs, 3) == [t[:3] for t in full]  # max_new_tokens caps every row
 
 
-def _plant(rt: Runtime, monkeypatch: pytest.MonkeyPatch, outputs: list[str], beams: list[str] | None = None
-           ) -> list[Encoded]:
+def _plant(rt: Runtime, monkeypatch: pytest.MonkeyPatch, outputs: list[str], beams: list[str] | None = None,
+           neighbors: list[tuple[str, str]] | None = None) -> list[Encoded]:
     """complete() returns the planted outputs in turn and beam_search() the planted beams (none by
-    default); the prompts complete() was given are recorded."""
+    default); the nearest training pairs are the planted (question, SQL) ones (none by default:
+    the artifact's own neighbors.json holds the tiny run's pairs); the prompts complete() was
+    given are recorded."""
     seen: list[Encoded] = []
     queue = list(outputs)
+    near = NeighborIndex.from_pairs({"question": q, "sql": sql} for q, sql in neighbors or [])
+    monkeypatch.setattr(rt, "_neighbor_index", near)
+    monkeypatch.setattr(rt, "neighbors", len(near))
 
     def fake(prompts: list[Encoded], *a: Any, **k: Any) -> list[str]:
         seen.extend(prompts)
@@ -236,6 +242,42 @@ def test_beams_with_equal_issues_are_told_apart_by_how_many_return_their_result(
     assert (a.sql, a.first_sql, a.fixed_by) == (MONTHLY, YEARLY, "consistency")
     _plant(rt, monkeypatch, [YEARLY], beams=[lone, MONTHLY, twin])
     assert rt.ask(question).sql == lone  # no rows, no votes: the model's order
+
+
+def test_a_training_pairs_sql_competes_with_the_beams(run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The SQL of the nearest training questions (grounded) joins the beams: it replaces a
+    questioned answer when it says more, fixes a failing one when no beam passes, and loses to a
+    beam that is as good (the model's beams come first)."""
+    question = "Monthly count of sessions?"
+    trained = [("Monthly count of sessions in 2023?", MONTHLY), ("Ages of active users", FIXED)]
+    _plant(rt, monkeypatch, [YEARLY], beams=[WEEKLY], neighbors=trained)
+    a = rt.ask(question, db=_db(run))
+    assert (a.sql, a.first_sql, a.fixed_by, a.neighbor, a.unsupported) == (
+        MONTHLY, YEARLY, "consistency", "Monthly count of sessions in 2023?", [])
+    seen = _plant(rt, monkeypatch, [MISSPELT], beams=["SELECT agge FROM ecommerce.users;"], neighbors=trained)
+    a = rt.ask("Ages of active users?", db=_db(run))
+    assert len(seen) == 1  # no repair prompt: a neighbor passed
+    assert (a.ok, a.repaired, a.fixed_by, a.sql, a.neighbor) == (True, True, "beam", FIXED, "Ages of active users")
+    twin = MONTHLY.replace("COUNT(*)", "COUNT(1)")  # as good as the neighbor: the beam wins
+    _plant(rt, monkeypatch, [YEARLY], beams=[twin], neighbors=trained)
+    a = rt.ask(question, db=_db(run))
+    assert (a.sql, a.fixed_by, a.neighbor) == (twin, "consistency", None)
+    _plant(rt, monkeypatch, [YEARLY], beams=[WEEKLY], neighbors=trained)
+    monkeypatch.setattr(rt, "neighbors", 0)  # neighbors=0: beams alone
+    assert rt.ask(question, db=_db(run)).sql == YEARLY
+
+
+def test_the_artifacts_neighbors_are_read_on_the_first_doubted_answer(run: Path) -> None:
+    """neighbors.json is read once, when an answer is first doubted; an artifact without it (or
+    neighbors=0) offers none."""
+    with Runtime(run / "export" / "artifact", variant="fp32", threads=1) as r:
+        assert r.neighbors == 3 and r._neighbor_index is None
+        near = r._nearest("How many users are in each country?")
+        assert r._neighbor_index is not None and 0 < len(near) <= 3
+        assert near[0] == ("How many users per country?", "SELECT country, COUNT(*) FROM ecommerce.users GROUP BY country")
+        assert all(q != "Ages of active users?" for q, _ in r._nearest("Ages of active users?"))  # repairs stay out
+    with Runtime(run / "export" / "artifact", variant="fp32", threads=1, neighbors=0) as r:
+        assert r._nearest("How many users are in each country?") == []
 
 
 def test_repair_round_uses_the_real_sandbox_error(run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -407,6 +449,7 @@ def test_cli_ask_shows_a_second_choice_and_its_issues(run: Path, monkeypatch: py
     beams: list[str] = []
     monkeypatch.setattr(Runtime, "complete", lambda self, prompts, *a, **k: [outputs[0] for _ in prompts])
     monkeypatch.setattr(Runtime, "beam_search", lambda self, prompt, n, *a, **k: beams[:n])
+    monkeypatch.setattr(Runtime, "_nearest", lambda self, question: [])  # beams only (see the test above)
     art = str(run / "export" / "artifact")
     outputs[:], beams[:] = [YEARLY], [MONTHLY]
     res = CliRunner().invoke(app, ["ask", art, "Monthly count of sessions?", "--variant", "fp32"])

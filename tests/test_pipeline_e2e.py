@@ -123,6 +123,7 @@ def test_distill_runs_every_stage(reference: tuple[Path, subprocess.CompletedPro
     assert iid["n"] == evals["heldout_iid"]["n"] and iid["variant"] == "int8" and iid["beams"] == DEFAULT_BEAMS
     assert iid["repair_tried"] >= iid["fixed_by_beam"] + iid["fixed_by_repair"] == iid["repaired"]
     assert iid["questioned"] >= iid["fixed_by_consistency"] >= 0
+    assert iid["fixed_by_neighbor"] <= iid["fixed_by_beam"] + iid["fixed_by_consistency"]  # one of those, by a neighbor
     figs = manifest(out, "eval")["figures"]
     assert figs["heldout_iid_execution_accuracy"] == iid["execution_accuracy"]
     report = (out / "reports" / "index.md").read_text(encoding="utf-8")
