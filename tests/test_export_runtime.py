@@ -19,8 +19,8 @@ from tiny_models import PAIRS, one_thread  # noqa: F401  (autouse: one torch thr
 
 from export.build import export_run
 from export.runtime import Answer, Encoded, Runtime
-from schemadistill.neighbors import NeighborIndex
 from schemadistill.errors import UserError
+from schemadistill.neighbors import NeighborIndex
 from schemadistill.prompt import tidy_error
 from schemadistill.sandbox import Executor
 
