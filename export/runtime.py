@@ -598,6 +598,8 @@ class Runtime:
             except (ValueError, KeyError, TypeError) as e:
                 raise UserError(f"cannot read {path.name}: {e}", file=path,
                                 hint="export the artifact again, or answer with neighbors=0") from None
+        if self.values is not None:  # "diffeernt users" finds the questions that say "different"
+            question = self.values.speller.correct(question)
         return self._neighbor_index.nearest(question, self.neighbors)
 
     def _issues(self, sql: str, question: str) -> list[str]:

@@ -43,6 +43,7 @@ and, at worst, ties with every candidate, which keeps the first answer.
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
 import sqlglot
 from sqlglot import exp
@@ -105,6 +106,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
         question = index.speller.correct(question)
     issues = literal_issues(tree, question)
     issues += _grain_issues(tree, question)
+    issues += _unasked_bucket(tree, question)
     issues += _constant_counts(tree)
     issues += _unasked_aggregates(tree, question)
     issues += _uncounted(tree, question)
@@ -151,6 +153,32 @@ def _grain_issues(tree: exp.Expr, question: str) -> list[str]:
     asked, computed = stated_grains(question), _sql_grains(tree)
     if asked and computed and not asked & computed:
         return [f"the question asks by {' or '.join(sorted(asked))}; the SQL buckets by {', '.join(sorted(computed))}"]
+    return []
+
+
+# words under which a time bucket may be meant without its grain: "how did revenue change",
+# "the trend of sessions", "when did", "per period", "over time"
+_GRAIN_WORDS = ("hour", "day", "daily", "week", "weekly", "month", "monthly", "quarter", "quarterly", "year",
+                "yearly", "annual")
+_TIME_WORDS = re.compile(r"\b(?:hours?|days?|daily|weeks?|months?|quarters?|years?|trends?|times?|periods?|dates?|"
+                         r"when|cumulative|running|growth|grow|grew|change[sd]?|evol\w*|timeline|season\w*|"
+                         r"histor\w*|dynamics)\b")
+
+
+def _unasked_bucket(tree: exp.Expr, question: str) -> list[str]:
+    """A time bucket the answer shows (a ``DATE_TRUNC`` or ``EXTRACT`` among the outer SELECT's
+    columns, outside any aggregate or subquery) where the question says no grain and no word of
+    time, misspelt or not: "the fraud rate in 2024 in Safari" answered per month (a neighbor's
+    "monthly fraud rate in 2024")."""
+    low = question.lower()
+    if not isinstance(tree, exp.Select) or _TIME_WORDS.search(low) or stated_grains(question):
+        return []
+    if any(SequenceMatcher(None, w, t).ratio() >= 0.8 for w in re.findall(r"[a-z]{3,}", low) for t in _GRAIN_WORDS):
+        return []  # "by calendar mnth"
+    for proj in tree.expressions:
+        for node in proj.find_all(exp.DateTrunc, exp.TimestampTrunc, exp.Extract, exp.DayOfWeek):
+            if node.find_ancestor(exp.AggFunc, exp.Window, exp.Subquery, exp.Exists, exp.Select) is tree:
+                return [f"the SQL buckets by time ({proj.alias or proj.sql()}); the question names no period to bucket by"]
     return []
 
 
