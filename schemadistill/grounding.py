@@ -647,7 +647,7 @@ def ground_sql(sql: str, question: str, index: ValueIndex | None, dialect: str =
     if added_filter:  # "what share of traffic have a purchase": the condition just added may be the counted one
         changes += place_counted_condition(tree, question, _stated_at(question, index, mentions, table_aliases(tree)))
     if dated is not None and schema is not None:
-        change = _add_date_test(tree, schema, dated)
+        change = _add_date_test(tree, schema, dated) or _bound_from_equality(tree, schema, dated)
         if change:
             changes.append(change)
     changes += add_missing_measures(tree, asked)
@@ -938,7 +938,8 @@ _AFTER_LEAD = re.compile(r"\b(?:after|later than)\s+(?:the\s+)?$", re.IGNORECASE
 _SINCE_LEAD = re.compile(r"\b(?:since|starting(?:\s+(?:on|from|in))?|beginning(?:\s+(?:on|in))?|as of|"
                          r"on or after|from)\s+(?:the\s+)?$", re.IGNORECASE)
 _BEFORE_LEAD = re.compile(r"\b(?:before|prior to|earlier than)\s+(?:the\s+)?$", re.IGNORECASE)
-_UNTIL_LEAD = re.compile(r"\b(?:until|till|through|up to|up until|no later than|on or before)\s+(?:the\s+)?$",
+_UNTIL_LEAD = re.compile(r"\b(?:until|till|through|up to(?: and including)?|up until|no later than|on or before)\s+"
+                         r"(?:the\s+)?$",
                          re.IGNORECASE)
 # a window counted back from a reference day ("the last 30 days before 2024-12-31") is not a bound
 _RELATIVE = re.compile(r"\b(?:last|past|previous|prior|recent|trailing)\s+(?:\w+\s+)?(?:days?|weeks?|months?|"
@@ -979,6 +980,37 @@ def _stated_date_test(question: str) -> DateTest | None:
     if _UNTIL_LEAD.search(before):
         return DateTest("until", ((exp.LT, day_after),), a)
     return None
+
+
+_BOUND_OPS: dict[str, type[exp.Expr]] = {"after": exp.GT, "since": exp.GTE, "before": exp.LT, "until": exp.LTE}
+
+
+def _bound_from_equality(tree: exp.Select, schema: Schema, dated: DateTest) -> str | None:
+    """"up to and including December 24, 2024" written ``action_date = DATE '2024-12-24'``: the
+    SQL's one test of a date column against the stated day compares the way the bound says
+    (``<=``; "after" ``>``, "since" ``>=``, "before" ``<``). Days only: a month's bound is not
+    its first day."""
+    op = _BOUND_OPS.get(dated.what)
+    if op is None or dated.atom.kind != "day" or dated.atom.start is None:
+        return None
+    day = dated.atom.start.isoformat()
+    date_cols = {c.name.lower() for t in schema.tables for c in t.columns if c.type in _DATE_TYPES}
+    found = [eq for eq in tree.find_all(exp.EQ) if eq.find_ancestor(exp.Where) is not None
+             and isinstance(eq.this, exp.Column) and eq.this.name.lower() in date_cols
+             and _date_text(eq.expression) == day]
+    if len(found) != 1:
+        return None
+    eq = found[0]
+    new = op(this=eq.this.copy(), expression=eq.expression.copy())
+    eq.replace(new)
+    return f"{eq.sql()} -> {new.sql()} (the question says {dated.what} {day})"
+
+
+def _date_text(node: exp.Expr) -> str | None:
+    """'2024-12-24' of a date literal, ``DATE '2024-12-24'`` or ``CAST('2024-12-24' AS DATE)``."""
+    while isinstance(node, exp.Cast):
+        node = node.this
+    return node.this if isinstance(node, exp.Literal) and node.is_string else None
 
 
 def _add_date_test(tree: exp.Select, schema: Schema, dated: DateTest) -> str | None:

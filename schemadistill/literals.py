@@ -361,6 +361,7 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: Coll
     skipped = {c.lower() for c in skip_columns}
     lits = [lit for lit in _sql_literals(tree) if not (skipped and _compares(lit.node, skipped))]
     changes += _ground_day_range(lits, atoms, question)
+    changes += _ground_interval_unit(tree, question)
     sides = {lit.role[:2] for lit in lits if lit.kind == "date" and lit.role}
     for lit in lits:
         lit.ranged = sides == {"lo", "hi"}
@@ -388,23 +389,64 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: Coll
     return out + (";" if semicolon else ""), changes
 
 
+# a window counted back or forward in words: "the last three months", "90 days before", "past 2 weeks"
+_SPAN = re.compile(r"\b(?:(?:last|past|previous|prior|trailing|next)\s+(?:\w+\s+)?(?P<u1>day|week|month|quarter|year)s?"
+                   r"|(?:\d+|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\s+"
+                   r"(?P<u2>day|week|month|quarter|year)s?\s+(?:before|after|prior|ago|back|earlier|later))\b",
+                   re.IGNORECASE)
+
+
+def _ground_interval_unit(tree: exp.Expr, question: str) -> list[str]:
+    """"in the last three months before 31 December 2024" written ``INTERVAL '3' DAY``: the one
+    INTERVAL of the SQL takes the unit of the one window the question counts (number slots and
+    the other rules fix its count; the unit was left wrong)."""
+    units = {(m["u1"] or m["u2"]).upper() for m in _SPAN.finditer(question)}
+    intervals = list(tree.find_all(exp.Interval))
+    if len(units) != 1 or len(intervals) != 1:
+        return []
+    unit, interval = units.pop(), intervals[0]
+    old = interval.args.get("unit")
+    if old is None or old.name.upper().rstrip("S") == unit \
+            or old.name.upper().rstrip("S") not in ("DAY", "WEEK", "MONTH", "QUARTER", "YEAR"):
+        return []
+    interval.set("unit", exp.var(unit))
+    return [f"interval unit {old.name.upper()} -> {unit} (the question counts {unit.lower()}s)"]
+
+
 _DAY_RANGE_GAP = re.compile(r"^\s*(?:-|–|to|through|thru|until|till|and)\s*$", re.IGNORECASE)
 
 
 def _ground_day_range(lits: list[_Lit], atoms: list[Atom], question: str) -> list[str]:
     """"from 2023-12-18 through 2023-12-28", "between 21 December 2023 and 12/27/2023": the
-    question's two days joined as a range go onto the SQL's one ``BETWEEN`` of dates. Pairing
-    literals one by one cannot fix ``BETWEEN '2023-12-28' AND '2023-12-28'``: the one stated day
-    explains both ends, and the other stated day looks unused but has nothing to replace."""
+    question's two days joined as a range go onto the SQL's one ``BETWEEN`` of dates, or onto its
+    two bounds of one column (``>= '2023-12-27' AND < '2023-12-23'``: ends crossed, the upper one
+    exclusive, so the day after). Pairing literals one by one cannot fix ``BETWEEN '2023-12-28'
+    AND '2023-12-28'``: the one stated day explains both ends, and the other stated day looks
+    unused but has nothing to replace."""
     days = [a for a in atoms if a.kind == "day"]
     starts = [a.start for a in days if a.start is not None]
     if len(starts) != 2 or len(days) != 2 or not _DAY_RANGE_GAP.match(question[days[0].stop:days[1].pos]):
         return []
+    lo, hi = sorted(starts)
     ends = [lit for lit in lits if lit.kind == "date" and isinstance(lit.node.find_ancestor(exp.Between), exp.Between)]
-    if len(ends) != 2 or ends[0].node.find_ancestor(exp.Between) is not ends[1].node.find_ancestor(exp.Between):
+    if len(ends) == 2 and ends[0].node.find_ancestor(exp.Between) is ends[1].node.find_ancestor(exp.Between):
+        wanted = {"lo": lo, "hi": hi}
+        return [_set_date(lit, wanted[lit.role]) for lit in ends if lit.role in wanted and lit.date != wanted[lit.role]]
+    dated = [lit for lit in lits if lit.kind == "date"]
+    if len(dated) != 2 or sorted(lit.role[:2] for lit in dated) != ["hi", "lo"] or len({_bounded(lit) for lit in dated}) != 1:
         return []
-    wanted = dict(zip(("lo", "hi"), sorted(starts), strict=True))
-    return [_set_date(lit, wanted[lit.role]) for lit in ends if lit.role in wanted and lit.date != wanted[lit.role]]
+    day = dt.timedelta(days=1)
+    wanted = {"lo": lo, "lo_ex": lo - day, "hi": hi, "hi_ex": hi + day}
+    return [_set_date(lit, wanted[lit.role]) for lit in dated if lit.role in wanted and lit.date != wanted[lit.role]]
+
+
+def _bounded(lit: _Lit) -> str:
+    """The column a bound literal compares with (its comparison's other side), as SQL."""
+    cmp = lit.node.find_ancestor(exp.GT, exp.GTE, exp.LT, exp.LTE)
+    if cmp is None:
+        return ""
+    on_left = any(n is lit.node for n in cmp.this.find_all(exp.Literal))
+    return (cmp.expression if on_left else cmp.this).sql()
 
 
 def _ground_dates(lits: list[_Lit], periods: list[Atom], question: str) -> list[str]:

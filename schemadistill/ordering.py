@@ -45,9 +45,10 @@ def stated_sort(question: str) -> str | None:
     return "DESC" if desc else "ASC"
 
 
-_DESC_WORDS = re.compile(r"\b(?:top|highest|most|largest|biggest|greatest|maximum|leading|heaviest|longest)\b",
+_DESC_WORDS = re.compile(r"\b(?:top|highest|most|largest|biggest|greatest|maximum|leading|heaviest|longest|descending)\b",
                          re.IGNORECASE)
-_ASC_WORDS = re.compile(r"\b(?:bottom|lowest|least|smallest|fewest|minimum|lightest|shortest)\b", re.IGNORECASE)
+_ASC_WORDS = re.compile(r"\b(?:bottom|lowest|least|smallest|fewest|minimum|lightest|shortest|ascending)\b",
+                        re.IGNORECASE)
 # comparisons, not rankings: "at least 3 sessions", "no more than", "the most recent" (a date's own words)
 _NOT_A_RANKING = re.compile(r"\b(?:at\s+(?:the\s+)?(?:least|most)|no\s+more|no\s+less|most\s+recent(?:ly)?)\b",
                             re.IGNORECASE)
