@@ -64,7 +64,7 @@ from schemadistill.grounding import (
     words,
 )
 from schemadistill.literals import explains_number, literal_issues, literal_number, question_atoms
-from schemadistill.measures import AGGREGATE_NODES, stated_measures
+from schemadistill.measures import AGGREGATE_NODES, phrase_at, stated_measures
 
 # the buckets people ask for, and how a SQL bucket names them; "day of the week" before "day"
 _GRAINS = (
@@ -122,6 +122,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
         issues += _untested_comparisons(tree, question, index)
         issues += _missing_measures(tree, question, index)
         issues += _missing_breakdowns(tree, question, index)
+        issues += _unshown_columns(tree, question, index)
         issues += _unnamed_columns(tree, question, index, mentions)
     return issues
 
@@ -307,6 +308,48 @@ def _missing_breakdowns(tree: exp.Expr, question: str, index: ValueIndex) -> lis
     asked |= {column.lower() for phrase, (_, column) in index.dimensions.items()
               if re.search(r"\b(?:which|what|top)\s+(?:\w+\s+)?" + re.escape(phrase) + r"\b", question, re.IGNORECASE)}
     return issues + _one_value_groups(tree, asked)
+
+
+# "..., showing ID, length and browser?", "Show client id and age.": the columns a listing shows,
+# up to the first word that starts a condition or a sentence's end
+_SHOW = re.compile(r"\b(?:show(?:ing)?|display(?:ing)?|with (?:their|its)|return(?:ing)?|giving)\s+(?P<cols>[^?.;:!()]+)",
+                   re.IGNORECASE)
+_SHOW_STOP = re.compile(r"\b(?:where|for|in|that|who|whose|which|by|over|above|under|below|from|during|per|"
+                        r"sorted|ordered|ranked|if|when|whether|than|of)\b", re.IGNORECASE)
+_SHOW_ITEM_LEAD = ("the", "their", "its", "his", "her", "each", "every")
+
+
+def _unshown_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+    """A measure or dimension the question lists after "showing" / "with their" / "Show ..."
+    that no column of the outer SELECT reads ("the ten sessions ..., showing ID, length and
+    browser" answered with the revenue instead of the browser). Each listed item must start with
+    a phrase of the value index; items it cannot read are ignored."""
+    if not isinstance(tree, exp.Select):
+        return []
+    phrases = {**{p: k for p, k in index.dimensions.items()}, **{p: k for p, k in index.measures.items()}}
+    if not phrases:
+        return []
+    longest = max(p.count(" ") + 1 for p in phrases)
+    shown = {c.name.lower() for e in tree.expressions for c in e.find_all(exp.Column)}
+    shown |= {e.alias_or_name.lower() for e in tree.expressions}
+    if any(isinstance(e, exp.Star) or e.find(exp.Star) is not None and e.find(exp.Count) is None for e in tree.expressions):
+        return []
+    issues = []
+    for m in _SHOW.finditer(question):
+        cols = _SHOW_STOP.split(m["cols"], maxsplit=1)[0]
+        for item in re.split(r",|\band\b|&", cols):
+            toks = re.findall(r"[a-z0-9_']+", item.lower())
+            while toks and toks[0] in _SHOW_ITEM_LEAD:
+                toks = toks[1:]
+            if not toks:
+                continue
+            key, took = phrase_at(toks, 0, phrases, longest, skips=(0,))
+            if key is None or took != len(toks):
+                continue  # "ID", "action date", "both counts": not a phrase the index can read
+            column = key[1].lower()
+            if column not in shown:
+                issues.append(f"the question shows {column} ('{' '.join(toks)}'); the SQL does not select it")
+    return list(dict.fromkeys(issues))
 
 
 def _one_value_groups(tree: exp.Expr, stated: set[str]) -> list[str]:
