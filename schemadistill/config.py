@@ -158,7 +158,8 @@ class EvalConfig:
                              "like the student's own evaluation); the golden file is answered whole.")
     beams: int = _f(DEFAULT_BEAMS, "Beam-search completions the runtime tries for an answer that fails the checks "
                                    "(before the repair prompt) or that the consistency check questions "
-                                   "(export/runtime.py); 0: the repair prompt alone, no second choice.")
+                                   "(export/runtime.py); 0: no beams (the neighbors, eval.neighbors, and the repair "
+                                   "prompt remain).")
     consistency: bool = _f(True, "Question answers that add to the question or leave part of it out "
                                  "(schemadistill/consistency.py) and take a beam that says more; false: only "
                                  "failing answers get beams.")

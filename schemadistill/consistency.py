@@ -157,10 +157,11 @@ def _grain_issues(tree: exp.Expr, question: str) -> list[str]:
     return []
 
 
-# words under which a time bucket may be meant without its grain: "how did revenue change",
-# "the trend of sessions", "when did", "per period", "over time"
+# a grain misspelt still names one ("by calendar mnth": SequenceMatcher ratio >= 0.8)
 _GRAIN_WORDS = ("hour", "day", "daily", "week", "weekly", "month", "monthly", "quarter", "quarterly", "year",
                 "yearly", "annual")
+# words under which a time bucket may be meant without its grain: "how did revenue change",
+# "the trend of sessions", "when did", "per period", "over time"
 _TIME_WORDS = re.compile(r"\b(?:hours?|days?|daily|weeks?|months?|quarters?|years?|trends?|times?|periods?|dates?|"
                          r"when|cumulative|running|growth|grow|grew|change[sd]?|evol\w*|timeline|season\w*|"
                          r"histor\w*|dynamics)\b")
@@ -326,14 +327,14 @@ def _unshown_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
     a phrase of the value index; items it cannot read are ignored."""
     if not isinstance(tree, exp.Select):
         return []
-    phrases = {**{p: k for p, k in index.dimensions.items()}, **{p: k for p, k in index.measures.items()}}
+    phrases = {**index.dimensions, **index.measures}
     if not phrases:
         return []
     longest = max(p.count(" ") + 1 for p in phrases)
     shown = {c.name.lower() for e in tree.expressions for c in e.find_all(exp.Column)}
     shown |= {e.alias_or_name.lower() for e in tree.expressions}
     if any(isinstance(e, exp.Star) or e.find(exp.Star) is not None and e.find(exp.Count) is None for e in tree.expressions):
-        return []
+        return []  # SELECT * (or t.*) shows every column; COUNT(*) shows none
     issues = []
     for m in _SHOW.finditer(question):
         cols = _SHOW_STOP.split(m["cols"], maxsplit=1)[0]

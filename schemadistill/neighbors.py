@@ -15,9 +15,9 @@ model's own beams are not. Measured on the cached outputs of two 20-minute runs'
 three extra candidates after the beams of a doubted answer it made 20 answers right and 4 wrong
 over the six splits (docs/DESIGN.md).
 
-Similarity is Okapi BM25 over the question's lower-cased words, every run of digits one token
-("0", "1,700" and "1.5" too), so "in 2023" and "in 2024" look alike and the values are left to grounding. Pure Python:
-the runtime imports neither numpy's friends nor anything the artifact does not need.
+Similarity is Okapi BM25 over the question's lower-cased words, every number one token ("0";
+"1,700" and "1.5" too), so "in 2023" and "in 2024" look alike and the values are left to
+grounding. Pure Python, so the lean runtime needs nothing more.
 """
 
 from __future__ import annotations
