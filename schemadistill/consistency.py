@@ -175,13 +175,14 @@ def _unasked_bucket(tree: exp.Expr, question: str) -> list[str]:
     low = question.lower()
     if not isinstance(tree, exp.Select) or _TIME_WORDS.search(low) or stated_grains(question):
         return []
+    bucket = next((proj for proj in tree.expressions
+                   for node in proj.find_all(exp.DateTrunc, exp.TimestampTrunc, exp.Extract, exp.DayOfWeek)
+                   if node.find_ancestor(exp.AggFunc, exp.Window, exp.Subquery, exp.Exists, exp.Select) is tree), None)
+    if bucket is None:  # the common case: no fuzzy matching of the question's words below
+        return []
     if any(SequenceMatcher(None, w, t).ratio() >= 0.8 for w in re.findall(r"[a-z]{3,}", low) for t in _GRAIN_WORDS):
         return []  # "by calendar mnth"
-    for proj in tree.expressions:
-        for node in proj.find_all(exp.DateTrunc, exp.TimestampTrunc, exp.Extract, exp.DayOfWeek):
-            if node.find_ancestor(exp.AggFunc, exp.Window, exp.Subquery, exp.Exists, exp.Select) is tree:
-                return [f"the SQL buckets by time ({proj.alias or proj.sql()}); the question names no period to bucket by"]
-    return []
+    return [f"the SQL buckets by time ({bucket.alias or bucket.sql()}); the question names no period to bucket by"]
 
 
 def _group_keys(sel: exp.Select) -> list[exp.Expr]:

@@ -995,7 +995,7 @@ def _bound_from_equality(tree: exp.Select, schema: Schema, dated: DateTest) -> s
     if op is None or dated.atom.kind != "day" or dated.atom.start is None:
         return None
     day = dated.atom.start.isoformat()
-    date_cols = {c.name.lower() for t in schema.tables for c in t.columns if c.type in _DATE_TYPES}
+    date_cols = _date_columns(schema)
     found = [eq for eq in tree.find_all(exp.EQ) if eq.find_ancestor(exp.Where) is not None
              and isinstance(eq.this, exp.Column) and eq.this.name.lower() in date_cols
              and _date_text(eq.expression) == day]
@@ -1005,6 +1005,10 @@ def _bound_from_equality(tree: exp.Select, schema: Schema, dated: DateTest) -> s
     new = op(this=eq.this.copy(), expression=eq.expression.copy())
     eq.replace(new)
     return f"{eq.sql()} -> {new.sql()} (the question says {dated.what} {day})"
+
+
+def _date_columns(schema: Schema) -> set[str]:
+    return {c.name.lower() for t in schema.tables for c in t.columns if c.type in _DATE_TYPES}
 
 
 def _date_text(node: exp.Expr) -> str | None:
@@ -1018,7 +1022,7 @@ def _add_date_test(tree: exp.Select, schema: Schema, dated: DateTest) -> str | N
     """The stated period or bound as a filter on the date column of the first SELECT (outermost
     first) that reads exactly one, when the query tests no date at all: a small model drops the
     date of "active users from the UK in December 2024" as it drops values."""
-    date_cols = {c.name.lower() for t in schema.tables for c in t.columns if c.type in _DATE_TYPES}
+    date_cols = _date_columns(schema)
     for col in tree.find_all(exp.Column):
         if col.name.lower() in date_cols and col.find_ancestor(exp.Where, exp.Having, exp.Join, exp.If, exp.Filter):
             return None
