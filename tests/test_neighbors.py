@@ -62,3 +62,32 @@ def test_json_round_trip(tmp_path: Path) -> None:
         NeighborIndex.from_json({**data, "format": 99})
     with pytest.raises(ValueError, match="index of its SQL"):
         NeighborIndex(["q"], [], [0])
+
+
+def test_nearest_agrees_with_a_plain_bm25_and_breaks_ties_by_order() -> None:
+    """The numpy scoring against BM25 written out longhand, on many pairs with ties."""
+    import math
+    from collections import Counter
+
+    rows = [{"question": f"{w} sessions with {v} in {y}", "sql": f"SELECT {i % 40}"}
+            for i, (w, v, y) in enumerate((w, v, y) for w in ("count", "list", "total revenue of", "how many")
+                                          for v in ("chrome", "safari", "a purchase", "no purchase", "windows")
+                                          for y in (2022, 2023, 2024))]
+    index = NeighborIndex.from_pairs(rows)
+    docs = [words(q) for q in index.questions]
+    avg = sum(map(len, docs)) / len(docs)
+    df = Counter(w for d in docs for w in set(d))
+
+    def bm25(query: str, d: list[str]) -> float:
+        tf = Counter(d)
+        return sum(math.log(1 + (len(docs) - df[w] + 0.5) / (df[w] + 0.5)) * tf[w] * 2.2
+                   / (tf[w] + 1.2 * (0.25 + 0.75 * len(d) / avg)) for w in set(words(query)) if w in tf)
+
+    for query in ("how many sessions with chrome in 2021", "total revenue with a purchase", "list windows"):
+        scores = [bm25(query, d) for d in docs]
+        want, taken = [], set()
+        for i in sorted(range(len(docs)), key=lambda i: (-round(scores[i], 9), i)):
+            if scores[i] > 0 and index.sql_of[i] not in taken:
+                taken.add(index.sql_of[i])
+                want.append((index.questions[i], index.sqls[index.sql_of[i]]))
+        assert index.nearest(query, k=5) == want[:5]
