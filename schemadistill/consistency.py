@@ -65,6 +65,7 @@ from schemadistill.grounding import (
 )
 from schemadistill.literals import explains_number, literal_issues, literal_number, question_atoms
 from schemadistill.measures import AGGREGATE_NODES, phrase_at, stated_measures
+from schemadistill.stated_forms import form_issues
 
 # the buckets people ask for, and how a SQL bucket names them; "day of the week" before "day"
 _GRAINS = (
@@ -113,6 +114,8 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
     issues += _repeated_tests(tree)
     issues += [f"the SQL holds #{p.this.name}, a number slot the question fills with nothing"
                for p in tree.find_all(exp.PositionalColumn)]
+    columns = {c for _, c in index.names.values()} | {c for _, c in index.measures.values()} if index else set()
+    issues += form_issues(tree, question, {c.lower() for c in columns}, index.measures if index else None)
     if index is not None:
         mentions = index.mentions(question)  # three checks read them; the runtime asks per beam
         issues += _value_issues(tree, question, index, mentions)
@@ -317,7 +320,8 @@ def _missing_breakdowns(tree: exp.Expr, question: str, index: ValueIndex) -> lis
 _SHOW = re.compile(r"\b(?:show(?:ing)?|display(?:ing)?|with (?:their|its)|return(?:ing)?|giving)\s+(?P<cols>[^?.;:!()]+)",
                    re.IGNORECASE)
 _SHOW_STOP = re.compile(r"\b(?:where|for|in|that|who|whose|which|by|over|above|under|below|from|during|per|"
-                        r"sorted|ordered|ranked|if|when|whether|than|of)\b", re.IGNORECASE)
+                        r"sorted|ordered|ranked|if|when|whether|than)\b", re.IGNORECASE)
+_OF = re.compile(r"\bof\b", re.IGNORECASE)
 _SHOW_ITEM_LEAD = ("the", "their", "its", "his", "her", "each", "every")
 
 
@@ -328,10 +332,19 @@ def _unshown_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
     a phrase of the value index; items it cannot read are ignored."""
     if not isinstance(tree, exp.Select):
         return []
-    phrases = {**index.dimensions, **index.measures}
+    phrases = {**index.names, **index.dimensions, **index.measures}
     if not phrases:
         return []
     longest = max(p.count(" ") + 1 for p in phrases)
+
+    def read(item: str) -> tuple[str, str] | None:
+        """(the item's words, the column) when the whole item is one phrase of the index."""
+        toks = re.findall(r"[a-z0-9']+", item.lower().replace("_", " "))  # "session_duration" too
+        while toks and toks[0] in _SHOW_ITEM_LEAD:
+            toks = toks[1:]
+        key, took = phrase_at(toks, 0, phrases, longest, skips=(0,)) if toks else (None, 0)
+        return (" ".join(toks), key[1].lower()) if key is not None and took == len(toks) else None
+
     shown = {c.name.lower() for e in tree.expressions for c in e.find_all(exp.Column)}
     shown |= {e.alias_or_name.lower() for e in tree.expressions}
     if any(isinstance(e, exp.Star) or e.find(exp.Star) is not None and e.find(exp.Count) is None for e in tree.expressions):
@@ -340,17 +353,16 @@ def _unshown_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
     for m in _SHOW.finditer(question):
         cols = _SHOW_STOP.split(m["cols"], maxsplit=1)[0]
         for item in re.split(r",|\band\b|&", cols):
-            toks = re.findall(r"[a-z0-9_']+", item.lower())
-            while toks and toks[0] in _SHOW_ITEM_LEAD:
-                toks = toks[1:]
-            if not toks:
-                continue
-            key, took = phrase_at(toks, 0, phrases, longest, skips=(0,))
-            if key is None or took != len(toks):
-                continue  # "ID", "action date", "both counts": not a phrase the index can read
-            column = key[1].lower()
-            if column not in shown:
-                issues.append(f"the question shows {column} ('{' '.join(toks)}'); the SQL does not select it")
+            # "date of action" is one phrase; "revenue of the ten sessions" ends the list at "of"
+            found = read(item)
+            cut = found is None and _OF.search(item) is not None
+            if cut:
+                found = read(_OF.split(item, maxsplit=1)[0])
+            # "ID", "both counts" and the like: not a phrase the index can read, so no issue
+            if found is not None and found[1] not in shown:
+                issues.append(f"the question shows {found[1]} ('{found[0]}'); the SQL does not select it")
+            if cut:
+                break
     return list(dict.fromkeys(issues))
 
 

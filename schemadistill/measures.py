@@ -85,6 +85,23 @@ def dimension_words(schema: Schema) -> dict[str, tuple[str, str]]:
     return {p: next(iter(refs)) for p, refs in found.items() if len(refs) == 1}
 
 
+def column_words(schema: Schema) -> dict[str, tuple[str, str]]:
+    """Phrase (lower-case words) -> (qualified table, column) for every column, keys and dates
+    too ("date of action", "session id", "session duration" for session_duration), from the
+    teacher's lexicon and the column's own name; a phrase two columns share is left out."""
+    from teacher.lexicon import Lexicon
+
+    lex = Lexicon(schema)
+    found: dict[str, set[tuple[str, str]]] = {}
+    for table in schema.tables:
+        for col in table.columns:
+            for text in [*lex.column_words(table, col), col.name]:
+                phrase = " ".join(_WORD.findall(text.lower()))
+                if phrase:
+                    found.setdefault(phrase, set()).add((table.qualified_name, col.name))
+    return {p: next(iter(refs)) for p, refs in found.items() if len(refs) == 1}
+
+
 def count_words(schema: Schema) -> dict[str, str]:
     """Plural phrase (lower-case words) -> qualified table, from the teacher's lexicon ("visits",
     "customers"); a phrase two tables share ("transactions") is left out."""

@@ -77,12 +77,15 @@ def stated_tests(question: str, schema: Schema | None) -> list[StatedTest]:
         for col in table.columns:
             if col.type in NUMERIC_TYPES:
                 holders.setdefault(col.name.lower(), []).append(table.qualified_name)
-    tests = []
-    for m in _TEST.finditer(question):
-        for holder in holders.get(m["col"].lower(), []):
-            tests.append(StatedTest(holder, m["col"].lower(), "<>" if m["op"] == "!=" else m["op"],
-                                    float(m["num"]), m.span()))
-    return tests
+    return [StatedTest(holder, t.column, t.op, t.number, t.span)
+            for t in written_tests(question, holders) for holder in holders[t.column]]
+
+
+def written_tests(question: str, columns: Collection[str]) -> list[StatedTest]:
+    """``column op number`` written out for a column in ``columns`` (lower-case names), its
+    table left empty: what the consistency check reads without a schema."""
+    return [StatedTest("", m["col"].lower(), "<>" if m["op"] == "!=" else m["op"], float(m["num"]), m.span())
+            for m in _TEST.finditer(question) if m["col"].lower() in columns]
 
 
 # after a measure's phrase: "money spent is not above 1700", "session length over 250",

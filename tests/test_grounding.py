@@ -145,7 +145,11 @@ def test_json_round_trip_keeps_every_rule(databases: dict[str, tuple[Schema, Pat
     back = ValueIndex.load(tmp_path / "values.json")
     assert back.columns == index.columns and back.phrases == index.phrases and back.filters == index.filters
     assert back.measures == index.measures and back.measures["session length"] == ("ecommerce.sessions", "session_duration")
-    assert set(back.filters) >= {"made a purchase", "purchase revenue"}
+    # "a purchase": the core of "made a purchase" / "with a purchase", as in "there is a purchase"
+    assert set(back.filters) >= {"made a purchase", "purchase revenue", "a purchase"}
+    assert "purchases" not in back.filters  # "made purchases" gives no core: no article
+    assert back.names == index.names and back.names["date of action"] == ("ecommerce.sessions", "action_date")
+    assert back.names["session duration"] == ("ecommerce.sessions", "session_duration")
     assert back.dimensions == index.dimensions and back.dimensions["web client"] == ("ecommerce.sessions", "browser")
     for question, sql, _ in _cases("ecommerce"):
         assert ground_sql(sql, question, back, "duckdb", schema) == ground_sql(sql, question, index, "duckdb", schema)

@@ -1,0 +1,206 @@
+"""What the question says of the SQL's form: quantiles, set operations, ties, stated tests.
+
+    from schemadistill.stated_forms import form_issues
+    form_issues(tree, "Lower and upper quartiles of revenue by OS", columns)
+    # ['the question asks for the 0.25 quantile; the SQL has none']
+
+Part of the consistency check (schemadistill/consistency.py): each issue is a sentence, and an
+answer with issues gets the runtime's beams (export/runtime.py). Read from the same-family misses
+of the runs k16 and k17 (session 22), where one of the 8 beams or 3 neighbors was right and no
+check had questioned the first answer:
+
+- quantiles the question names ("median", "lower and upper quartiles", "the 90th percentile")
+  that no ``MEDIAN`` / ``QUANTILE_CONT`` of the SQL computes (``QUANTILE_CONT(revenue, 0.75)``
+  twice for the lower and the upper quartile); an average asked and a median computed;
+- a set operation other than the one the question words ("together with" is ``UNION``,
+  "minus those" ``EXCEPT``, "both" ``INTERSECT``);
+- ties kept ("ties included", "keeping ties", "all ties") yet ``ROW_NUMBER()`` or an outer
+  ``LIMIT`` drops them;
+- a test the question writes out ("session_duration < 750", "the time on site is over 250")
+  whose column the SQL compares only otherwise (``session_duration BETWEEN 750 AND 2023``,
+  ``CASE WHEN session_duration <= 250``), in a CASE too, where grounding does not reach;
+- one value both kept and excluded (``os IN ('Android', 'Windows') AND os <> 'Windows'``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+
+from sqlglot import exp
+
+from schemadistill.conjuncts import and_terms
+from schemadistill.stated_tests import StatedTest, worded_tests, written_tests
+
+_QUANTILE_NODES = (exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.ApproxQuantile)
+_ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b")
+
+
+def asked_quantiles(question: str) -> set[float]:
+    """The quantile levels ``question`` names: "median" 0.5, "quartiles" 0.25 and 0.75, "the 90th
+    percentile" 0.9, "p95" 0.95."""
+    low = question.lower()
+    levels: set[float] = set()
+    if re.search(r"\bmedian\b|\bmiddle value\b", low):
+        levels.add(0.5)
+    if "percentile" in low:
+        levels |= {int(n) / 100 for n in _ORDINAL.findall(low) if 0 < int(n) < 100}
+    levels |= {int(n) / 100 for n in re.findall(r"\bp(\d{1,2})\b", low) if 0 < int(n) < 100}
+    if "quartile" in low:
+        lower = re.search(r"\b(?:lower|first|1st|bottom)\b", low) is not None
+        upper = re.search(r"\b(?:upper|third|3rd|top)\b", low) is not None
+        if lower or not upper and "quartiles" in low:
+            levels.add(0.25)
+        if upper or not lower and "quartiles" in low:
+            levels.add(0.75)
+    return levels
+
+
+def _sql_quantiles(tree: exp.Expr) -> set[float]:
+    levels: set[float] = set()
+    for node in tree.find_all(*_QUANTILE_NODES):
+        if isinstance(node, exp.Median):
+            levels.add(0.5)
+        for lit in node.find_all(exp.Literal):
+            if not lit.is_string:
+                try:
+                    x = float(lit.this)
+                except ValueError:
+                    continue
+                if 0 < x < 1:
+                    levels.add(round(x, 6))
+    return levels
+
+
+def _quantile_issues(tree: exp.Expr, question: str) -> list[str]:
+    asked = asked_quantiles(question)
+    have = _sql_quantiles(tree)
+    if not asked:
+        averaged = re.search(r"\b(?:average[sd]?|mean|avg)\b", question, re.IGNORECASE) is not None
+        if averaged and have and tree.find(exp.Avg) is None:
+            return ["the question asks for an average; the SQL takes a quantile"]
+        return []
+    return [f"the question asks for the {x:g} quantile; the SQL has none" for x in sorted(asked)
+            if not any(abs(x - h) < 1e-9 for h in have)]
+
+
+# the words of each set operation, the ones that decide first
+_SET_WORDS: tuple[tuple[type[exp.Expr], str, re.Pattern[str]], ...] = (
+    (exp.Except, "EXCEPT", re.compile(r"\b(?:but\s+(?:none|not|never)|minus|excluding\s+those|except|"
+                                      r"and\s+never|without\s+any)\b", re.IGNORECASE)),
+    (exp.Intersect, "INTERSECT", re.compile(r"\b(?:both|as\s+well\s+as|also\s+(?:in|had|have))\b", re.IGNORECASE)),
+    (exp.Union, "UNION", re.compile(r"\b(?:together\s+with|either|or|plus|combined\s+with)\b", re.IGNORECASE)),
+)
+
+
+def _set_operation_issues(tree: exp.Expr, question: str) -> list[str]:
+    ops = {type(n) for n in tree.find_all(exp.Union, exp.Except, exp.Intersect)}
+    if len(ops) != 1:
+        return []
+    have = next(iter(ops))
+    for kind, name, words in _SET_WORDS:
+        if words.search(question):
+            if kind is have:
+                return []
+            return [f"the question's set operation is {name}; the SQL's is {have.key.upper()}"]
+    return []
+
+
+_TIES_KEPT = re.compile(r"\bties?\s+(?:included|kept|allowed|share)\b|\b(?:keeping|keep|including|include|with|all)"
+                        r"\s+(?:the\s+)?ties\b|\btied\s+(?:rows|ones|values)\s+(?:included|too)\b", re.IGNORECASE)
+
+
+def _tie_issues(tree: exp.Expr, question: str) -> list[str]:
+    if not _TIES_KEPT.search(question):
+        return []
+    issues = []
+    if any(isinstance(w.this, exp.RowNumber) for w in tree.find_all(exp.Window)):
+        issues.append("the question keeps ties; ROW_NUMBER() drops them")
+    if isinstance(tree, exp.Select) and tree.args.get("limit") is not None:
+        issues.append("the question keeps ties; the outer LIMIT drops them")
+    return issues
+
+
+def _number(node: exp.Expr | None) -> float | None:
+    while isinstance(node, exp.Paren | exp.Cast):
+        node = node.this
+    if isinstance(node, exp.Neg):
+        inner = _number(node.this)
+        return -inner if inner is not None else None
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return float(node.this)
+        except ValueError:
+            return None
+    return None
+
+
+_OP_NODES: dict[str, type[exp.Expr]] = {"=": exp.EQ, "<>": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT,
+                                         ">=": exp.GTE}
+_FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "=": "=", "<>": "<>"}
+
+
+def _says_test(node: exp.Expr, want: StatedTest) -> bool:
+    """Does ``node`` (a comparison or BETWEEN of the column) say ``want``, either way round?"""
+    op_wanted = "=" if want.op == "==" else want.op
+    if isinstance(node, exp.Between):
+        low, high = _number(node.args.get("low")), _number(node.args.get("high"))
+        return (op_wanted == ">=" and low == want.number) or (op_wanted == "<=" and high == want.number)
+    for op, kind in _OP_NODES.items():
+        if isinstance(node, kind):
+            if isinstance(node.this, exp.Column) and _number(node.expression) == want.number:
+                return op == op_wanted
+            if isinstance(node.expression, exp.Column) and _number(node.this) == want.number:
+                return _FLIPPED[op] == op_wanted
+    return False
+
+
+def _contradicted_tests(tree: exp.Expr, question: str, columns: Collection[str],
+                        measures: Mapping[str, tuple[str, str]]) -> list[str]:
+    """A test the question states whose column the SQL compares with numbers, never that way."""
+    stated = written_tests(question, columns)
+    stated += worded_tests(question, dict(measures), {t.column for t in stated})
+    issues = []
+    kinds: tuple[type[exp.Expr], ...] = (*_OP_NODES.values(), exp.Between)
+    for want in stated:
+        found: list[exp.Expr] = [n for n in tree.find_all(*kinds)
+                 if any(c.name.lower() == want.column for c in n.find_all(exp.Column))
+                 and any(_number(x) is not None for x in n.iter_expressions())]
+        if found and not any(_says_test(n, want) for n in found):
+            said = question[want.span[0]:want.span[1]]
+            issues.append(f"the question says '{said}'; the SQL compares {want.column} otherwise")
+    return issues
+
+
+def _kept_and_excluded(tree: exp.Expr) -> list[str]:
+    """``col IN ('a', 'b') AND col <> 'b'``: a value one test keeps and another excludes."""
+    issues = []
+    for clause in tree.find_all(exp.Where):
+        kept: dict[str, set[str]] = {}
+        dropped: dict[str, set[str]] = {}
+        for term in and_terms(clause.this):
+            while isinstance(term, exp.Paren):
+                term = term.this
+            negated = isinstance(term, exp.Not)
+            inner = term.this if negated else term
+            if isinstance(inner, exp.In) and isinstance(inner.this, exp.Column):
+                col, lits = inner.this.name.lower(), inner.expressions
+                bucket = dropped if negated else kept
+            elif isinstance(inner, exp.EQ | exp.NEQ) and isinstance(inner.this, exp.Column):
+                col, lits = inner.this.name.lower(), [inner.expression]
+                bucket = dropped if negated != isinstance(inner, exp.NEQ) else kept
+            else:
+                continue
+            bucket.setdefault(col, set()).update(x.this.lower() for x in lits if isinstance(x, exp.Literal) and x.is_string)
+        for col, values in kept.items():
+            for v in sorted(values & dropped.get(col, set())):
+                issues.append(f"the SQL both keeps and excludes {col} '{v}'")
+    return issues
+
+
+def form_issues(tree: exp.Expr, question: str, columns: Collection[str] = (),
+                measures: Mapping[str, tuple[str, str]] | None = None) -> list[str]:
+    """Every issue above; ``columns``: the schema's column names (lower case) a question may
+    write a test on; ``measures``: the value index's measure phrases (tests said in words)."""
+    return (_quantile_issues(tree, question) + _set_operation_issues(tree, question) + _tie_issues(tree, question)
+            + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree))
