@@ -66,6 +66,7 @@ from schemadistill.grounding import (
 from schemadistill.literals import explains_number, literal_issues, literal_number, question_atoms
 from schemadistill.measures import AGGREGATE_NODES, phrase_at, stated_measures
 from schemadistill.stated_forms import form_issues
+from schemadistill.stated_tests import worded_tests, written_tests
 
 # the buckets people ask for, and how a SQL bucket names them; "day of the week" before "day"
 _GRAINS = (
@@ -126,6 +127,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
         issues += _missing_measures(tree, question, index)
         issues += _missing_breakdowns(tree, question, index)
         issues += _unshown_columns(tree, question, index)
+        issues += _unasked_filters(tree, question, index)
         issues += _unnamed_columns(tree, question, index, mentions)
     return issues
 
@@ -364,6 +366,33 @@ def _unshown_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
             if cut:
                 break
     return list(dict.fromkeys(issues))
+
+
+def _unasked_filters(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+    """A named condition (``revenue > 0``, "made a purchase") that a WHERE of the SQL tests while
+    the question asks for it by no phrase, no word its phrases end on ("purchases", "purchasing")
+    and no comparison of its column: the student adds it out of habit ("each OS whose mean income
+    is over 1.5k" answered over the sessions with a purchase only)."""
+    if not index.filters:
+        return []
+    said = set(index.filter_mentions(question))
+    qwords = [w.lower() for w in words(question)]
+    compared = {t.column for t in written_tests(question, {c for _, c in index.measures.values()})}
+    compared |= {t.column for t in worded_tests(question, index.measures)}
+    compared |= {column for phrase, (_, column) in index.measures.items()  # "the money is higher than zero"
+                 if re.search(r"\b" + re.escape(phrase) + r"\b[^.?!,;]{0,25}?\b(?:zero|0|nothing|positive)\b",
+                              question, re.IGNORECASE)}
+    issues = []
+    for ref in dict.fromkeys(index.filters.values()):
+        if ref in said or ref.columns & compared or not any(
+                bare_sql(n) == ref.key() and n.find_ancestor(exp.Where) is not None
+                and n.find_ancestor(exp.Case, exp.If) is None for n in tree.find_all(type(ref.condition(None)))):
+            continue
+        ends = {p.split()[-1] for p, r in index.filters.items() if r == ref}
+        if any(q.startswith(e[:max(4, len(e) - 3)]) for e in ends for q in qwords):
+            continue
+        issues.append(f"the SQL keeps only rows where {ref.sql} ({ref.name}); the question does not ask for it")
+    return issues
 
 
 def _one_value_groups(tree: exp.Expr, stated: set[str]) -> list[str]:

@@ -16,6 +16,7 @@ check had questioned the first answer:
   "minus those" ``EXCEPT``, "both" ``INTERSECT``);
 - ties kept ("ties included", "keeping ties", "all ties") yet ``ROW_NUMBER()`` or an outer
   ``LIMIT`` drops them;
+- "the last day of a month" and no ``LAST_DAY``;
 - a test the question writes out ("session_duration < 750", "the time on site is over 250")
   whose column the SQL compares only otherwise (``session_duration BETWEEN 750 AND 2023``,
   ``CASE WHEN session_duration <= 250``), in a CASE too, where grounding does not reach;
@@ -33,7 +34,9 @@ from schemadistill.conjuncts import and_terms
 from schemadistill.stated_tests import StatedTest, worded_tests, written_tests
 
 _QUANTILE_NODES = (exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.ApproxQuantile)
-_ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b")
+# "the 90th percentile", "25th, 50th and 75th percentile" (not "the 3rd quarter" beside them)
+_ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)(?=(?:\s*(?:,|and|&)\s*\d{1,2}(?:st|nd|rd|th))*\s+percentiles?\b)",
+                      re.IGNORECASE)
 
 
 def asked_quantiles(question: str) -> set[float]:
@@ -43,8 +46,7 @@ def asked_quantiles(question: str) -> set[float]:
     levels: set[float] = set()
     if re.search(r"\bmedian\b|\bmiddle value\b", low):
         levels.add(0.5)
-    if "percentile" in low:
-        levels |= {int(n) / 100 for n in _ORDINAL.findall(low) if 0 < int(n) < 100}
+    levels |= {int(n) / 100 for n in _ORDINAL.findall(low) if 0 < int(n) < 100}
     levels |= {int(n) / 100 for n in re.findall(r"\bp(\d{1,2})\b", low) if 0 < int(n) < 100}
     if "quartile" in low:
         lower = re.search(r"\b(?:lower|first|1st|bottom)\b", low) is not None
@@ -107,7 +109,8 @@ def _set_operation_issues(tree: exp.Expr, question: str) -> list[str]:
 
 
 _TIES_KEPT = re.compile(r"\bties?\s+(?:included|kept|allowed|share)\b|\b(?:keeping|keep|including|include|with|all)"
-                        r"\s+(?:the\s+)?ties\b|\btied\s+(?:rows|ones|values)\s+(?:included|too)\b", re.IGNORECASE)
+                        r"\s+(?:the\s+)?ties\b|\btied\s+(?:rows|ones|values)\s+(?:included|too)\b|"
+                        r"\bequal\s+values\s+share\b", re.IGNORECASE)
 
 
 def _tie_issues(tree: exp.Expr, question: str) -> list[str]:
@@ -119,6 +122,16 @@ def _tie_issues(tree: exp.Expr, question: str) -> list[str]:
     if isinstance(tree, exp.Select) and tree.args.get("limit") is not None:
         issues.append("the question keeps ties; the outer LIMIT drops them")
     return issues
+
+
+_MONTH_END = re.compile(r"\blast\s+day\s+of\s+(?:a|the|each|its|their)\s+month\b|\bmonth[- ]end\b", re.IGNORECASE)
+
+
+def _month_end_issues(tree: exp.Expr, question: str) -> list[str]:
+    """ "on the last day of a month": a ``LAST_DAY`` the SQL lacks."""
+    if _MONTH_END.search(question) and tree.find(exp.LastDay) is None:
+        return ["the question asks for the last day of a month; the SQL has no LAST_DAY"]
+    return []
 
 
 def _number(node: exp.Expr | None) -> float | None:
@@ -146,11 +159,11 @@ def _says_test(node: exp.Expr, want: StatedTest) -> bool:
     if isinstance(node, exp.Between):
         low, high = _number(node.args.get("low")), _number(node.args.get("high"))
         return (op_wanted == ">=" and low == want.number) or (op_wanted == "<=" and high == want.number)
-    for op, kind in _OP_NODES.items():
+    for op, kind in _OP_NODES.items():  # the column's side may be an aggregate: SUM(revenue) > 250
         if isinstance(node, kind):
-            if isinstance(node.this, exp.Column) and _number(node.expression) == want.number:
+            if _number(node.expression) == want.number:
                 return op == op_wanted
-            if isinstance(node.expression, exp.Column) and _number(node.this) == want.number:
+            if _number(node.this) == want.number:
                 return _FLIPPED[op] == op_wanted
     return False
 
@@ -203,4 +216,5 @@ def form_issues(tree: exp.Expr, question: str, columns: Collection[str] = (),
     """Every issue above; ``columns``: the schema's column names (lower case) a question may
     write a test on; ``measures``: the value index's measure phrases (tests said in words)."""
     return (_quantile_issues(tree, question) + _set_operation_issues(tree, question) + _tie_issues(tree, question)
+            + _month_end_issues(tree, question)
             + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree))

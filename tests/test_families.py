@@ -332,3 +332,20 @@ def test_ages_are_stated_as_people_state_them(bound: dict[str, Bound]) -> None:
     for c in said:
         assert re.search(r"\bage (BETWEEN|[<>]=?) \d+", c.sql), (c.question, c.sql)
     assert not any("aged" in c.question for c in cands if not re.search(r"\bage\b", c.sql))
+
+
+def test_quantile_questions_name_the_quantiles_their_sql_computes(bound: dict[str, Bound]) -> None:
+    """Every phrasing of median_percentile, read by the consistency check's quantile rule (the
+    third phrasing once said "first quartile, median and third quartile" over the 10th and 90th
+    percentiles: session 22)."""
+    import sqlglot
+
+    from schemadistill.stated_forms import form_issues
+
+    view = bound["ecommerce"].view
+    weights = {f: (1.0 if f == "median_percentile" else 0.0) for f in FAMILIES}
+    cands = generate_candidates(view, 80, random.Random("quantiles"), weights, phrasings=4)
+    assert len(cands) >= 40 and any("p10" in c.sql or "p90" in c.sql for c in cands)
+    for c in cands:
+        issues = [i for i in form_issues(sqlglot.parse_one(c.sql, read="duckdb"), c.question) if "quantile" in i]
+        assert issues == [], (c.question, c.sql)

@@ -23,6 +23,7 @@ from schemadistill.stated_forms import asked_quantiles, form_issues
     ("first quartile, median and third quartile of revenue", {0.25, 0.5, 0.75}),
     ("the upper quartile of revenue", {0.75}),
     ("Average revenue in the 4th quarter of 2024", set()),  # an ordinal, but no percentile
+    ("the 50th percentile of revenue in the 3rd quarter", {0.5}),
 ])
 def test_asked_quantiles(question: str, levels: set[float]) -> None:
     assert asked_quantiles(question) == levels
