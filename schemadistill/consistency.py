@@ -128,6 +128,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
         issues += _missing_breakdowns(tree, question, index)
         issues += _unshown_columns(tree, question, index)
         issues += _unasked_filters(tree, question, index)
+        issues += _uncomputed_metrics(tree, question, index)
         issues += _unnamed_columns(tree, question, index, mentions)
     return issues
 
@@ -393,6 +394,36 @@ def _unasked_filters(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
             continue
         issues.append(f"the SQL keeps only rows where {ref.sql} ({ref.name}); the question does not ask for it")
     return issues
+
+
+def _uncomputed_metrics(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+    """A sidecar metric the question names ("the fraud rate", "ARPS") though no aggregate of the
+    SQL reads the columns its definition aggregates, keys aside ("the month that leads on the
+    fraud rate" answered with ``SUM(revenue)``, the fraud flag only in WHERE). A table's plural
+    ("visits") or a column's own words ("revenue") name rows as often as a metric, so they are
+    not read as one here."""
+    aggregated = {c.name.lower() for agg in tree.find_all(exp.AggFunc) for c in agg.find_all(exp.Column)}
+    taken: list[tuple[int, int]] = []
+    issues: dict[str, str] = {}
+    for phrase, (name, sql) in sorted(index.metrics.items(), key=lambda kv: -len(kv[0])):
+        if phrase in index.counts or phrase in index.measures or phrase in index.names or name in issues:
+            continue  # "revenue", "turnover": a column's own words name rows as often as the metric
+        for m in re.finditer(r"(?<![\w'])" + re.escape(phrase).replace("\\ ", r"\s+") + r"(?![\w'])", question,
+                             re.IGNORECASE):
+            if any(a < m.end() and m.start() < b for a, b in taken):
+                continue
+            taken.append(m.span())
+            try:
+                definition = sqlglot.parse_one(sql, read="duckdb")
+            except (SqlglotError, RecursionError, ValueError):
+                break
+            wanted = {c.name.lower() for agg in definition.find_all(exp.AggFunc) for c in agg.find_all(exp.Column)}
+            wanted = {c for c in wanted if not (c == "id" or c.endswith("_id"))}
+            if wanted - aggregated:
+                issues[name] = (f"the question asks for {name} ('{m.group(0)}'); no aggregate of the SQL reads "
+                                f"{', '.join(sorted(wanted - aggregated))}")
+            break
+    return list(issues.values())
 
 
 def _one_value_groups(tree: exp.Expr, stated: set[str]) -> list[str]:

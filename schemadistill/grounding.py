@@ -313,6 +313,8 @@ class ValueIndex:
     # phrase (lower-case words) -> (table, column) of any column, keys and dates too ("date of
     # action" -> action_date): what a listing may show
     names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # phrase (lower-case words) -> (name, SQL) of a sidecar metric ("fraud rate" -> fraud_rate)
+    metrics: dict[str, tuple[str, str]] = field(default_factory=dict)
     # flag_words, built on first use: grounding asks for it on every question
     _flag_words: dict[tuple[str, str], set[str]] | None = field(default=None, init=False, repr=False, compare=False)
     # value_spellings, built on first use (pattern grounding asks for it per question)
@@ -445,6 +447,11 @@ class ValueIndex:
         index.measures, index.counts = measure_words(schema), count_words(schema)
         index.dimensions = dimension_words(schema)
         index.names = column_words(schema)
+        for metric in schema.metrics:
+            for text in [metric.name.replace("_", " "), *metric.synonyms]:
+                phrase = _phrase(words(text))
+                if phrase:
+                    index.metrics.setdefault(phrase, (metric.name, metric.sql))
         return index
 
     # -- files -----------------------------------------------------------------------------
@@ -459,8 +466,9 @@ class ValueIndex:
         counts = [{"phrase": p, "table": t} for p, t in sorted(self.counts.items())]
         dimensions = [{"phrase": p, "table": t, "column": c} for p, (t, c) in sorted(self.dimensions.items())]
         names = [{"phrase": p, "table": t, "column": c} for p, (t, c) in sorted(self.names.items())]
+        metrics = [{"phrase": p, "name": n, "sql": q} for p, (n, q) in sorted(self.metrics.items())]
         return {"format": FORMAT, "columns": cols, "phrases": phrases, "filters": filters, "measures": measures,
-                "counts": counts, "dimensions": dimensions, "names": names}
+                "counts": counts, "dimensions": dimensions, "names": names, "metrics": metrics}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> ValueIndex:
@@ -480,6 +488,8 @@ class ValueIndex:
             index.dimensions[m["phrase"]] = (m["table"], m["column"])
         for m in d.get("names", []):  # absent in artifacts made before session 22
             index.names[m["phrase"]] = (m["table"], m["column"])
+        for m in d.get("metrics", []):  # absent in artifacts made before session 22
+            index.metrics[m["phrase"]] = (m["name"], m["sql"])
         return index
 
     def save(self, path: str | Path) -> None:

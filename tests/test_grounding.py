@@ -150,6 +150,7 @@ def test_json_round_trip_keeps_every_rule(databases: dict[str, tuple[Schema, Pat
     assert "purchases" not in back.filters  # "made purchases" gives no core: no article
     assert back.names == index.names and back.names["date of action"] == ("ecommerce.sessions", "action_date")
     assert back.names["session duration"] == ("ecommerce.sessions", "session_duration")
+    assert back.metrics == index.metrics and back.metrics["fraud rate"][0] == "fraud_rate"
     assert back.dimensions == index.dimensions and back.dimensions["web client"] == ("ecommerce.sessions", "browser")
     for question, sql, _ in _cases("ecommerce"):
         assert ground_sql(sql, question, back, "duckdb", schema) == ground_sql(sql, question, index, "duckdb", schema)
