@@ -34,7 +34,11 @@ Each issue is a sentence a person can read (the runtime returns them with the an
   aggregate the question names ("the average money spent") missing; a stated total ("total
   session duration above 9500") compared row by row; a breakdown it names ("per location") not
   grouped by, or a key the SQL's own WHERE fixes to one value; a WHERE test on a column the
-  question names by no word, no value and no named condition.
+  question names by no word, no value and no named condition; a column listed after "show"
+  that the SQL never selects; a named condition (``revenue > 0``) nobody asked for; a sidecar
+  metric the question names ("the fraud rate") whose columns no aggregate reads;
+- the SQL's form (schemadistill/stated_forms.py): named quantiles, the set operation, ties
+  kept, a written-out test compared otherwise, a value kept and excluded, a month's last day.
 
 The checks are heuristics and never change SQL; a question they misread costs a beam search
 and, at worst, ties with every candidate, which keeps the first answer.
