@@ -31,6 +31,7 @@ from collections.abc import Collection, Mapping
 from sqlglot import exp
 
 from schemadistill.conjuncts import and_terms
+from schemadistill.literals import literal_number
 from schemadistill.stated_tests import StatedTest, worded_tests, written_tests
 
 _QUANTILE_NODES = (exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.ApproxQuantile)
@@ -64,13 +65,9 @@ def _sql_quantiles(tree: exp.Expr) -> set[float]:
         if isinstance(node, exp.Median):
             levels.add(0.5)
         for lit in node.find_all(exp.Literal):
-            if not lit.is_string:
-                try:
-                    x = float(lit.this)
-                except ValueError:
-                    continue
-                if 0 < x < 1:
-                    levels.add(round(x, 6))
+            x = literal_number(lit)
+            if x is not None and 0 < x < 1:
+                levels.add(round(x, 6))
     return levels
 
 
@@ -140,12 +137,7 @@ def _number(node: exp.Expr | None) -> float | None:
     if isinstance(node, exp.Neg):
         inner = _number(node.this)
         return -inner if inner is not None else None
-    if isinstance(node, exp.Literal) and not node.is_string:
-        try:
-            return float(node.this)
-        except ValueError:
-            return None
-    return None
+    return literal_number(node) if node is not None else None
 
 
 _OP_NODES: dict[str, type[exp.Expr]] = {"=": exp.EQ, "<>": exp.NEQ, "<": exp.LT, "<=": exp.LTE, ">": exp.GT,
