@@ -119,8 +119,9 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
     issues += _repeated_tests(tree)
     issues += [f"the SQL holds #{p.this.name}, a number slot the question fills with nothing"
                for p in tree.find_all(exp.PositionalColumn)]
-    columns = {c for _, c in index.names.values()} | {c for _, c in index.measures.values()} if index else set()
-    issues += form_issues(tree, question, {c.lower() for c in columns}, index.measures if index else None)
+    # a test written out in SQL's terms ("session_duration < 750") names a column of the index
+    columns = {c.lower() for _, c in [*index.names.values(), *index.measures.values()]} if index is not None else set()
+    issues += form_issues(tree, question, columns, index.measures if index is not None else None)
     if index is not None:
         mentions = index.mentions(question)  # three checks read them; the runtime asks per beam
         issues += _value_issues(tree, question, index, mentions)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlglot import exp
 
@@ -70,31 +70,27 @@ def dimension_words(schema: Schema) -> dict[str, tuple[str, str]]:
     by (role dimension: "browser type", "country of residence", "market"), from the teacher's
     lexicon; a phrase two columns share is left out."""
     from schemadistill.schema.infer import column_role
-    from teacher.lexicon import Lexicon
 
-    lex = Lexicon(schema)
-    found: dict[str, set[tuple[str, str]]] = {}
-    for table in schema.tables:
-        for col in table.columns:
-            if column_role(table, col, schema) != "dimension":
-                continue
-            for text in [*lex.column_words(table, col), col.name]:
-                phrase = " ".join(_WORD.findall(text.lower()))
-                if phrase:
-                    found.setdefault(phrase, set()).add((table.qualified_name, col.name))
-    return {p: next(iter(refs)) for p, refs in found.items() if len(refs) == 1}
+    return _column_phrases(schema, lambda table, col: column_role(table, col, schema) == "dimension")
 
 
 def column_words(schema: Schema) -> dict[str, tuple[str, str]]:
-    """Phrase (lower-case words) -> (qualified table, column) for every column, keys and dates
-    too ("date of action", "session id", "session duration" for session_duration), from the
-    teacher's lexicon and the column's own name; a phrase two columns share is left out."""
+    """The same for every column, keys and dates too ("date of action", "session id", "session
+    duration" for session_duration): the columns a listing may show."""
+    return _column_phrases(schema, lambda table, col: True)
+
+
+def _column_phrases(schema: Schema, keep: Callable[[Table, Any], bool]) -> dict[str, tuple[str, str]]:
+    """Phrase -> (qualified table, column) of the columns ``keep`` takes: the lexicon's words for
+    each and its own name; a phrase two columns share is left out."""
     from teacher.lexicon import Lexicon
 
     lex = Lexicon(schema)
     found: dict[str, set[tuple[str, str]]] = {}
     for table in schema.tables:
         for col in table.columns:
+            if not keep(table, col):
+                continue
             for text in [*lex.column_words(table, col), col.name]:
                 phrase = " ".join(_WORD.findall(text.lower()))
                 if phrase:
