@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import re
 from difflib import SequenceMatcher
+from functools import lru_cache
 
 import sqlglot
 from sqlglot import exp
@@ -390,15 +391,28 @@ def _unasked_filters(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
                               question, re.IGNORECASE)}
     issues = []
     for ref in dict.fromkeys(index.filters.values()):
-        if ref in said or ref.columns & compared or not any(
-                bare_sql(n) == ref.key() and n.find_ancestor(exp.Where) is not None
-                and n.find_ancestor(exp.Case, exp.If) is None for n in tree.find_all(type(ref.condition(None)))):
+        if ref in said or ref.columns & compared:
+            continue
+        key = ref.key()
+        if not any(bare_sql(n) == key and n.find_ancestor(exp.Where) is not None
+                   and n.find_ancestor(exp.Case, exp.If) is None for n in tree.find_all(ref.kind)):
             continue
         ends = {p.split()[-1] for p, r in index.filters.items() if r == ref}
         if any(q.startswith(e[:max(4, len(e) - 3)]) for e in ends for q in qwords):
             continue
         issues.append(f"the SQL keeps only rows where {ref.sql} ({ref.name}); the question does not ask for it")
     return issues
+
+
+@lru_cache(maxsize=256)
+def _metric_columns(sql: str) -> frozenset[str]:
+    """The columns a metric's definition aggregates, keys aside (parsed once: the runtime asks per beam)."""
+    try:
+        definition = sqlglot.parse_one(sql, read="duckdb")
+    except (SqlglotError, RecursionError, ValueError):
+        return frozenset()
+    found = {c.name.lower() for agg in definition.find_all(exp.AggFunc) for c in agg.find_all(exp.Column)}
+    return frozenset(c for c in found if not (c == "id" or c.endswith("_id")))
 
 
 def _uncomputed_metrics(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
@@ -418,12 +432,7 @@ def _uncomputed_metrics(tree: exp.Expr, question: str, index: ValueIndex) -> lis
             if any(a < m.end() and m.start() < b for a, b in taken):
                 continue
             taken.append(m.span())
-            try:
-                definition = sqlglot.parse_one(sql, read="duckdb")
-            except (SqlglotError, RecursionError, ValueError):
-                break
-            wanted = {c.name.lower() for agg in definition.find_all(exp.AggFunc) for c in agg.find_all(exp.Column)}
-            wanted = {c for c in wanted if not (c == "id" or c.endswith("_id"))}
+            wanted = _metric_columns(sql)
             if wanted - aggregated:
                 issues[name] = (f"the question asks for {name} ('{m.group(0)}'); no aggregate of the SQL reads "
                                 f"{', '.join(sorted(wanted - aggregated))}")

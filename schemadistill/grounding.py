@@ -276,6 +276,11 @@ class FilterRef:
         """The condition with qualifiers dropped, to find it in a query however it is written."""
         return bare_sql(self._tree)
 
+    @property
+    def kind(self) -> type[exp.Expr]:
+        """The node type the condition is (``exp.GT`` for ``revenue > 0``): what to search a query for."""
+        return type(self._tree.unnest())
+
 
 def bare_sql(node: exp.Expr) -> str:
     """A condition without table qualifiers or outer parentheses, to compare however it is written."""
@@ -876,8 +881,7 @@ def _equals(ref: ValueRef) -> Callable[[str | None], exp.Expr]:
 def has_condition(tree: exp.Expr, ref: FilterRef) -> bool:
     """Does the query test the named condition anywhere (WHERE, a CASE, a subquery)?"""
     key = ref.key()
-    kind = type(sqlglot.parse_one(ref.sql, read=ref.dialect).unnest())
-    return any(bare_sql(node) == key for node in tree.find_all(kind))
+    return any(bare_sql(node) == key for node in tree.find_all(ref.kind))
 
 
 _COMPARISONS = (exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between, exp.In)
