@@ -58,10 +58,11 @@ from export.guard import Verdict, check_sql
 from schemadistill.config import DEFAULT_BEAMS, DEFAULT_NEIGHBORS
 from schemadistill.consistency import unsupported
 from schemadistill.errors import UserError
+from schemadistill.evaluate import result_key
 from schemadistill.grounding import Grounded, ValueIndex, ground_sql
 from schemadistill.neighbors import NeighborIndex, load_neighbors
 from schemadistill.prompt import cut_at_stop, fill_slots, render_prompt, slot_numbers, slot_values
-from schemadistill.sandbox.executor import ExecResult, Executor
+from schemadistill.sandbox.executor import Executor
 from schemadistill.schema.model import Schema
 
 CPU, CUDA = "CPUExecutionProvider", "CUDAExecutionProvider"
@@ -563,7 +564,7 @@ class Runtime:
         found: list[tuple[int, Grounded, Verdict, list[str], str | None]] = []
         votes: Counter[tuple[str, ...]] = Counter()
         if first_verdict is not None and first_verdict.ok and first_verdict.result is not None:
-            votes[_result_key(first_verdict.result)] += 1
+            votes[result_key(first_verdict.result.rows)] += 1
         beams = list(dict.fromkeys(self.beam_search(prompt, self.beams))) if self.beams > 1 else []
         near = [(sql, q) for q, sql in self._nearest(question) if sql not in beams]
         candidates = [(sql, None) for sql in beams] + near
@@ -575,14 +576,14 @@ class Runtime:
             if not v.ok:
                 continue
             if v.result is not None:
-                votes[_result_key(v.result)] += 1
+                votes[result_key(v.result.rows)] += 1
             found.append((rank, g, v, self._issues(g.sql, question), source))
         if not found:
             return None
 
         def order(f: tuple[int, Grounded, Verdict, list[str], str | None]) -> tuple[int, int, int]:
             rank, _, v, issues, _ = f
-            return len(issues), -(votes[_result_key(v.result)] if v.result is not None else 0), rank
+            return len(issues), -(votes[result_key(v.result.rows)] if v.result is not None else 0), rank
         _, g, v, issues, source = min(found, key=order)
         return g, v, issues, source
 
@@ -622,9 +623,3 @@ class Runtime:
         self.close()
 
 
-def _result_key(result: ExecResult) -> tuple[str, ...]:
-    """A result as a sorted tuple of rows (values rounded, in any column order): answers that
-    return the same rows vote together."""
-    def cell(x: object) -> str:
-        return repr(round(x, 6)) if isinstance(x, float) else repr(x)
-    return tuple(sorted("|".join(sorted(cell(x) for x in row)) for row in result.rows))

@@ -135,6 +135,24 @@ def _sort_key(v: Any) -> tuple[int, float, str]:
     return (2, 0.0, f"{type(v).__name__}:{v!r}")
 
 
+def result_key(rows: Iterable[Sequence[Any]], digits: int = 6) -> tuple[str, ...]:
+    """Rows as a key that ignores row and column order, under the normalisation the scoring uses
+    (``3``, ``3.0`` and ``Decimal('3.00')`` alike, a midnight timestamp as its date, booleans as
+    0/1; numbers rounded to ``digits`` places). Results that :func:`results_match` calls equal
+    with row order aside share the key; since each row's cells are sorted on their own, two that
+    differ can share it too (rows ``(1, 2), (2, 1)`` and ``(1, 2), (1, 2)``): good for the runtime's
+    candidates to vote with, not a verdict."""
+    def cell(v: Any) -> str:
+        v = _norm(v)
+        if _is_num(v):
+            if isinstance(v, int) and abs(v) >= 2**53:  # ids past float precision stay exact
+                return repr(v)
+            f = float(v)
+            return "nan" if math.isnan(f) else repr(round(f, digits) + 0.0)
+        return f"{type(v).__name__}:{v!r}"
+    return tuple(sorted("|".join(sorted(cell(x) for x in row)) for row in rows))
+
+
 def _row_equal(g: tuple[Any, ...], p: tuple[Any, ...], tol: float) -> bool:
     return all(values_equal(x, y, tol) for x, y in zip(g, p, strict=True))
 

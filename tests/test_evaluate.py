@@ -17,6 +17,7 @@ from schemadistill.evaluate import (
     evaluate,
     evaluate_file,
     gold_is_ordered,
+    result_key,
     results_match,
 )
 from schemadistill.sandbox import ExecResult, Executor
@@ -121,6 +122,30 @@ def test_nulls_bools_and_dates() -> None:
     assert results_match(R([(dt.date(2024, 1, 1),)]), R([(dt.datetime(2024, 1, 1),)]), ordered=False)
     assert not results_match(R([(dt.date(2024, 1, 1),)]), R([(dt.datetime(2024, 1, 1, 5),)]), ordered=False)
     assert not results_match(R([(dt.date(2024, 1, 1),)]), R([("2024-01-01",)]), ordered=False)
+
+
+def test_result_key_shares_the_scoring_normalisation() -> None:
+    """The runtime's candidates vote with result_key: results the scoring calls equal (in any row
+    and column order) share a key, and different ones do not."""
+    same = [
+        ([(3, "a"), (None, "b")], [("b", None), ("a", Decimal("3.00"))]),
+        ([(dt.datetime(2024, 1, 1), 1)], [(1, dt.date(2024, 1, 1))]),
+        ([(True, 0.1 + 0.2)], [(0.3, 1)]),
+        ([(-0.0,)], [(0,)]),
+    ]
+    for a, b in same:
+        assert results_match(R(a), R(b), ordered=False)
+        assert result_key(a) == result_key(b), (a, b)
+    differ = [
+        ([(1, 1), (2, 2)], [(1, 2), (2, 1)]),  # each row's own values, not the columns', must agree
+        ([(1,), (1,)], [(1,)]),  # duplicates count
+        ([(2**62,)], [(2**62 + 1,)]),  # integers past float precision stay exact
+        ([("3",)], [(3,)]),  # text is not a number
+        ([(None,)], [("None",)]),
+    ]
+    for a, b in differ:
+        assert not results_match(R(a), R(b), ordered=False)
+        assert result_key(a) != result_key(b), (a, b)
 
 
 def test_null_safe_in_sql(ex: Executor) -> None:
