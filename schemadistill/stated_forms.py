@@ -17,6 +17,9 @@ check had questioned the first answer:
 - ties kept ("ties included", "keeping ties", "all ties") yet ``ROW_NUMBER()`` or an outer
   ``LIMIT`` drops them;
 - "the last day of a month" and no ``LAST_DAY``;
+- a total row asked ("including the total", "and also the total across all of them") and a
+  GROUP BY without ``ROLLUP`` / ``GROUPING SETS``; subtotals (``ROLLUP (a, b)``) where only a grand
+  total is asked, or only a grand total where subtotals are (session 23, read from k20);
 - a test the question writes out ("session_duration < 750", "the time on site is over 250")
   whose column the SQL compares only otherwise (``session_duration BETWEEN 750 AND 2023``,
   ``CASE WHEN session_duration <= 250``), in a CASE too, where grounding does not reach;
@@ -131,6 +134,35 @@ def _month_end_issues(tree: exp.Expr, question: str) -> list[str]:
     return []
 
 
+# "including the total", "a grand total row", "the overall total", "the total across all of them",
+# "the combined across all of them" (not "the total revenue", a total followed by its measure, nor
+# "the five users by revenue, with the total", the teacher's words for showing each row's total)
+_GRAND_TOTAL = re.compile(r"\b(?:grand|overall)\s+total\b|\b(?:total|combined)\s+(?:across|over|for)\s+"
+                          r"(?:all|every)\b|\b(?:including|include|plus|and|also)\s+(?:the|a)\s+total(?:\s+row)?\s*(?:[?.!,;]|$)",
+                          re.IGNORECASE)
+_SUBTOTALS = re.compile(r"\bsub-?tot\w*|\btotals?\s+(?:per|for\s+each|by)\b", re.IGNORECASE)
+
+
+def _total_row_issues(tree: exp.Expr, question: str) -> list[str]:
+    """A total row asked and the outer GROUP BY has none; or subtotals (``ROLLUP`` of two keys)
+    where only a grand total is asked, and the other way round (``GROUPING SETS ((a, b), ())``)."""
+    if not isinstance(tree, exp.Select) or tree.args.get("group") is None:
+        return []
+    grand, subtotals = _GRAND_TOTAL.search(question) is not None, _SUBTOTALS.search(question) is not None
+    if not grand and not subtotals:
+        return []
+    keys = tree.args["group"].expressions
+    totals = [k for k in keys if isinstance(k, exp.Rollup | exp.Cube | exp.GroupingSets)]
+    if not totals:
+        return ["the question asks for a total row; the SQL's GROUP BY makes none"]
+    if isinstance(totals[0], exp.Rollup) and len(totals[0].expressions) > 1 and not subtotals:
+        return ["the question asks for one grand total; ROLLUP adds a subtotal per "
+                f"{totals[0].expressions[0].sql()}"]
+    if isinstance(totals[0], exp.GroupingSets) and subtotals and len(totals[0].expressions) <= 2:
+        return ["the question asks for subtotals; the SQL's GROUPING SETS make only a grand total"]
+    return []
+
+
 def _number(node: exp.Expr | None) -> float | None:
     while isinstance(node, exp.Paren | exp.Cast):
         node = node.this
@@ -208,5 +240,5 @@ def form_issues(tree: exp.Expr, question: str, columns: Collection[str] = (),
     """Every issue above; ``columns``: the schema's column names (lower case) a question may
     write a test on; ``measures``: the value index's measure phrases (tests said in words)."""
     return (_quantile_issues(tree, question) + _set_operation_issues(tree, question) + _tie_issues(tree, question)
-            + _month_end_issues(tree, question)
+            + _month_end_issues(tree, question) + _total_row_issues(tree, question)
             + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree))
