@@ -136,11 +136,13 @@ def _month_end_issues(tree: exp.Expr, question: str) -> list[str]:
 
 # "including the total", "a grand total row", "the overall total", "the total across all of them",
 # "the combined across all of them" (not "the total revenue", a total followed by its measure, nor
-# "the five users by revenue, with the total", the teacher's words for showing each row's total)
-_GRAND_TOTAL = re.compile(r"\b(?:grand|overall)\s+total\b|\b(?:total|combined)\s+(?:across|over|for)\s+"
+# "the total for every country", a total per group, nor "the five users by revenue, with the
+# total", the teacher's words for showing each row's total)
+_GRAND_TOTAL = re.compile(r"\b(?:grand|overall)\s+total\b|\b(?:total|combined)\s+across\s+"
                           r"(?:all|every)\b|\b(?:including|include|plus|and|also)\s+(?:the|a)\s+total(?:\s+row)?\s*(?:[?.!,;]|$)",
                           re.IGNORECASE)
-_SUBTOTALS = re.compile(r"\bsub-?tot\w*|\btotals?\s+(?:per|for\s+each|by)\b", re.IGNORECASE)
+# "with subtotals per OS" (misspelt too), "the total per OS and overall"; not "the total by country"
+_SUBTOTALS = re.compile(r"\bsub-?tot\w*|\btotals?\s+per\s+.+\band\s+overall\b", re.IGNORECASE)
 
 
 def _total_row_issues(tree: exp.Expr, question: str) -> list[str]:
