@@ -561,7 +561,8 @@ class Runtime:
         result is more often a beam's own slip (measured against the model's order alone on
         cached completions: see docs/DESIGN.md, session 19). Why neighbors: a held-out question is
         mostly a training question with other values, which grounding puts in (session 21)."""
-        found: list[tuple[int, Grounded, Verdict, list[str], str | None]] = []
+        # (rank, grounded SQL, verdict, issues, neighbor question, result key: None without rows)
+        found: list[tuple[int, Grounded, Verdict, list[str], str | None, tuple[str, ...] | None]] = []
         votes: Counter[tuple[str, ...]] = Counter()
         if first_verdict is not None and first_verdict.ok and first_verdict.result is not None:
             votes[result_key(first_verdict.result.rows)] += 1
@@ -575,16 +576,18 @@ class Runtime:
             v = check_sql(g.sql, self.schema, self.dialect, ex)
             if not v.ok:
                 continue
-            if v.result is not None:
-                votes[result_key(v.result.rows)] += 1
-            found.append((rank, g, v, self._issues(g.sql, question), source))
+            key = result_key(v.result.rows) if v.result is not None else None
+            if key is not None:
+                votes[key] += 1
+            found.append((rank, g, v, self._issues(g.sql, question), source, key))
         if not found:
             return None
 
-        def order(f: tuple[int, Grounded, Verdict, list[str], str | None]) -> tuple[int, int, int]:
-            rank, _, v, issues, _ = f
-            return len(issues), -(votes[result_key(v.result.rows)] if v.result is not None else 0), rank
-        _, g, v, issues, source = min(found, key=order)
+        def order(f: tuple[int, Grounded, Verdict, list[str], str | None, tuple[str, ...] | None]
+                  ) -> tuple[int, int, int]:
+            rank, _, _, issues, _, key = f
+            return len(issues), -(votes[key] if key is not None else 0), rank
+        _, g, v, issues, source, _ = min(found, key=order)
         return g, v, issues, source
 
     def _nearest(self, question: str) -> list[tuple[str, str]]:

@@ -404,6 +404,11 @@ def _unasked_filters(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
     return issues
 
 
+def _aggregated_columns(tree: exp.Expr) -> set[str]:
+    """The columns some aggregate of ``tree`` reads (lower case)."""
+    return {c.name.lower() for agg in tree.find_all(exp.AggFunc) for c in agg.find_all(exp.Column)}
+
+
 @lru_cache(maxsize=256)
 def _metric_columns(sql: str) -> frozenset[str]:
     """The columns a metric's definition aggregates, keys aside (parsed once: the runtime asks per beam)."""
@@ -411,8 +416,7 @@ def _metric_columns(sql: str) -> frozenset[str]:
         definition = sqlglot.parse_one(sql, read="duckdb")
     except (SqlglotError, RecursionError, ValueError):
         return frozenset()
-    found = {c.name.lower() for agg in definition.find_all(exp.AggFunc) for c in agg.find_all(exp.Column)}
-    return frozenset(c for c in found if not (c == "id" or c.endswith("_id")))
+    return frozenset(c for c in _aggregated_columns(definition) if not (c == "id" or c.endswith("_id")))
 
 
 def _uncomputed_metrics(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
@@ -421,7 +425,7 @@ def _uncomputed_metrics(tree: exp.Expr, question: str, index: ValueIndex) -> lis
     fraud rate" answered with ``SUM(revenue)``, the fraud flag only in WHERE). A table's plural
     ("visits") or a column's own words ("revenue") name rows as often as a metric, so they are
     not read as one here."""
-    aggregated = {c.name.lower() for agg in tree.find_all(exp.AggFunc) for c in agg.find_all(exp.Column)}
+    aggregated = _aggregated_columns(tree)
     taken: list[tuple[int, int]] = []
     issues: dict[str, str] = {}
     for phrase, (name, sql) in sorted(index.metrics.items(), key=lambda kv: -len(kv[0])):
