@@ -269,7 +269,8 @@ def _untested_comparisons(tree: exp.Expr, question: str, index: ValueIndex) -> l
         if column in issues:
             continue
         names = [name for name in tested if column.lower() in name]  # total_revenue of a CTE too
-        for m in re.finditer(r"\b" + re.escape(phrase).replace("\\ ", r"\s+"), question, re.IGNORECASE):
+        # "session duration" is written "session_duration" too, as the column is named
+        for m in re.finditer(r"\b" + re.escape(phrase).replace("\\ ", r"[\s_]+"), question, re.IGNORECASE):
             said = _COMPARES.match(question[m.end():m.end() + 40])
             if not said:
                 continue
@@ -319,9 +320,45 @@ def _missing_breakdowns(tree: exp.Expr, question: str, index: ValueIndex) -> lis
     issues = [f"the question breaks down by {column}; the SQL does not group by it"
               for _, column in stated if not _groups_by(tree, column)]
     asked = {column.lower() for _, column in stated}
-    asked |= {column.lower() for phrase, (_, column) in index.dimensions.items()
-              if re.search(r"\b(?:which|what|top)\s+(?:\w+\s+)?" + re.escape(phrase) + r"\b", question, re.IGNORECASE)}
-    return issues + _one_value_groups(tree, asked)
+    which = {column.lower() for phrase, (_, column) in index.dimensions.items()
+             if re.search(r"\b(?:which|what|top)\s+(?:\w+\s+)?" + re.escape(phrase) + r"\b", question, re.IGNORECASE)}
+    issues += [f"the question asks which {column}; the SQL neither groups by nor shows it"
+               for column in sorted(_ranked_dimensions(question, index) - asked)
+               if not _groups_by(tree, column) and not _shows(tree, column)]
+    return issues + _one_value_groups(tree, asked | which)
+
+
+# "which OS family ... the highest", "top browser by ...": a ranking word somewhere (a superlative)
+_RANKING = re.compile(r"\b(?:\w{2,}est|most|least|top|first|last|leads?|trails?|ranks?|maximum|minimum)\b",
+                      re.IGNORECASE)
+# after the dimension (and a word or two: "OS family", "country of residence"), a condition: "for
+# which browser is any of ...", "for which OS family is Android", "which os = 'iOS'"; not "for
+# which OS family is the number of ... the highest", which asks
+_CONDITION_AFTER = re.compile(r"(?:\s+[\w'-]+){0,2}?\s*(?:=|<>|!=|\bequals?\b|\bis\b(?!\s+(?:the|a|an)\b)|"
+                              r"\bare\b(?!\s+the\b)|\bthat(?:'s|\s+is)\b)", re.IGNORECASE)
+
+
+def _ranked_dimensions(question: str, index: ValueIndex) -> set[str]:
+    """The dimensions a ranking question asks to name: "for which OS family is the number of ...
+    the highest" (answered with one number, the dimension asked about is in no column), "top
+    browser by sessions"; not a relative "for which the country is France" or "for which
+    browser is Chrome", which state a condition."""
+    if not _RANKING.search(question):
+        return set()
+    found = set()
+    for phrase, (_, column) in index.dimensions.items():
+        lead = r"\b(?:(?:which|what)\s+(?:(?!the\b|a\b|an\b|its\b|their\b)\w+\s+)?|top\s+)"
+        for m in re.finditer(lead + re.escape(phrase) + r"\b", question, re.IGNORECASE):
+            if not _CONDITION_AFTER.match(question, m.end()):
+                found.add(column.lower())
+    return found
+
+
+def _shows(tree: exp.Expr, column: str) -> bool:
+    """Does a projection of any SELECT read ``column``?"""
+    name = column.lower()
+    return any(c.name.lower() == name for sel in tree.find_all(exp.Select)
+               for p in sel.expressions for c in p.find_all(exp.Column))
 
 
 # "..., showing ID, length and browser?", "Show client id and age.": the columns a listing shows,
@@ -594,6 +631,10 @@ def _value_issues(tree: exp.Expr, question: str, index: ValueIndex, mentions: li
 
 
 _BREAKDOWN_BEFORE = re.compile(r"\b(?:by|per|each|which|what|across)\s+(?:\w+\s+)?$", re.IGNORECASE)
+# a flag's word as the thing ranked: "Rank fraudulent by the avg revenue", "Give every fraudulent a
+# rank", "Show the fraudulent with the highest share" (a noun, not "the fraudulent sessions")
+_RANKED_BEFORE = re.compile(r"\b(?:rank|every|the)\s+$", re.IGNORECASE)
+_RANKED_AFTER = re.compile(r"\s+(?:by|with|a\s+rank)\b", re.IGNORECASE)
 
 
 def _flag_issues(tree: exp.Expr, question: str, mentions: list[Mention]) -> list[str]:
@@ -610,8 +651,9 @@ def _flag_issues(tree: exp.Expr, question: str, mentions: list[Mention]) -> list
         if not m.ref.flag:
             continue
         hit = mention_at(question, m)
-        if hit is not None and _BREAKDOWN_BEFORE.search(question[:hit.start()]):
-            continue  # "revenue by fraud flag", "which suspicious ...": a breakdown, not a filter
+        if hit is not None and (_BREAKDOWN_BEFORE.search(question[:hit.start()]) or (
+                _RANKED_BEFORE.search(question[:hit.start()]) and _RANKED_AFTER.match(question, hit.end()))):
+            continue  # "revenue by fraud flag", "which suspicious ...", "rank fraudulent by": a breakdown
         want, key = m.ref.value.lower(), (m.ref.table, m.ref.column)
         said = False
         for test in tree.find_all(exp.EQ, exp.NEQ):

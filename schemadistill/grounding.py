@@ -369,7 +369,8 @@ class ValueIndex:
         """Reads a misspelt word of the index's phrases as the word (schemadistill/spelling.py)."""
         if self._speller is None:
             texts = [*self.phrases, *self.filters, *self.measures, *self.counts, *self.dimensions]
-            self._speller = Speller(w for t in texts for w in t.split())
+            self._speller = Speller((w for t in texts for w in t.split()),
+                                    identifiers=(t.replace(" ", "_") for t in texts))
         return self._speller
 
     def __len__(self) -> int:

@@ -97,9 +97,10 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [(k, re.compile(p, re.IGNORECASE)
     ("year", r"\b" + _YEAR + r"\b"),
 ]]
 _NUMBER = re.compile(r"(?<![\w#.])(?P<n>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?!\.\d)"
-                     r"(?P<k>[kK]\b|[mM]\b)?(?P<pct>\s*%|\s+percent\b)?(?!\w)")
+                     r"(?P<k>[kK]\b|[mM]\b|bn\b|\s+(?:thousand|million|billion)\b)?(?P<pct>\s*%|\s+percent\b)?(?!\w)")
 _QUOTED = re.compile(r"""(?:^|(?<=[\s(:=]))["“'‘](?P<t>[^"“”'‘’\n]{1,40})["”'’](?=[\s.,;:?!)]|$)""")
-_SCALE = {"k": 1_000.0, "m": 1_000_000.0}
+# "1.5k", "370 million": the number the SQL compares with is the scaled one
+_SCALE = {"k": 1_000.0, "m": 1_000_000.0, "bn": 1e9, "thousand": 1_000.0, "million": 1_000_000.0, "billion": 1e9}
 # "one" is left out: "had one with", "at least one" name no value to compare with
 _NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero _ two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -171,7 +172,7 @@ def question_atoms(question: str) -> list[Atom]:
                 taken.append(m.span())
     for m in _NUMBER.finditer(question):
         if free(*m.span()) and not _is_rank(question, m.start()):
-            scale = _SCALE[m["k"].lower()] if m["k"] else 1.0
+            scale = _SCALE[m["k"].strip().lower()] if m["k"] else 1.0
             atoms.append(Atom("number", number=float(m["n"].replace(",", "")) * scale, percent=bool(m["pct"]),
                               rank=_after_rank_word(question, m.start()), pos=m.start(), stop=m.end()))
             taken.append(m.span())

@@ -18,8 +18,10 @@ phrases, the rules' own words) nor a common English word (wordfreq), and is one 
 dropped, added, changed, or two neighbours swapped) from exactly one known word of at least 5
 letters, and not one edit from another common English word as well, is that word ("vales"
 may be "values" as well as "sales": left alone). A word with a digit or next to an apostrophe
-or underscore is left alone (ids, "user's", ``is_active``); an English word is never changed
-("browsed", "clint"), and without wordfreq nothing is.
+is left alone (ids, "user's"); an English word is never changed ("browsed", "clint"), and
+without wordfreq nothing is. A name written with underscores ("session_duation") is read as
+the one known name one edit away, if any (``identifiers``: the index's phrases of several
+words, joined as a column is named), so that a misspelt column name still names its measure.
 """
 
 from __future__ import annotations
@@ -39,22 +41,26 @@ RULE_WORDS = frozenset("""
     before after since until through during starting onwards
     first latest earliest month monthly quarter yearly weekly daily
     users sessions visits customers people accounts
+    which where whose younger older sample population
 """.split())
 
 MIN_WORD = 4   # shorter words are too often another word with one letter off ("rate", "date")
 MIN_KNOWN = 5  # the teacher's typos touch words of >= 5 letters; a 4-letter target is a guess
+MIN_IDENTIFIER = 8  # a shorter name with underscores ("is_fraud") is one edit from too many
 COMMON_ZIPF = 2.5  # at or above: an English word someone meant ("clint", "browsed")
 ENGLISH_WORDS = 20_000  # the commonest English words a misspelling might also have meant
 
 _WORD = re.compile(r"(?<![\w'’])[A-Za-z]+(?![\w'’])")
+_IDENTIFIER = re.compile(r"(?<![\w'’])[A-Za-z]+(?:_[A-Za-z]+)+(?![\w'’])")
 
 
 class Speller:
     """Corrects the words of a question towards ``known`` (lower-case words)."""
 
-    def __init__(self, known: Iterable[str]) -> None:
+    def __init__(self, known: Iterable[str], identifiers: Iterable[str] = ()) -> None:
         self.known = {w.lower() for w in known if w.isalpha()} | set(RULE_WORDS)
         self._targets = frozenset(w for w in self.known if len(w) >= MIN_KNOWN)
+        self.identifiers = frozenset(i.lower() for i in identifiers if _IDENTIFIER.fullmatch(i))
         self._cache: dict[str, str | None] = {}
 
     def meant(self, word: str) -> str | None:
@@ -74,6 +80,14 @@ class Speller:
         self._cache[low] = found
         return found
 
+    def meant_identifier(self, name: str) -> str | None:
+        """The one known name with underscores ``name`` is a misspelling of, or None."""
+        low = name.lower()
+        if len(low) < MIN_IDENTIFIER or low in self.identifiers:
+            return None
+        hits = _one_edit_away(low) & self.identifiers
+        return next(iter(hits)) if len(hits) == 1 else None
+
     def correct(self, text: str) -> str:
         """``text`` with each misspelt word replaced (its first letter's case kept)."""
         def fix(m: re.Match[str]) -> str:
@@ -82,6 +96,11 @@ class Speller:
             if meant is None:
                 return word
             return meant[0].upper() + meant[1:] if word[0].isupper() else meant
+
+        def fix_name(m: re.Match[str]) -> str:
+            return self.meant_identifier(m.group(0)) or m.group(0)
+        if self.identifiers:
+            text = _IDENTIFIER.sub(fix_name, text)
         return _WORD.sub(fix, text)
 
 

@@ -50,6 +50,9 @@ def test_periods_and_their_bounds(text: str, kind: str, start: dt.date, end: dt.
 def test_numbers_words_scales_and_percentages() -> None:
     assert _read("between zero and 1.7k, over 1,250 or 2.5 and 3M") == [
         ("number", 0.0), ("number", 1700.0), ("number", 1250.0), ("number", 2.5), ("number", 3_000_000.0)]
+    # scale words: the SQL compares with 370000000, and that is what the question states
+    assert _read("under 370 million, over 1.2 billion, 3bn or 2 thousand") == [
+        ("number", 370_000_000.0), ("number", 1_200_000_000.0), ("number", 3e9), ("number", 2000.0)]
     pct = question_atoms("share above 10% or 15 percent")
     assert [(a.number, a.percent) for a in pct] == [(10.0, True), (15.0, True)]
     # "one" names no value ("had one with"); the numbers of a date are not numbers of their own

@@ -26,6 +26,8 @@ def speller() -> Speller:
     ("otehr", "other"),            # the rules' own words are known too
     ("distincct", "distinct"),
     ("Safrai", "Safari"),          # the first letter's case is kept
+    ("whcih", "which"),            # question words the rules read
+    ("younegr", "younger"),
 ])
 def test_a_misspelt_known_word_is_read_as_that_word(speller: Speller, typo: str, meant: str) -> None:
     assert speller.correct(typo) == meant
@@ -46,3 +48,11 @@ def test_only_words_change_in_a_question(speller: Speller) -> None:
     q = "What share of frauud sessions on 2024-12-31 had user_id 4012371 and brwoser otehr than 'Chrme'?"
     assert speller.correct(q) == ("What share of fraud sessions on 2024-12-31 had user_id 4012371 and browser "
                                   "other than 'Chrme'?")
+
+
+def test_a_misspelt_column_name_is_read_as_the_name() -> None:
+    sp = Speller(KNOWN, identifiers=["session_duration", "is_fraud", "user_id"])
+    assert sp.correct("total session_duation over 500") == "total session_duration over 500"
+    assert sp.correct("sesion_duration and is_frad") == "session_duration and is_frad"  # too short to tell
+    assert sp.correct("session_duration") == "session_duration"
+    assert Speller(KNOWN).correct("session_duation") == "session_duation"  # no names known: left alone
