@@ -50,8 +50,8 @@ PRESETS: dict[str, dict[str, int]] = {
           "num_key_value_heads": 3, "intermediate_size": 1536},
 }
 # `scratch` alone is xs. Measured training throughput on the 2-core CPU machine (student/bench.py):
-# xs ~6,300, s ~1,650, m ~570 tokens/s. The default data (examples/ecommerce, 24k pairs + 3.6k
-# repairs) gives xs ~2.5 epochs in the default 20 minutes, s less than one. Twice the distinct
+# xs ~6,300, s ~1,650, m ~570 tokens/s. The default data (examples/ecommerce, 36k pairs + 5.4k
+# repairs) gives xs ~1.9 epochs in the default 20 minutes, s less than one. Twice the distinct
 # instances at fewer epochs beat the same 20 minutes on 12k pairs (docs/DESIGN.md), so the
 # small model's limit here is data and steps, not parameters; s and m need a GPU or more time.
 DEFAULT_PRESET = "xs"
