@@ -23,9 +23,11 @@ _NOT = r"(?:no|not|never|[a-z]+n['’]t|isnt|arent|doesnt|dont|wasnt)"
 # is >= before "equal to" could read it as =, and "not more than" <= before "more than" >
 _BEFORE: list[tuple[str, re.Pattern[str]]] = [(op, re.compile(r"(?:^|\s|\b)(?:" + words + r")\s*$", re.IGNORECASE))
                                               for op, words in (
-    (">=", r"at\s+least|" + _NOT + r"\s+(?:below|under|(?:less|fewer|lower|smaller|shorter|younger)\s+than)|"
+    (">=", r"at\s+least|(?:at|on)\s+or\s+(?:above|over|after)|"
+           r"equal\s+to\s+or\s+(?:greater|more|higher|larger)\s+than|" + _NOT + r"\s+(?:below|under|(?:less|fewer|lower|smaller|shorter|younger)\s+than)|"
            r"(?:greater|more|higher|larger)\s+than\s+or\s+equal\s+to|(?:a\s+)?minimum\s+of|>=|=>|≥"),
-    ("<=", r"at\s+most|" + _NOT + r"\s+(?:above|over|exceed(?:ing|s)?|(?:more|greater|higher|larger|bigger|longer|older)\s+than)|"
+    ("<=", r"at\s+most|(?:at|on)\s+or\s+(?:below|under|before)|"
+           r"equal\s+to\s+or\s+(?:less|fewer|lower|smaller)\s+than|" + _NOT + r"\s+(?:above|over|exceed(?:ing|s)?|(?:more|greater|higher|larger|bigger|longer|older)\s+than)|"
            r"up\s+to|(?:less|lower|smaller)\s+than\s+or\s+equal\s+to|"
            r"(?:a\s+)?maximum\s+of|<=|=<|≤"),
     ("<>", r"not\s+equal\s+to|!=|<>"),

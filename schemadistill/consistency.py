@@ -331,6 +331,8 @@ def _missing_breakdowns(tree: exp.Expr, question: str, index: ValueIndex) -> lis
 # "which OS family ... the highest", "top browser by ...": a ranking word somewhere (a superlative)
 _RANKING = re.compile(r"\b(?:\w{2,}est|most|least|top|first|last|leads?|trails?|ranks?|maximum|minimum)\b",
                       re.IGNORECASE)
+# "which browser", "what OS family", "top country"; "which the country" is relative ("for which the ...")
+_WHICH_LEAD = r"\b(?:(?:which|what)\s+(?:(?!the\b|a\b|an\b|its\b|their\b)\w+\s+)?|top\s+)"
 # after the dimension (and a word or two: "OS family", "country of residence"), a condition: "for
 # which browser is any of ...", "for which OS family is Android", "which os = 'iOS'"; not "for
 # which OS family is the number of ... the highest", which asks
@@ -347,8 +349,7 @@ def _ranked_dimensions(question: str, index: ValueIndex) -> set[str]:
         return set()
     found = set()
     for phrase, (_, column) in index.dimensions.items():
-        lead = r"\b(?:(?:which|what)\s+(?:(?!the\b|a\b|an\b|its\b|their\b)\w+\s+)?|top\s+)"
-        for m in re.finditer(lead + re.escape(phrase) + r"\b", question, re.IGNORECASE):
+        for m in re.finditer(_WHICH_LEAD + re.escape(phrase) + r"\b", question, re.IGNORECASE):
             if not _CONDITION_AFTER.match(question, m.end()):
                 found.add(column.lower())
     return found

@@ -23,7 +23,10 @@ check had questioned the first answer:
 - a test the question writes out ("session_duration < 750", "the time on site is over 250")
   whose column the SQL compares only otherwise (``session_duration BETWEEN 750 AND 2023``,
   ``CASE WHEN session_duration <= 250``), in a CASE too, where grounding does not reach;
-- one value both kept and excluded (``os IN ('Android', 'Windows') AND os <> 'Windows'``).
+- one value both kept and excluded (``os IN ('Android', 'Windows') AND os <> 'Windows'``);
+- a ranking window ordered the other way than the question ranks ("the two smallest age
+  values" as ``RANK() OVER (... ORDER BY age DESC)``), and a percentage asked ("also as a
+  percent", "(in percent)") with nothing multiplied by 100 (session 24, read from k21's misses).
 """
 
 from __future__ import annotations
@@ -165,6 +168,57 @@ def _total_row_issues(tree: exp.Expr, question: str) -> list[str]:
     return []
 
 
+# one way of ranking: "the two smallest", "lowest first", "trails"; "the largest", "top", "leads"
+# ("at least" and "at most" compare: they rank nothing)
+_RANK_LOW = re.compile(r"\b(?:smallest|lowest|fewest|bottom|ascending|trails?|trailing|(?<!at )least)\b",
+                       re.IGNORECASE)
+_RANK_HIGH = re.compile(r"\b(?:largest|highest|biggest|greatest|top|descending|leads?|leading|(?<!at )most)\b",
+                        re.IGNORECASE)
+_RANKERS = (exp.RowNumber, exp.Rank, exp.DenseRank)
+# "the top three by minimum time spent" ranks ascending, "rank by the minimum age" descending
+_MIN_MAX = re.compile(r"\b(?:minimum|maximum|min|max)\b", re.IGNORECASE)
+
+
+def _rank_direction_issues(tree: exp.Expr, question: str) -> list[str]:
+    """A ranking window (``ROW_NUMBER``, ``RANK``, ``DENSE_RANK``) ordered the other way than the
+    question ranks, when it ranks one way only ("the two smallest age values" ranked ``age
+    DESC``). Grounding turns an outer ``ORDER BY ... LIMIT`` (schemadistill/literals.py); a
+    window it does not touch."""
+    low, high = _RANK_LOW.search(question) is not None, _RANK_HIGH.search(question) is not None
+    if low == high or _MIN_MAX.search(question):
+        return []
+    want = "ASC" if low else "DESC"
+    issues = []
+    for w in tree.find_all(exp.Window):
+        order = w.args.get("order")
+        if not isinstance(w.this, _RANKERS) or order is None or not order.expressions:
+            continue
+        got = "DESC" if order.expressions[0].args.get("desc") else "ASC"
+        if got != want:
+            issues.append(f"the question ranks by the {'lowest' if low else 'highest'}; "
+                          f"{w.this.sql()} orders {order.expressions[0].this.sql()} {got}")
+    return issues
+
+
+# "the percentage change", "(in percent)", "as a percentage", "what percent of": a percentage
+# asked; not a stated share ("above 10 percent", "over 5%") nor a percentile
+_PERCENT_ASKED = re.compile(r"\bpercent(?:age)?s?\b|%", re.IGNORECASE)
+_NUMBER_PERCENT = re.compile(r"\d\s*(?:%|percent\b)", re.IGNORECASE)
+
+
+def _percent_issues(tree: exp.Expr, question: str) -> list[str]:
+    """A percentage asked and no ``100 * ...`` in the SQL: the rate as a fraction, or the
+    percentage not computed at all ("how much it went up or down versus the prior year (also
+    as a percent)" answered with the change alone)."""
+    if not _PERCENT_ASKED.search(_NUMBER_PERCENT.sub(" ", question)):
+        return []
+    for mul in tree.find_all(exp.Mul):
+        if any(literal_number(side) == 100.0 for side in (mul.this, mul.expression)
+               if isinstance(side, exp.Literal)):
+            return []
+    return ["the question asks for a percentage; the SQL multiplies nothing by 100"]
+
+
 def _number(node: exp.Expr | None) -> float | None:
     while isinstance(node, exp.Paren | exp.Cast):
         node = node.this
@@ -243,4 +297,5 @@ def form_issues(tree: exp.Expr, question: str, columns: Collection[str] = (),
     write a test on; ``measures``: the value index's measure phrases (tests said in words)."""
     return (_quantile_issues(tree, question) + _set_operation_issues(tree, question) + _tie_issues(tree, question)
             + _month_end_issues(tree, question) + _total_row_issues(tree, question)
-            + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree))
+            + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree)
+            + _rank_direction_issues(tree, question) + _percent_issues(tree, question))

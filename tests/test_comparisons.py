@@ -32,6 +32,9 @@ def _op(text: str) -> str | None:
     # a negated verb or contraction: "isn't over 71" is 71 or less
     ("the user's age isn't over 71", "<="), ("ages that aren't under 30", ">="), ("age doesn't exceed 40", "<="),
     ("age does not exceed 40", "<="), ("a session length that is never above 90", "<="),
+    # "at or above" is not "above"
+    ("what percentage of buyers are at or above 9", ">="), ("sessions at or below 500", "<="),
+    ("revenue equal to or greater than 100", ">="), ("age equal to or less than 30", "<="),
 ])
 def test_stated_comparisons(text: str, op: str) -> None:
     assert _op(text) == op
