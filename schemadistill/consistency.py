@@ -320,19 +320,18 @@ def _missing_breakdowns(tree: exp.Expr, question: str, index: ValueIndex) -> lis
     issues = [f"the question breaks down by {column}; the SQL does not group by it"
               for _, column in stated if not _groups_by(tree, column)]
     asked = {column.lower() for _, column in stated}
-    which = {column.lower() for phrase, (_, column) in index.dimensions.items()
-             if re.search(r"\b(?:which|what|top)\s+(?:\w+\s+)?" + re.escape(phrase) + r"\b", question, re.IGNORECASE)}
+    which, ranked = _which_dimensions(question, index)
     issues += [f"the question asks which {column}; the SQL neither groups by nor shows it"
-               for column in sorted(_ranked_dimensions(question, index) - asked)
-               if not _groups_by(tree, column) and not _shows(tree, column)]
+               for column in sorted(ranked - asked) if not _groups_by(tree, column) and not _shows(tree, column)]
     return issues + _one_value_groups(tree, asked | which)
 
 
 # "which OS family ... the highest", "top browser by ...": a ranking word somewhere (a superlative)
 _RANKING = re.compile(r"\b(?:\w{2,}est|most|least|top|first|last|leads?|trails?|ranks?|maximum|minimum)\b",
                       re.IGNORECASE)
-# "which browser", "what OS family", "top country"; "which the country" is relative ("for which the ...")
-_WHICH_LEAD = r"\b(?:(?:which|what)\s+(?:(?!the\b|a\b|an\b|its\b|their\b)\w+\s+)?|top\s+)"
+# "which browser", "what OS family", "top country", with a word between ("which active browser")
+_WHICH_LEAD = r"\b(?:(?:which|what)\s+(?P<mid>\w+\s+)?|top\s+(?P<top_mid>\w+\s+)?)"
+_ARTICLES = frozenset({"the", "a", "an", "its", "their"})
 # after the dimension (and a word or two: "OS family", "country of residence"), a condition: "for
 # which browser is any of ...", "for which OS family is Android", "which os = 'iOS'"; not "for
 # which OS family is the number of ... the highest", which asks
@@ -340,19 +339,23 @@ _CONDITION_AFTER = re.compile(r"(?:\s+[\w'-]+){0,2}?\s*(?:=|<>|!=|\bequals?\b|\b
                               r"\bare\b(?!\s+the\b)|\bthat(?:'s|\s+is)\b)", re.IGNORECASE)
 
 
-def _ranked_dimensions(question: str, index: ValueIndex) -> set[str]:
-    """The dimensions a ranking question asks to name: "for which OS family is the number of ...
-    the highest" (answered with one number, the dimension asked about is in no column), "top
-    browser by sessions"; not a relative "for which the country is France" or "for which
-    browser is Chrome", which state a condition."""
-    if not _RANKING.search(question):
-        return set()
-    found = set()
+def _which_dimensions(question: str, index: ValueIndex) -> tuple[set[str], set[str]]:
+    """(the dimensions a "which", "what" or "top" names, those of them a ranking question asks to
+    name). Named: a key the question asks about, not one it breaks down by. Asked to name: "for
+    which OS family is the number of ... the highest" (answered with one number, the dimension
+    is in no column), "top browser by sessions"; not a relative "for which the country is
+    France" or "for which browser is Chrome", which state a condition."""
+    ranking = _RANKING.search(question) is not None
+    named: set[str] = set()
+    ranked: set[str] = set()
     for phrase, (_, column) in index.dimensions.items():
         for m in re.finditer(_WHICH_LEAD + re.escape(phrase) + r"\b", question, re.IGNORECASE):
-            if not _CONDITION_AFTER.match(question, m.end()):
-                found.add(column.lower())
-    return found
+            named.add(column.lower())
+            mid = (m["mid"] or "").strip().lower()
+            if ranking and mid not in _ARTICLES and not m["top_mid"] \
+                    and not _CONDITION_AFTER.match(question, m.end()):
+                ranked.add(column.lower())
+    return named, ranked
 
 
 def _shows(tree: exp.Expr, column: str) -> bool:

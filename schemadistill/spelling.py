@@ -85,8 +85,10 @@ class Speller:
         low = name.lower()
         if len(low) < MIN_IDENTIFIER or low in self.identifiers:
             return None
-        hits = _one_edit_away(low) & self.identifiers
-        return next(iter(hits)) if len(hits) == 1 else None
+        if low not in self._cache:  # the runtime checks every beam against the same question
+            hits = _one_edit_away(low) & self.identifiers
+            self._cache[low] = next(iter(hits)) if len(hits) == 1 else None
+        return self._cache[low]
 
     def correct(self, text: str) -> str:
         """``text`` with each misspelt word replaced (its first letter's case kept)."""

@@ -38,6 +38,7 @@ from sqlglot import exp
 
 from schemadistill.conjuncts import and_terms
 from schemadistill.literals import literal_number
+from schemadistill.ordering import stated_direction
 from schemadistill.stated_tests import StatedTest, worded_tests, written_tests
 
 _QUANTILE_NODES = (exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.ApproxQuantile)
@@ -168,12 +169,6 @@ def _total_row_issues(tree: exp.Expr, question: str) -> list[str]:
     return []
 
 
-# one way of ranking: "the two smallest", "lowest first", "trails"; "the largest", "top", "leads"
-# ("at least" and "at most" compare: they rank nothing)
-_RANK_LOW = re.compile(r"\b(?:smallest|lowest|fewest|bottom|ascending|trails?|trailing|(?<!at )least)\b",
-                       re.IGNORECASE)
-_RANK_HIGH = re.compile(r"\b(?:largest|highest|biggest|greatest|top|descending|leads?|leading|(?<!at )most)\b",
-                        re.IGNORECASE)
 _RANKERS = (exp.RowNumber, exp.Rank, exp.DenseRank)
 # "the top three by minimum time spent" ranks ascending, "rank by the minimum age" descending
 _MIN_MAX = re.compile(r"\b(?:minimum|maximum|min|max)\b", re.IGNORECASE)
@@ -182,12 +177,11 @@ _MIN_MAX = re.compile(r"\b(?:minimum|maximum|min|max)\b", re.IGNORECASE)
 def _rank_direction_issues(tree: exp.Expr, question: str) -> list[str]:
     """A ranking window (``ROW_NUMBER``, ``RANK``, ``DENSE_RANK``) ordered the other way than the
     question ranks, when it ranks one way only ("the two smallest age values" ranked ``age
-    DESC``). Grounding turns an outer ``ORDER BY ... LIMIT`` (schemadistill/literals.py); a
-    window it does not touch."""
-    low, high = _RANK_LOW.search(question) is not None, _RANK_HIGH.search(question) is not None
-    if low == high or _MIN_MAX.search(question):
+    DESC``; ``ordering.stated_direction``, the words by which grounding turns an outer ``ORDER BY
+    ... LIMIT``, schemadistill/literals.py); a window grounding does not touch."""
+    want = stated_direction(question)
+    if want is None or _MIN_MAX.search(question):
         return []
-    want = "ASC" if low else "DESC"
     issues = []
     for w in tree.find_all(exp.Window):
         order = w.args.get("order")
@@ -195,7 +189,7 @@ def _rank_direction_issues(tree: exp.Expr, question: str) -> list[str]:
             continue
         got = "DESC" if order.expressions[0].args.get("desc") else "ASC"
         if got != want:
-            issues.append(f"the question ranks by the {'lowest' if low else 'highest'}; "
+            issues.append(f"the question ranks by the {'lowest' if want == 'ASC' else 'highest'}; "
                           f"{w.this.sql()} orders {order.expressions[0].this.sql()} {got}")
     return issues
 
