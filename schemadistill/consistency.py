@@ -371,6 +371,11 @@ _SHOW = re.compile(r"\b(?:show(?:ing)?|display(?:ing)?|with (?:their|its)|return
                    re.IGNORECASE)
 _SHOW_STOP = re.compile(r"\b(?:where|for|in|that|who|whose|which|by|over|above|under|below|from|during|per|"
                         r"sorted|ordered|ranked|if|when|whether|than)\b", re.IGNORECASE)
+# "what's session number, browser type, revenue and session duration for the ...", "Give session
+# ID, OS and revenue", "...: session number, length and OS?": a list of two or more columns asked
+# for (session 25, read from k22's misses, where the student dropped one of them)
+_ASKED_LIST = re.compile(r"(?:\b(?:what(?:'s|\s+(?:is|are|was|were))|give(?:\s+me)?|get|pull\s+up|provide)\s+|:\s*)"
+                         r"(?P<cols>[^?.;:!()]+)", re.IGNORECASE)
 _OF = re.compile(r"\bof\b", re.IGNORECASE)
 _SHOW_ITEM_LEAD = ("the", "their", "its", "his", "her", "each", "every")
 
@@ -378,8 +383,10 @@ _SHOW_ITEM_LEAD = ("the", "their", "its", "his", "her", "each", "every")
 def _unshown_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
     """A measure or dimension the question lists after "showing" / "with their" / "Show ..."
     that no column of the outer SELECT reads ("the ten sessions ..., showing ID, length and
-    browser" answered with the revenue instead of the browser). Each listed item must start with
-    a phrase of the value index; items it cannot read are ignored."""
+    browser" answered with the revenue instead of the browser), or lists with another after
+    "what's" / "give" / a colon ("what's session number, browser type, purchase amount and
+    session duration for the session with ..." answered without the revenue). Each listed item
+    must be a phrase of the value index; items it cannot read are ignored."""
     if not isinstance(tree, exp.Select):
         return []
     phrases = {**index.names, **index.dimensions, **index.measures}
@@ -400,19 +407,25 @@ def _unshown_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
     if any(isinstance(e, exp.Star) or e.find(exp.Star) is not None and e.find(exp.Count) is None for e in tree.expressions):
         return []  # SELECT * (or t.*) shows every column; COUNT(*) shows none
     issues = []
-    for m in _SHOW.finditer(question):
-        cols = _SHOW_STOP.split(m["cols"], maxsplit=1)[0]
-        for item in re.split(r",|\band\b|&", cols):
-            # "date of action" is one phrase; "revenue of the ten sessions" ends the list at "of"
-            found = read(item)
-            cut = found is None and _OF.search(item) is not None
-            if cut:
-                found = read(_OF.split(item, maxsplit=1)[0])
-            # "ID", "both counts" and the like: not a phrase the index can read, so no issue
-            if found is not None and found[1] not in shown:
-                issues.append(f"the question shows {found[1]} ('{found[0]}'); the SQL does not select it")
-            if cut:
-                break
+    # after "show" one item is a list; after "what's" it takes two phrases the index reads
+    for pattern, least in ((_SHOW, 1), (_ASKED_LIST, 2)):
+        for m in pattern.finditer(question):
+            cols = _SHOW_STOP.split(m["cols"], maxsplit=1)[0]
+            listed = []
+            for item in re.split(r",|\band\b|&", cols):
+                # "date of action" is one phrase; "revenue of the ten sessions" ends the list at "of"
+                found = read(item)
+                cut = found is None and _OF.search(item) is not None
+                if cut:
+                    found = read(_OF.split(item, maxsplit=1)[0])
+                # "ID", "both counts" and the like: not a phrase the index can read, so no issue
+                if found is not None:
+                    listed.append(found)
+                if cut:
+                    break
+            if len(listed) >= least:
+                issues += [f"the question shows {col} ('{said}'); the SQL does not select it"
+                           for said, col in listed if col not in shown]
     return list(dict.fromkeys(issues))
 
 
@@ -463,10 +476,13 @@ def _metric_columns(sql: str) -> frozenset[str]:
 def _uncomputed_metrics(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
     """A sidecar metric the question names ("the fraud rate", "ARPS") though no aggregate of the
     SQL reads the columns its definition aggregates, keys aside ("the month that leads on the
-    fraud rate" answered with ``SUM(revenue)``, the fraud flag only in WHERE). A table's plural
-    ("visits") or a column's own words ("revenue") name rows as often as a metric, so they are
-    not read as one here."""
+    fraud rate" answered with ``SUM(revenue)``, the fraud flag only in WHERE), or none of its tests
+    writes the one the definition counts by ("purchasers" as ``COUNT(DISTINCT CASE WHEN revenue >=
+    0 ...)`` where the paying customers are ``revenue > 0``; session 25, read from k22's misses). A
+    table's plural ("visits") or a column's own words ("revenue") name rows as often as a metric,
+    so they are not read as one here."""
     aggregated = _aggregated_columns(tree)
+    tests: frozenset[str] | None = None  # the SQL's comparisons, read once a metric needs them
     taken: list[tuple[int, int]] = []
     issues: dict[str, str] = {}
     for phrase, (name, sql) in sorted(index.metrics.items(), key=lambda kv: -len(kv[0])):
@@ -481,8 +497,38 @@ def _uncomputed_metrics(tree: exp.Expr, question: str, index: ValueIndex) -> lis
             if wanted - aggregated:
                 issues[name] = (f"the question asks for {name} ('{m.group(0)}'); no aggregate of the SQL reads "
                                 f"{', '.join(sorted(wanted - aggregated))}")
+            else:
+                tests = tests if tests is not None else _unqualified_tests(tree)
+                missing = sorted(_unqualified_tests_of(sql) - tests)
+                if missing:
+                    issues[name] = (f"the question asks for {name} ('{m.group(0)}'), which counts where "
+                                    f"{' and '.join(missing)}; the SQL never tests it")
             break
     return list(issues.values())
+
+
+def _unqualified_tests(tree: exp.Expr) -> frozenset[str]:
+    """Every comparison of ``tree`` as lower-case SQL without table qualifiers (``s.revenue > 0``:
+    ``revenue > 0``), in an aggregate's CASE or in WHERE alike: a metric counted where its test
+    holds gives the same number either way; ``SUM(flag)`` reads as ``flag = 1``."""
+    found = set()
+    for node in tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE):
+        test = node.copy()
+        for col in test.find_all(exp.Column):
+            col.set("table", None)
+        found.add(test.sql(dialect="duckdb").lower())
+    # SUM(is_fraud) / AVG(is_fraud) of a 0/1 flag counts where it is 1
+    found |= {f"{agg.this.name.lower()} = 1" for agg in tree.find_all(exp.Sum, exp.Avg) if isinstance(agg.this, exp.Column)}
+    return frozenset(found)
+
+
+@lru_cache(maxsize=256)
+def _unqualified_tests_of(sql: str) -> frozenset[str]:
+    """The tests of a metric's definition (``revenue > 0`` of the paying customers), parsed once."""
+    try:
+        return _unqualified_tests(sqlglot.parse_one(sql, read="duckdb"))
+    except (SqlglotError, RecursionError, ValueError):
+        return frozenset()
 
 
 def _one_value_groups(tree: exp.Expr, stated: set[str]) -> list[str]:

@@ -1140,4 +1140,29 @@ def literal_issues(tree: exp.Expr, question: str) -> list[str]:
             spelt = all(any(_same(p, x) for x in numbers) for p in a.parts)  # EXTRACT(YEAR FROM d) = 2024
             if not bounded and not spelt:
                 issues.append(f"the question's {said} is not in the SQL")
+    return issues + _reused_numbers(lits, atoms)
+
+
+def _reused_numbers(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
+    """A number the question states once that the SQL compares two different things with
+    ("the sum of money over 26000 where there is a purchase" as ``revenue > 26000 ... HAVING
+    SUM(revenue) > 26000``; "revenue between zero and 1700 and time spent at most 500" with
+    ``session_duration <= 1700``): the student copied it into a test of its own. The same test
+    repeated (a subquery's filter) is one thing; 0 and 1 are flags (session 25, read from k22)."""
+    issues = []
+    for x in dict.fromkeys(lit.number for lit in lits if lit.kind == "number" and lit.number not in (None, 0.0, 1.0)):
+        assert x is not None
+        said = sum(explains_number(a, x) for a in atoms if a.kind == "number")
+        tested = set()
+        for lit in lits:
+            if lit.kind != "number" or lit.number != x or lit.node.find_ancestor(exp.Case) is not None:
+                continue
+            cmp = _comparison(lit)
+            if cmp is not None:
+                side = cmp[1].copy()
+                for col in side.find_all(exp.Column):
+                    col.set("table", None)  # s.revenue in one SELECT, revenue in another: one thing
+                tested.add(side.sql().lower())
+        if said == 1 and len(tested) > 1:
+            issues.append(f"the question states {_fmt(x)} once; the SQL compares {' and '.join(sorted(tested))} with it")
     return issues

@@ -54,9 +54,18 @@ _NOT_A_RANKING = re.compile(r"\b(?:at\s+(?:the\s+)?(?:least|most)|no\s+more|no\s
                             re.IGNORECASE)
 
 
+# "ascending"/"descending" said outright win over a "top" that only names the kept ranks ("Top
+# user per country ranked by age ascending": the youngest; session 25, read from k22's misses)
+_SAID_OUTRIGHT = re.compile(r"\b(?P<way>ascending|descending)\b", re.IGNORECASE)
+
+
 def stated_direction(question: str) -> str | None:
     """"DESC" or "ASC" when the question ranks one way only ("top 5 ... by revenue", "the
-    lowest age"), else None (no ranking word, or words of both ways)."""
+    lowest age", "top 3 ... ranked by age ascending"), else None (no ranking word, or words of
+    both ways)."""
+    said = {m["way"].lower() for m in _SAID_OUTRIGHT.finditer(question)}
+    if len(said) == 1:
+        return "DESC" if said == {"descending"} else "ASC"
     text = _NOT_A_RANKING.sub(" ", question)
     desc, asc = bool(_DESC_WORDS.search(text)), bool(_ASC_WORDS.search(text))
     if desc == asc:

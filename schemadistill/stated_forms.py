@@ -26,7 +26,10 @@ check had questioned the first answer:
 - one value both kept and excluded (``os IN ('Android', 'Windows') AND os <> 'Windows'``);
 - a ranking window ordered the other way than the question ranks ("the two smallest age
   values" as ``RANK() OVER (... ORDER BY age DESC)``), and a percentage asked ("also as a
-  percent", "(in percent)") with nothing multiplied by 100 (session 24, read from k21's misses).
+  percent", "(in percent)") with nothing multiplied by 100 (session 24, read from k21's misses);
+- a dense ranking worded ("dense ranking", "tied values counted once", "the top 3 distinct
+  values") and ``RANK()`` / ``ROW_NUMBER()`` written, or ties kept without a word of density
+  ("the top five by revenue, ties included") and ``DENSE_RANK()`` written (session 25).
 """
 
 from __future__ import annotations
@@ -112,9 +115,12 @@ def _set_operation_issues(tree: exp.Expr, question: str) -> list[str]:
     return []
 
 
+# "ties included", "keeping ties", "all ties", "if several are tied, include all of them", "all
+# that rank 3 or better"
 _TIES_KEPT = re.compile(r"\bties?\s+(?:included|kept|allowed|share)\b|\b(?:keeping|keep|including|include|with|all)"
                         r"\s+(?:the\s+)?ties\b|\btied\s+(?:rows|ones|values)\s+(?:included|too)\b|"
-                        r"\bequal\s+values\s+share\b", re.IGNORECASE)
+                        r"\bequal\s+values\s+share\b|\bif\s+(?:several|some|any|two|more)\s+(?:\w+\s+)?(?:are\s+)?tied\b|"
+                        r"\branks?\s+\S+\s+or\s+better\b", re.IGNORECASE)
 
 
 def _tie_issues(tree: exp.Expr, question: str) -> list[str]:
@@ -191,6 +197,50 @@ def _rank_direction_issues(tree: exp.Expr, question: str) -> list[str]:
         if got != want:
             issues.append(f"the question ranks by the {'lowest' if want == 'ASC' else 'highest'}; "
                           f"{w.this.sql()} orders {order.expressions[0].this.sql()} {got}")
+    return issues
+
+
+# Dense ranking in words: "dense ranking", "ranked without gaps", "no ranks are skipped", "tied
+# values counted once", "the two highest distinct revenue values", "the top 3 distinct values"
+_DENSE = re.compile(r"\bdense(?:ly)?\b|\bwithout\s+gaps\b|\bno\s+gaps\b|\bno\s+ranks?\s+(?:are\s+|is\s+)?skipped\b|"
+                    r"\bcount(?:ed|ing)\s+(?:tied\s+values\s+)?once\b|\b(?:top|highest|lowest|largest|smallest)\s+"
+                    r"(?:\w+\s+)?distinct\b", re.IGNORECASE)
+
+
+def _rank_limit(tree: exp.Expr, ranker: exp.Window) -> int | None:
+    """How many ranks a filter on ``ranker`` keeps (``rnk <= 3``: 3, ``< 3``: 2, ``= 1``: 1), in
+    QUALIFY or on the subquery's alias; None when no filter reads it."""
+    alias = ranker.parent.alias if isinstance(ranker.parent, exp.Alias) else None
+    kept = []
+    for cmp in tree.find_all(exp.LTE, exp.LT, exp.EQ):
+        for side, other in ((cmp.this, cmp.expression), (cmp.expression, cmp.this)):
+            if side is ranker or (alias and isinstance(side, exp.Column) and side.name == alias):
+                n = _number(other)
+                if n is not None:
+                    kept.append(int(n) - (1 if isinstance(cmp, exp.LT) else 0) if not isinstance(cmp, exp.EQ) else 1)
+    return max(kept) if kept else None
+
+
+def _rank_kind_issues(tree: exp.Expr, question: str) -> list[str]:
+    """A ranking the question words as dense ("dense ranking", "tied values counted once", "the
+    top 3 distinct values") written with ``RANK()`` or ``ROW_NUMBER()``, and ties kept without a
+    word of density ("the top 5 by revenue, ties included": the top five with ties, ``RANK()``)
+    written with ``DENSE_RANK()``, which also keeps the values after the ties. Where one rank is
+    kept the two agree, and nothing is said (session 25, read from k22's misses and from the
+    teacher, whose unmarked "including ties" was RANK or DENSE_RANK by a coin)."""
+    dense = _DENSE.search(question) is not None
+    ties = _TIES_KEPT.search(question) is not None
+    if not dense and not ties:
+        return []
+    issues = []
+    for w in tree.find_all(exp.Window):
+        if not isinstance(w.this, _RANKERS):
+            continue
+        if dense and not isinstance(w.this, exp.DenseRank):
+            issues.append(f"the question ranks densely (tied values counted once); the SQL ranks with {w.this.sql()}")
+        elif not dense and isinstance(w.this, exp.DenseRank) and _rank_limit(tree, w) != 1:
+            issues.append("the question keeps ties (the top k with ties is RANK()); DENSE_RANK() also keeps the "
+                          "values after them")
     return issues
 
 
@@ -292,4 +342,5 @@ def form_issues(tree: exp.Expr, question: str, columns: Collection[str] = (),
     return (_quantile_issues(tree, question) + _set_operation_issues(tree, question) + _tie_issues(tree, question)
             + _month_end_issues(tree, question) + _total_row_issues(tree, question)
             + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree)
-            + _rank_direction_issues(tree, question) + _percent_issues(tree, question))
+            + _rank_direction_issues(tree, question) + _rank_kind_issues(tree, question)
+            + _percent_issues(tree, question))

@@ -349,3 +349,27 @@ def test_quantile_questions_name_the_quantiles_their_sql_computes(bound: dict[st
     for c in cands:
         issues = [i for i in form_issues(sqlglot.parse_one(c.sql, read="duckdb"), c.question) if "quantile" in i]
         assert issues == [], (c.question, c.sql)
+
+
+@pytest.mark.parametrize("family", ["top_k_ties", "window_rank", "window_group_rank"])
+def test_every_phrasing_says_which_ranking_its_sql_uses(bound: dict[str, Bound], family: str) -> None:
+    """RANK and DENSE_RANK keep different rows (and ROW_NUMBER numbers ties apart), so no phrasing
+    may leave the choice to a coin: "including ties" alone once stood for either (session 25).
+    A dense rank is worded as one, ties kept are worded for RANK, and the consistency check's
+    reading of those words finds nothing to question in the teacher's own pairs."""
+    import sqlglot
+
+    from schemadistill.stated_forms import _DENSE, _TIES_KEPT, form_issues
+
+    view = bound["ecommerce"].view
+    weights = {f: (1.0 if f == family else 0.0) for f in FAMILIES}
+    cands = generate_candidates(view, 120, random.Random(f"ranks:{family}"), weights, phrasings=5)
+    fns = Counter(next(f for f in ("DENSE_RANK", "ROW_NUMBER", "RANK") if f in c.sql) for c in cands)
+    assert len(cands) >= 60 and fns["DENSE_RANK"] and fns["RANK"], fns
+    for c in cands:
+        dense = "DENSE_RANK" in c.sql
+        assert (_DENSE.search(c.question) is not None) == dense, (c.question, c.sql)
+        if family != "window_group_rank" and "RANK()" in c.sql and not dense:
+            assert _TIES_KEPT.search(c.question), (c.question, c.sql)
+        issues = [i for i in form_issues(sqlglot.parse_one(c.sql, read="duckdb"), c.question) if "rank" in i.lower()]
+        assert issues == [], (c.question, c.sql)

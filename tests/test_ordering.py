@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 
 from schemadistill.literals import ground_literals
-from schemadistill.ordering import ground_key_sort, stated_key_sort, stated_sort
+from schemadistill.ordering import ground_key_sort, stated_direction, stated_key_sort, stated_sort
 
 
 @pytest.mark.parametrize("question,want", [
@@ -22,6 +22,17 @@ from schemadistill.ordering import ground_key_sort, stated_key_sort, stated_sort
 def test_stated_sort(question: str, want: str | None) -> None:
     assert stated_sort(question) == want
 
+
+
+@pytest.mark.parametrize("question,want", [
+    ("Top 5 sessions by revenue", "DESC"), ("the lowest age", "ASC"), ("at least 3 sessions", None),
+    ("Top user per country ranked by age ascending (ties included)", "ASC"),
+    ("Bottom three browsers, descending", "DESC"),
+    ("top 3 by revenue, bottom 3 by age", None), ("ascending by age, then descending by revenue", None),
+])
+def test_stated_direction(question: str, want: str | None) -> None:
+    """A way said outright ("ascending") wins over "top", which names the ranks kept."""
+    assert stated_direction(question) == want
 
 def test_a_sorted_breakdown_gets_its_order_and_every_group() -> None:
     sql = "SELECT os, SUM(revenue) AS total FROM s GROUP BY os LIMIT 1"
