@@ -133,6 +133,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
         issues += _missing_measures(tree, question, index)
         issues += _missing_breakdowns(tree, question, index)
         issues += _unshown_columns(tree, question, index)
+        issues += _partition_issues(tree, question, index)
         issues += _unasked_filters(tree, question, index)
         issues += _uncomputed_metrics(tree, question, index)
         issues += _unnamed_columns(tree, question, index, mentions)
@@ -358,6 +359,36 @@ def _which_dimensions(question: str, index: ValueIndex) -> tuple[set[str], set[s
     return named, ranked
 
 
+# "within its region", "separately within each web client", "restarting the ranking for each OS":
+# the dimension a ranking restarts in
+_WITHIN = re.compile(r"\b(?:within|inside)\s+(?:its|each|every|their|the)\s+|\brestarting\s+(?:the\s+)?"
+                     r"rank(?:ing|s)?\s+(?:for|in|within)\s+(?:each|every)\s+|\bseparately\s+(?:for|in)\s+"
+                     r"(?:each|every)\s+", re.IGNORECASE)
+_RANKERS = (exp.RowNumber, exp.Rank, exp.DenseRank)
+
+
+def _partition_issues(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+    """A ranking window not partitioned by the dimension the question ranks within ("the rank of
+    each browser within its region" as ``RANK() OVER (PARTITION BY browser ...)``; session 25,
+    read from k21's misses, where a beam had the partition right)."""
+    windows = [w for w in tree.find_all(exp.Window) if isinstance(w.this, _RANKERS)]
+    if not windows or not index.dimensions:
+        return []
+    longest = max(p.count(" ") + 1 for p in index.dimensions)
+    within = set()
+    for m in _WITHIN.finditer(question):
+        toks = re.findall(r"[a-z0-9']+", question[m.end():].lower().replace("_", " "))[:longest]
+        key, _ = phrase_at(toks, 0, index.dimensions, longest, skips=(0,))
+        if key is not None:
+            within.add(key[1].lower())
+    issues = []
+    for w in windows:
+        parts = {c.name.lower() for p in w.args.get("partition_by") or [] for c in p.find_all(exp.Column)}
+        issues += [f"the question ranks within each {col}; {w.this.sql()} is not partitioned by it"
+                   for col in sorted(within - parts)]
+    return issues
+
+
 def _shows(tree: exp.Expr, column: str) -> bool:
     """Does a projection of any SELECT read ``column``?"""
     name = column.lower()
@@ -377,6 +408,7 @@ _SHOW_STOP = re.compile(r"\b(?:where|for|in|that|who|whose|which|by|over|above|u
 _ASKED_LIST = re.compile(r"(?:\b(?:what(?:'s|\s+(?:is|are|was|were))|give(?:\s+me)?|get|pull\s+up|provide)\s+|:\s*)"
                          r"(?P<cols>[^?.;:!()]+)", re.IGNORECASE)
 _OF = re.compile(r"\bof\b", re.IGNORECASE)
+_SHOW_ITEMS = re.compile(r",|\band\b|&")
 _SHOW_ITEM_LEAD = ("the", "their", "its", "his", "her", "each", "every")
 
 
@@ -412,7 +444,8 @@ def _unshown_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
         for m in pattern.finditer(question):
             cols = _SHOW_STOP.split(m["cols"], maxsplit=1)[0]
             listed = []
-            for item in re.split(r",|\band\b|&", cols):
+            items = [item for item in _SHOW_ITEMS.split(cols) if item.strip()]
+            for item in items:
                 # "date of action" is one phrase; "revenue of the ten sessions" ends the list at "of"
                 found = read(item)
                 cut = found is None and _OF.search(item) is not None
@@ -426,7 +459,26 @@ def _unshown_columns(tree: exp.Expr, question: str, index: ValueIndex) -> list[s
             if len(listed) >= least:
                 issues += [f"the question shows {col} ('{said}'); the SQL does not select it"
                            for said, col in listed if col not in shown]
+            if len(listed) >= 2 and len(listed) == len(items):  # a list read whole: nothing else to show
+                issues += _unlisted_columns(tree, {col for _, col in listed})
     return list(dict.fromkeys(issues))
+
+
+def _unlisted_columns(tree: exp.Select, listed: set[str]) -> list[str]:
+    """A plain column the outer SELECT shows besides a list the question gives whole ("Show
+    session_id, browser type and revenue" answered with the OS too): not a key (``*_id``), a
+    GROUP BY key or the column the rows are ordered by, which a list may leave unsaid."""
+    keep = {c.name.lower() for k in _group_keys(tree) for c in k.find_all(exp.Column)}
+    order = tree.args.get("order")
+    keep |= {c.name.lower() for o in (order.expressions if order else []) for c in o.find_all(exp.Column)}
+    issues = []
+    for proj in tree.expressions:
+        col = proj.unalias()
+        if isinstance(col, exp.Column):
+            name = col.name.lower()
+            if name not in listed and name not in keep and not (name == "id" or name.endswith("_id")):
+                issues.append(f"the SQL shows {name}; the question's list does not name it")
+    return issues
 
 
 def _unasked_filters(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:

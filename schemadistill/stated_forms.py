@@ -29,7 +29,8 @@ check had questioned the first answer:
   percent", "(in percent)") with nothing multiplied by 100 (session 24, read from k21's misses);
 - a dense ranking worded ("dense ranking", "tied values counted once", "the top 3 distinct
   values") and ``RANK()`` / ``ROW_NUMBER()`` written, or ties kept without a word of density
-  ("the top five by revenue, ties included") and ``DENSE_RANK()`` written (session 25).
+  ("the top five by revenue, ties included") and ``DENSE_RANK()`` written; a row compared with
+  a subquery's statistic (``age > (SELECT MEDIAN(age) ...)``) the question never words (session 25).
 """
 
 from __future__ import annotations
@@ -244,6 +245,30 @@ def _rank_kind_issues(tree: exp.Expr, question: str) -> list[str]:
     return issues
 
 
+# the words of a statistic a row may be compared with: "above the average", "over the median"
+# (or a superlative: "the top age", "tied for the greatest", "(all ties)")
+_STAT_WORDS = re.compile(r"\b(?:average|avg|mean|median|typical|percentile|quartile|quantile|norm|overall|max\w*|"
+                         r"min\w*|total|sum|top|bottom|most|least|ties|tied|\w{2,}est)\b", re.IGNORECASE)
+_STAT_NODES = (exp.Avg, exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile, exp.ApproxQuantile,
+               exp.Max, exp.Min, exp.Sum)
+
+
+def _unasked_statistic_issues(tree: exp.Expr, question: str) -> list[str]:
+    """A row compared with a statistic of a subquery (``age > (SELECT MEDIAN(age) ...)``) that
+    the question never words ("How many accounts where age > 35": the median is the student's;
+    session 25, read from k21's misses)."""
+    if _STAT_WORDS.search(question):
+        return []
+    for cmp in tree.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ, exp.NEQ):
+        for side in (cmp.this, cmp.expression):
+            sub = side.this if isinstance(side, exp.Subquery) else None
+            if isinstance(sub, exp.Select) and len(sub.expressions) == 1:
+                stat = sub.expressions[0].unalias()
+                if isinstance(stat, _STAT_NODES):
+                    return [f"the SQL compares with {stat.sql()} of a subquery; the question names no such statistic"]
+    return []
+
+
 # "the percentage change", "(in percent)", "as a percentage", "what percent of": a percentage
 # asked; not a stated share ("above 10 percent", "over 5%") nor a percentile
 _PERCENT_ASKED = re.compile(r"\bpercent(?:age)?s?\b|%", re.IGNORECASE)
@@ -343,4 +368,4 @@ def form_issues(tree: exp.Expr, question: str, columns: Collection[str] = (),
             + _month_end_issues(tree, question) + _total_row_issues(tree, question)
             + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree)
             + _rank_direction_issues(tree, question) + _rank_kind_issues(tree, question)
-            + _percent_issues(tree, question))
+            + _percent_issues(tree, question) + _unasked_statistic_issues(tree, question))

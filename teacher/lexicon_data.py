@@ -503,9 +503,11 @@ SYNONYMS: dict[str, list[str]] = {
     "time": ["timestamp", "date and time"],
     "timestamp": ["time", "date and time", "datetime"],
     "datetime": ["timestamp", "date and time"],
+    # not "calendar month" for a month: date_part_group says it of the month of the year (January of
+    # every year together, EXTRACT), so both answers had the same words (session 25: 103 EXTRACT
+    # and 82 DATE_TRUNC pairs of one run); a fiscal quarter is not a calendar one
     "week": ["calendar week"],
-    "month": ["calendar month"],
-    "quarter": ["fiscal quarter", "three-month period"],
+    "quarter": ["three-month period"],
     "year": ["calendar year"],
     "period": ["time period", "time frame", "window"],
     "creation date": ["date created", "created date", "created"],

@@ -373,3 +373,18 @@ def test_every_phrasing_says_which_ranking_its_sql_uses(bound: dict[str, Bound],
             assert _TIES_KEPT.search(c.question), (c.question, c.sql)
         issues = [i for i in form_issues(sqlglot.parse_one(c.sql, read="duckdb"), c.question) if "rank" in i.lower()]
         assert issues == [], (c.question, c.sql)
+
+
+def test_calendar_month_means_one_thing(bound: dict[str, Bound]) -> None:
+    """"calendar month" is date_part_group's month of the year (EXTRACT); the lexicon once gave it
+    as a synonym of "month" too, so DATE_TRUNC families said it of months of each year (session
+    25: 103 EXTRACT and 82 DATE_TRUNC pairs of one run had the words)."""
+    view = bound["ecommerce"].view
+    families = ["date_part_group", "metric_by_dimension", "dimension_breakdown", "period_change", "running_total",
+                "time_bucket", "metric_by_time", "metric_top_dimension"]
+    weights = {f: (1.0 if f in families else 0.0) for f in FAMILIES}
+    cands = generate_candidates(view, 400, random.Random("calendar"), weights, phrasings=4)
+    said = [c for c in cands if "calendar month" in c.question.lower()]
+    assert said and any(c.family == "date_part_group" for c in said)
+    for c in said:
+        assert "EXTRACT(MONTH" in c.sql.upper(), (c.family, c.question, c.sql)
