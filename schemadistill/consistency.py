@@ -70,7 +70,7 @@ from schemadistill.grounding import (
 )
 from schemadistill.literals import explains_number, literal_issues, literal_number, question_atoms
 from schemadistill.measures import AGGREGATE_NODES, phrase_at, stated_measures
-from schemadistill.stated_forms import form_issues
+from schemadistill.stated_forms import RANKERS, form_issues
 from schemadistill.stated_tests import worded_tests, written_tests
 
 # the buckets people ask for, and how a SQL bucket names them; "day of the week" before "day"
@@ -364,14 +364,13 @@ def _which_dimensions(question: str, index: ValueIndex) -> tuple[set[str], set[s
 _WITHIN = re.compile(r"\b(?:within|inside)\s+(?:its|each|every|their|the)\s+|\brestarting\s+(?:the\s+)?"
                      r"rank(?:ing|s)?\s+(?:for|in|within)\s+(?:each|every)\s+|\bseparately\s+(?:for|in)\s+"
                      r"(?:each|every)\s+", re.IGNORECASE)
-_RANKERS = (exp.RowNumber, exp.Rank, exp.DenseRank)
 
 
 def _partition_issues(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
     """A ranking window not partitioned by the dimension the question ranks within ("the rank of
     each browser within its region" as ``RANK() OVER (PARTITION BY browser ...)``; session 25,
     read from k21's misses, where a beam had the partition right)."""
-    windows = [w for w in tree.find_all(exp.Window) if isinstance(w.this, _RANKERS)]
+    windows = [w for w in tree.find_all(exp.Window) if isinstance(w.this, RANKERS)]
     if not windows or not index.dimensions:
         return []
     longest = max(p.count(" ") + 1 for p in index.dimensions)

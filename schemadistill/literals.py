@@ -1146,9 +1146,8 @@ def literal_issues(tree: exp.Expr, question: str) -> list[str]:
 def _reused_numbers(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
     """A number the question states once that the SQL compares two different things with
     ("the sum of money over 26000 where there is a purchase" as ``revenue > 26000 ... HAVING
-    SUM(revenue) > 26000``; "revenue between zero and 1700 and time spent at most 500" with
-    ``session_duration <= 1700``): the student copied it into a test of its own. The same test
-    repeated (a subquery's filter) is one thing; 0 and 1 are flags (session 25, read from k22)."""
+    SUM(revenue) > 26000``): the student copied it into a test of its own. The same test repeated
+    (a subquery's filter) is one thing; 0 and 1 are flags (session 25, read from k22's misses)."""
     issues = []
     for x in dict.fromkeys(lit.number for lit in lits if lit.kind == "number" and lit.number not in (None, 0.0, 1.0)):
         assert x is not None

@@ -176,7 +176,8 @@ def _total_row_issues(tree: exp.Expr, question: str) -> list[str]:
     return []
 
 
-_RANKERS = (exp.RowNumber, exp.Rank, exp.DenseRank)
+# the ranking windows
+RANKERS = (exp.RowNumber, exp.Rank, exp.DenseRank)
 # "the top three by minimum time spent" ranks ascending, "rank by the minimum age" descending
 _MIN_MAX = re.compile(r"\b(?:minimum|maximum|min|max)\b", re.IGNORECASE)
 
@@ -192,7 +193,7 @@ def _rank_direction_issues(tree: exp.Expr, question: str) -> list[str]:
     issues = []
     for w in tree.find_all(exp.Window):
         order = w.args.get("order")
-        if not isinstance(w.this, _RANKERS) or order is None or not order.expressions:
+        if not isinstance(w.this, RANKERS) or order is None or not order.expressions:
             continue
         got = "DESC" if order.expressions[0].args.get("desc") else "ASC"
         if got != want:
@@ -217,8 +218,9 @@ def _rank_limit(tree: exp.Expr, ranker: exp.Window) -> int | None:
         for side, other in ((cmp.this, cmp.expression), (cmp.expression, cmp.this)):
             if side is ranker or (alias and isinstance(side, exp.Column) and side.name == alias):
                 n = _number(other)
-                if n is not None:
-                    kept.append(int(n) - (1 if isinstance(cmp, exp.LT) else 0) if not isinstance(cmp, exp.EQ) else 1)
+                if n is None:
+                    continue
+                kept.append(1 if isinstance(cmp, exp.EQ) else int(n) - 1 if isinstance(cmp, exp.LT) else int(n))
     return max(kept) if kept else None
 
 
@@ -235,7 +237,7 @@ def _rank_kind_issues(tree: exp.Expr, question: str) -> list[str]:
         return []
     issues = []
     for w in tree.find_all(exp.Window):
-        if not isinstance(w.this, _RANKERS):
+        if not isinstance(w.this, RANKERS):
             continue
         if dense and not isinstance(w.this, exp.DenseRank):
             issues.append(f"the question ranks densely (tied values counted once); the SQL ranks with {w.this.sql()}")
