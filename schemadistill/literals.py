@@ -393,7 +393,8 @@ def ground_literals(sql: str, question: str, dialect: str = "duckdb", skip: Coll
 # a window counted back or forward in words: "the last three months", "90 days before", "past 2 weeks"
 _SPAN = re.compile(r"\b(?:(?:last|past|previous|prior|trailing|next)\s+(?:\w+\s+)?(?P<u1>day|week|month|quarter|year)s?"
                    r"|(?:\d+|" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")\s+"
-                   r"(?P<u2>day|week|month|quarter|year)s?\s+(?:before|after|prior|ago|back|earlier|later))\b",
+                   r"(?P<u2>day|week|month|quarter|year)s?\s+(?:before|after|prior|ago|back|earlier|later|ending|"
+                   r"up\s+to|until|till|through|leading|preceding))\b",
                    re.IGNORECASE)
 
 
