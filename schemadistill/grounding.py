@@ -197,7 +197,8 @@ _DEGREE = frozenset({"most", "more", "least", "less", "very", "highly"})
 # a flag word negated around it: "excluding fraudulent sessions", "the fraudulent flag is not set"
 _NEGATORS_BEFORE = frozenset({"not", "no", "non", "excluding", "exclude", "excludes", "without", "except", "never",
                               "isn't", "isnt", "aren't", "arent", "wasn't", "wasnt", "weren't", "werent"})
-_NEGATED_AFTER = re.compile(r"^(?:flag )?(?:(?:(?:is|was|are|were|being) )?(?:not\b|unset\b|false\b|0\b|"
+# ("active user set to false", "active customer set to 0": one word, the entity, before "set to")
+_NEGATED_AFTER = re.compile(r"^(?:flag |[\w'-]+ (?=set to ))?(?:(?:(?:is|was|are|were|being) )?(?:not\b|unset\b|false\b|0\b|"
                             r"set to (?:false|0|no)\b|equal to (?:false|0)\b|equals (?:false|0)\b)"
                             r"|(?:is|was|are|were)n['\u2019]?t\b)")  # "the fraudulent flag isn't set"
 _FILTER_NEGATORS = _NEGATORS_BEFORE | {"didn't", "didnt", "don't", "doesn't", "haven't", "hasn't", "nothing", "zero"}
