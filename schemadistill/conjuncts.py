@@ -64,3 +64,13 @@ def and_where(sel: exp.Select, cond: exp.Expr) -> None:
     if isinstance(old, exp.Connector) and not isinstance(old, exp.And):
         old = exp.Paren(this=old)
     where.set("this", exp.And(this=old, expression=cond))
+
+
+def bare_sql(node: exp.Expr) -> str:
+    """A condition without table qualifiers or outer parentheses, to compare however it is written."""
+    node = node.copy()
+    for col in node.find_all(exp.Column):
+        col.set("table", None)
+    while isinstance(node, exp.Paren):
+        node = node.this
+    return node.sql(dialect="duckdb").lower()

@@ -56,12 +56,11 @@ from sqlglot.errors import SqlglotError
 
 from schemadistill.ages import is_age_column, stated_age
 from schemadistill.breakdowns import stated_breakdown
-from schemadistill.conjuncts import and_terms
+from schemadistill.conjuncts import and_terms, bare_sql
 from schemadistill.grounding import (
     QUOTED_TEXT,
     Mention,
     ValueIndex,
-    bare_sql,
     column_keys,
     flag_unstated,
     mention_at,
@@ -70,7 +69,8 @@ from schemadistill.grounding import (
 )
 from schemadistill.literals import explains_number, literal_issues, literal_number, question_atoms
 from schemadistill.measures import AGGREGATE_NODES, phrase_at, stated_measures
-from schemadistill.stated_forms import RANKERS, form_issues
+from schemadistill.ordering import RANKINGS
+from schemadistill.stated_forms import form_issues
 from schemadistill.stated_tests import worded_tests, written_tests
 
 # the buckets people ask for, and how a SQL bucket names them; "day of the week" before "day"
@@ -370,7 +370,7 @@ def _partition_issues(tree: exp.Expr, question: str, index: ValueIndex) -> list[
     """A ranking window not partitioned by the dimension the question ranks within ("the rank of
     each browser within its region" as ``RANK() OVER (PARTITION BY browser ...)``; session 25,
     read from k21's misses, where a beam had the partition right)."""
-    windows = [w for w in tree.find_all(exp.Window) if isinstance(w.this, RANKERS)]
+    windows = [w for w in tree.find_all(exp.Window) if isinstance(w.this, RANKINGS)]
     if not windows or not index.dimensions:
         return []
     longest = max(p.count(" ") + 1 for p in index.dimensions)
@@ -562,12 +562,7 @@ def _unqualified_tests(tree: exp.Expr) -> frozenset[str]:
     """Every comparison of ``tree`` as lower-case SQL without table qualifiers (``s.revenue > 0``:
     ``revenue > 0``), in an aggregate's CASE or in WHERE alike: a metric counted where its test
     holds gives the same number either way; ``SUM(flag)`` reads as ``flag = 1``."""
-    found = set()
-    for node in tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE):
-        test = node.copy()
-        for col in test.find_all(exp.Column):
-            col.set("table", None)
-        found.add(test.sql(dialect="duckdb").lower())
+    found = {bare_sql(node) for node in tree.find_all(exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE)}
     # SUM(is_fraud) / AVG(is_fraud) of a 0/1 flag counts where it is 1
     found |= {f"{agg.this.name.lower()} = 1" for agg in tree.find_all(exp.Sum, exp.Avg) if isinstance(agg.this, exp.Column)}
     return frozenset(found)

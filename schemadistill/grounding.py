@@ -118,7 +118,7 @@ from schemadistill.breakdowns import (
     stated_breakdown,
     subtotal_keys,
 )
-from schemadistill.conjuncts import and_where, is_where_conjunct, outer_paren, remove_conjunct
+from schemadistill.conjuncts import and_where, bare_sql, is_where_conjunct, outer_paren, remove_conjunct
 from schemadistill.literals import (
     Atom,
     ground_literals,
@@ -281,16 +281,6 @@ class FilterRef:
     def kind(self) -> type[exp.Expr]:
         """The node type the condition is (``exp.GT`` for ``revenue > 0``): what to search a query for."""
         return type(self._tree.unnest())
-
-
-def bare_sql(node: exp.Expr) -> str:
-    """A condition without table qualifiers or outer parentheses, to compare however it is written."""
-    node = node.copy()
-    for col in node.find_all(exp.Column):
-        col.set("table", None)
-    while isinstance(node, exp.Paren):
-        node = node.this
-    return node.sql(dialect="duckdb").lower()
 
 
 @dataclass

@@ -68,7 +68,7 @@ from sqlglot.errors import SqlglotError
 
 from schemadistill.answer_shape import drop_unasked_limit, ground_count, ground_one_row, show_group_keys
 from schemadistill.comparisons import stated_comparison
-from schemadistill.conjuncts import is_where_conjunct, outer_paren, remove_conjunct
+from schemadistill.conjuncts import bare_sql, is_where_conjunct, outer_paren, remove_conjunct
 from schemadistill.ordering import default_nulls_first, drop_unasked_rank, ground_sort, stated_direction
 from schemadistill.rates import drop_self_filtering
 
@@ -1159,10 +1159,7 @@ def _reused_numbers(lits: list[_Lit], atoms: list[Atom]) -> list[str]:
                 continue
             cmp = _comparison(lit)
             if cmp is not None:
-                side = cmp[1].copy()
-                for col in side.find_all(exp.Column):
-                    col.set("table", None)  # s.revenue in one SELECT, revenue in another: one thing
-                tested.add(side.sql().lower())
+                tested.add(bare_sql(cmp[1]))  # s.revenue in one SELECT, revenue in another: one thing
         if said == 1 and len(tested) > 1:
             issues.append(f"the question states {_fmt(x)} once; the SQL compares {' and '.join(sorted(tested))} with it")
     return issues

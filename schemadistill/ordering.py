@@ -134,7 +134,7 @@ def default_nulls_first(dialect: str, desc: bool) -> bool:
 
 
 _RANK_WORDS = re.compile(r"\b(?:rank\w*|position|positions|placing|standing|row\s+numbers?|numbered)\b", re.IGNORECASE)
-_RANKINGS = (exp.Rank, exp.DenseRank, exp.RowNumber)
+RANKINGS = (exp.Rank, exp.DenseRank, exp.RowNumber)
 
 
 def drop_unasked_rank(tree: exp.Expr, question: str) -> list[str]:
@@ -150,7 +150,7 @@ def drop_unasked_rank(tree: exp.Expr, question: str) -> list[str]:
     changes = []
     for proj in list(tree.expressions):
         win = proj.unalias()
-        if not (isinstance(win, exp.Window) and isinstance(win.this, _RANKINGS) and not win.args.get("partition_by")
+        if not (isinstance(win, exp.Window) and isinstance(win.this, RANKINGS) and not win.args.get("partition_by")
                 and win.args.get("order") is not None):
             continue
         alias = proj.alias.lower() if isinstance(proj, exp.Alias) else ""

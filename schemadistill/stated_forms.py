@@ -42,7 +42,7 @@ from sqlglot import exp
 
 from schemadistill.conjuncts import and_terms
 from schemadistill.literals import literal_number
-from schemadistill.ordering import stated_direction
+from schemadistill.ordering import RANKINGS, stated_direction
 from schemadistill.stated_tests import StatedTest, worded_tests, written_tests
 
 _QUANTILE_NODES = (exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.ApproxQuantile)
@@ -176,8 +176,6 @@ def _total_row_issues(tree: exp.Expr, question: str) -> list[str]:
     return []
 
 
-# the ranking windows
-RANKERS = (exp.RowNumber, exp.Rank, exp.DenseRank)
 # "the top three by minimum time spent" ranks ascending, "rank by the minimum age" descending
 _MIN_MAX = re.compile(r"\b(?:minimum|maximum|min|max)\b", re.IGNORECASE)
 
@@ -193,7 +191,7 @@ def _rank_direction_issues(tree: exp.Expr, question: str) -> list[str]:
     issues = []
     for w in tree.find_all(exp.Window):
         order = w.args.get("order")
-        if not isinstance(w.this, RANKERS) or order is None or not order.expressions:
+        if not isinstance(w.this, RANKINGS) or order is None or not order.expressions:
             continue
         got = "DESC" if order.expressions[0].args.get("desc") else "ASC"
         if got != want:
@@ -237,7 +235,7 @@ def _rank_kind_issues(tree: exp.Expr, question: str) -> list[str]:
         return []
     issues = []
     for w in tree.find_all(exp.Window):
-        if not isinstance(w.this, RANKERS):
+        if not isinstance(w.this, RANKINGS):
             continue
         if dense and not isinstance(w.this, exp.DenseRank):
             issues.append(f"the question ranks densely (tied values counted once); the SQL ranks with {w.this.sql()}")
@@ -251,8 +249,7 @@ def _rank_kind_issues(tree: exp.Expr, question: str) -> list[str]:
 # (or a superlative: "the top age", "tied for the greatest", "(all ties)")
 _STAT_WORDS = re.compile(r"\b(?:average|avg|mean|median|typical|percentile|quartile|quantile|norm|overall|max\w*|"
                          r"min\w*|total|sum|top|bottom|most|least|ties|tied|\w{2,}est)\b", re.IGNORECASE)
-_STAT_NODES = (exp.Avg, exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.Quantile, exp.ApproxQuantile,
-               exp.Max, exp.Min, exp.Sum)
+_STAT_NODES = (*_QUANTILE_NODES, exp.Quantile, exp.Avg, exp.Max, exp.Min, exp.Sum)
 
 
 def _unasked_statistic_issues(tree: exp.Expr, question: str) -> list[str]:
