@@ -89,7 +89,7 @@ _AGG_WORDS: dict[type[exp.Expr], re.Pattern[str]] = {
     exp.Min: re.compile(r"\b(?:min|minimum|minimal|lowest|smallest|least|fewest|shortest|earliest|first|cheapest|"
                         r"bottom|worst)\b"),
     exp.Max: re.compile(r"\b(?:max|maximum|maximal|highest|largest|biggest|greatest|most|longest|latest|last|top|"
-                        r"peak|best|record)\b"),
+                        r"peak|best|record|busiest)\b"),
     exp.Avg: re.compile(r"\b(?:avg|average|averages|averaged|mean|typical|per)\b"),
 }
 # an age column is named by "older", "aged 30", "over 30 years old" as much as by its phrases
@@ -222,11 +222,21 @@ def _constant_counts(tree: exp.Expr) -> list[str]:
     return issues
 
 
+# "the range of revenue": MAX(x) - MIN(x), which neither "max" nor "min" words
+_RANGE_WORDS = re.compile(r"\brange\s+(?:\(|of)\b|\brange\s+of\b")
+
+
+def _max_minus_min(node: exp.Expr | None) -> bool:
+    return isinstance(node, exp.Sub) and isinstance(node.this, exp.Max) and isinstance(node.expression, exp.Min)
+
+
 def _unasked_aggregates(tree: exp.Expr, question: str) -> list[str]:
     low = question.lower()
     issues = []
+    ranged = _RANGE_WORDS.search(low) is not None
     for kind, said in _AGG_WORDS.items():
-        used = [n for n in tree.find_all(kind) if n.find_ancestor(exp.Where, exp.Order, exp.Having) is None]
+        used = [n for n in tree.find_all(kind) if n.find_ancestor(exp.Where, exp.Order, exp.Having) is None
+                and not (ranged and _max_minus_min(n.parent))]
         if used and not said.search(low):
             issues.append(f"the SQL's {used[0].sql()} has no word in the question")
     return issues
@@ -316,10 +326,65 @@ def _groups_by(tree: exp.Expr, column: str) -> bool:
                for w in tree.find_all(exp.Window) for p in w.args.get("partition_by") or [])
 
 
+def _flag_keys(question: str, index: ValueIndex) -> list[tuple[str, str]]:
+    """The yes/no columns a question breaks down by ("by fraudulent", "for every combination of
+    is fraud and browser type", "per nation and is_active"): a flag's positive phrase or its
+    column's name after a breakdown word, standing alone (not "per fraudulent session", a filter
+    on what is counted). Read from k24's misses (session 26), where the flag became a filter."""
+    flags = index.flag_words
+    if not flags:
+        return []
+    phrases = dict(index.dimensions)
+    for phrase, entries in index.phrases.items():
+        for ref, _ in entries:
+            if ref.flag and not re.search(r"\b(?:not?|non|in|de)\b|^(?:non|in|de|un)", phrase):
+                phrases.setdefault(phrase, (ref.table, ref.column))
+    for table, column in flags:
+        phrases.setdefault(column.lower().replace("_", " "), (table, column))
+    nouns = sorted({n for c in index.counts for n in (c, c.rstrip("s"), c.split()[0])}, key=len, reverse=True)
+    keys = []
+    for key in stated_breakdown(question.replace("_", " "), phrases):
+        if key not in flags:
+            continue
+        said = [p for p, k in phrases.items() if k == key]
+        alone = any(re.search(r"\b" + re.escape(p) + r"\b(?!\s+(?:" + "|".join(map(re.escape, nouns)) + r")\b)",
+                              question.replace("_", " "), re.IGNORECASE) for p in said)
+        if alone:
+            keys.append(key)
+    return keys
+
+
+def _flag_mentions(question: str, index: ValueIndex, key: tuple[str, str]) -> int:
+    """How many times ``question`` words the yes/no column ``key`` (its phrases, its name)."""
+    said = {p for p, entries in index.phrases.items() for ref, _ in entries if (ref.table, ref.column) == key}
+    said.add(key[1].lower().replace("_", " "))
+    low = question.lower().replace("_", " ")
+    spans = {m.span() for p in said for m in re.finditer(r"\b" + re.escape(p) + r"\b", low)}
+    # overlapping phrases ("marked as fraud" and "fraud") are one mention
+    return sum(1 for a in spans if not any(b != a and b[0] <= a[0] and a[1] <= b[1] for b in spans))
+
+
+def _fixes_flag(tree: exp.Expr, column: str) -> bool:
+    """Does a WHERE hold ``column`` to one value (``is_fraud = 1``) in a SELECT that groups by it?"""
+    for sel in tree.find_all(exp.Select):
+        where = sel.args.get("where")
+        if where is None or not any(c.name.lower() == column.lower() for k in _group_keys(sel) for c in k.find_all(exp.Column)):
+            continue
+        for t in and_terms(where.this):
+            if isinstance(t, exp.EQ) and isinstance(t.this, exp.Column) and t.this.name.lower() == column.lower() \
+                    and isinstance(t.expression, exp.Literal | exp.Boolean):
+                return True
+    return False
+
+
 def _missing_breakdowns(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
     stated = stated_breakdown(question, index.dimensions)
+    flags = _flag_keys(question, index)
     issues = [f"the question breaks down by {column}; the SQL does not group by it"
-              for _, column in stated if not _groups_by(tree, column)]
+              for _, column in stated + flags if not _groups_by(tree, column)]
+    issues += [f"the question breaks down by {column}; the SQL's WHERE fixes it to one value"
+               for table, column in flags if _groups_by(tree, column) and _fixes_flag(tree, column)
+               and _flag_mentions(question, index, (table, column)) == 1]  # not "active users by active flag"
     asked = {column.lower() for _, column in stated}
     which, ranked = _which_dimensions(question, index)
     issues += [f"the question asks which {column}; the SQL neither groups by nor shows it"
@@ -331,7 +396,12 @@ def _missing_breakdowns(tree: exp.Expr, question: str, index: ValueIndex) -> lis
 _RANKING = re.compile(r"\b(?:\w{2,}est|most|least|top|first|last|leads?|trails?|ranks?|maximum|minimum)\b",
                       re.IGNORECASE)
 # "which browser", "what OS family", "top country", with a word between ("which active browser")
-_WHICH_LEAD = r"\b(?:(?:which|what)\s+(?P<mid>\w+\s+)?|top\s+(?P<top_mid>\w+\s+)?)"
+_WHICH_LEAD = r"\b(?:(?:which|what(?:'s|\s+is|\s+are)?)\s+(?P<mid>\w+\s+)?|top\s+(?P<top_mid>\w+\s+)?)"
+# a question that opens with the dimension and its ranking: "Country with the top mean age ...",
+# "Hi, what's browser type with the highest ..." (the teacher's words, as users write them)
+_LEADING_DIMENSION = r"^(?:\W*\w+[,:!]\s+)?(?:(?:what(?:'s|\s+is|\s+are)|show|give|list)\s+)?(?:the\s+)?"
+_SUPERLATIVE_AFTER = re.compile(r"\s+(?:with|having|that\s+has)\s+the\s+(?:\w{2,}est|top|most|least|max\w*|min\w*)\b",
+                                re.IGNORECASE)
 _ARTICLES = frozenset({"the", "a", "an", "its", "their"})
 # after the dimension (and a word or two: "OS family", "country of residence"), a condition: "for
 # which browser is any of ...", "for which OS family is Android", "which os = 'iOS'"; not "for
@@ -356,6 +426,10 @@ def _which_dimensions(question: str, index: ValueIndex) -> tuple[set[str], set[s
             if ranking and mid not in _ARTICLES and not m["top_mid"] \
                     and not _CONDITION_AFTER.match(question, m.end()):
                 ranked.add(column.lower())
+        lead = re.match(_LEADING_DIMENSION + re.escape(phrase) + r"\b", question, re.IGNORECASE)
+        if lead and _SUPERLATIVE_AFTER.match(question, lead.end()):
+            named.add(column.lower())
+            ranked.add(column.lower())
     return named, ranked
 
 
@@ -726,7 +800,7 @@ def _value_issues(tree: exp.Expr, question: str, index: ValueIndex, mentions: li
     return list(dict.fromkeys(issues))
 
 
-_BREAKDOWN_BEFORE = re.compile(r"\b(?:by|per|each|which|what|across)\s+(?:\w+\s+)?$", re.IGNORECASE)
+_BREAKDOWN_BEFORE = re.compile(r"\b(?:by|per|each|which|what|across|combinations?\s+of)\s+(?:\w+\s+)?$", re.IGNORECASE)
 # a flag's word as the thing ranked: "Rank fraudulent by the avg revenue", "Give every fraudulent a
 # rank", "Show the fraudulent with the highest share" (a noun, not "the fraudulent sessions")
 _RANKED_BEFORE = re.compile(r"\b(?:rank|every|the)\s+$", re.IGNORECASE)

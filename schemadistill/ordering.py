@@ -36,6 +36,12 @@ _ASC = re.compile(r"\b(?:(?:from\s+)?(?:the\s+)?(?:lowest|smallest|least|fewest)
                   r"first|(?:in\s+)?ascending(?:\s+order)?|asc)\b", re.IGNORECASE)
 
 
+def by_superlative(question: str) -> str | None:
+    """"DESC" or "ASC" when the superlatives right after "by" all rank one way, else None."""
+    ways = {"DESC" if _DESC_WORDS.match(m["sup"]) else "ASC" for m in _BY_SUPERLATIVE.finditer(question)}
+    return ways.pop() if len(ways) == 1 else None
+
+
 def stated_sort(question: str) -> str | None:
     """"DESC" or "ASC" when the question asks for a sorted list one way ("highest first", "in
     ascending order"), else None (no such words, or words of both ways)."""
@@ -57,6 +63,10 @@ _NOT_A_RANKING = re.compile(r"\b(?:at\s+(?:the\s+)?(?:least|most)|no\s+more|no\s
 # "ascending"/"descending" said outright win over a "top" that only names the kept ranks ("Top
 # user per country ranked by age ascending": the youngest; session 25, read from k22's misses)
 _SAID_OUTRIGHT = re.compile(r"\b(?P<way>ascending|descending)\b", re.IGNORECASE)
+# the superlative a ranking is "by": "the top two sessions by smallest session length" ranks
+# ascending whatever "top" says (but "rank X by the largest time spent" may name a MAX instead)
+_BY_SUPERLATIVE = re.compile(r"\bby\s+(?:the\s+)?(?P<sup>highest|largest|biggest|greatest|most|longest|heaviest|"
+                             r"lowest|smallest|least|fewest|shortest|lightest)\b", re.IGNORECASE)
 
 
 def stated_direction(question: str) -> str | None:

@@ -37,18 +37,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from difflib import SequenceMatcher
 
 from sqlglot import exp
 
 from schemadistill.conjuncts import and_terms
-from schemadistill.literals import literal_number
-from schemadistill.ordering import RANKINGS, stated_direction
+from schemadistill.literals import SPAN, literal_number
+from schemadistill.ordering import RANKINGS, by_superlative, stated_direction
 from schemadistill.stated_tests import StatedTest, worded_tests, written_tests
 
 _QUANTILE_NODES = (exp.Median, exp.PercentileCont, exp.PercentileDisc, exp.ApproxQuantile)
 # "the 90th percentile", "25th, 50th and 75th percentile" (not "the 3rd quarter" beside them)
 _ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)(?=(?:\s*(?:,|and|&)\s*\d{1,2}(?:st|nd|rd|th))*\s+percentiles?\b)",
                       re.IGNORECASE)
+
+
+# any word of a quantile, levels stated or not ("the interquartile range", "percentiles", "IQR"),
+# misspelt too ("qurtiles", "interquratile": SequenceMatcher ratio >= 0.8)
+_QUANTILE_WORDS = re.compile(r"median|middle|percentile|quartile|quantile|\biqr\b|\bp\d{1,2}\b|typical|midpoint",
+                             re.IGNORECASE)
+_QUANTILE_SPELLINGS = ("median", "percentile", "percentiles", "quartile", "quartiles", "interquartile", "quantile")
+
+
+def _names_quantile(question: str) -> bool:
+    if _QUANTILE_WORDS.search(question):
+        return True
+    return any(SequenceMatcher(None, w, q).ratio() >= 0.8
+               for w in re.findall(r"[a-z]{5,}", question.lower()) for q in _QUANTILE_SPELLINGS)
 
 
 def asked_quantiles(question: str) -> set[float]:
@@ -89,6 +104,9 @@ def _quantile_issues(tree: exp.Expr, question: str) -> list[str]:
         averaged = re.search(r"\b(?:average[sd]?|mean|avg)\b", question, re.IGNORECASE) is not None
         if averaged and have and tree.find(exp.Avg) is None:
             return ["the question asks for an average; the SQL takes a quantile"]
+        shown = any(n.find_ancestor(exp.Where, exp.Having) is None for n in tree.find_all(*_QUANTILE_NODES))
+        if shown and not _names_quantile(question):  # "the busiest user" as a MEDIAN (a compared one: below)
+            return ["the SQL takes a quantile; the question names none"]
         return []
     return [f"the question asks for the {x:g} quantile; the SQL has none" for x in sorted(asked)
             if not any(abs(x - h) < 1e-9 for h in have)]
@@ -156,16 +174,25 @@ _GRAND_TOTAL = re.compile(r"\b(?:grand|overall)\s+total\b|\b(?:total|combined)\s
 _SUBTOTALS = re.compile(r"\bsub-?tot\w*|\btotals?\s+per\s+.+\band\s+overall\b", re.IGNORECASE)
 
 
+# any word of a total row, however worded, that keeps a ROLLUP from being questioned
+_ANY_TOTAL = re.compile(r"\btotals\b|\btotal\s+(?:row|line|across|per|for\s+all)|\bgrand\b|sub-?tot|roll[\s-]?up|"
+                        r"\b(?:aggregate|overall|combined)\s+total\b|\brows?\b|\bacross\s+(?:all|every)\b|"
+                        r"\boverall\s*(?:[?.!,;]|$)|\bcombined\s*(?:[?.!,;]|$)|\b(?:and|plus|with|including)\s+(?:the|a)\s+total\b",
+                        re.IGNORECASE)
+
+
 def _total_row_issues(tree: exp.Expr, question: str) -> list[str]:
     """A total row asked and the outer GROUP BY has none; or subtotals (``ROLLUP`` of two keys)
     where only a grand total is asked, and the other way round (``GROUPING SETS ((a, b), ())``)."""
     if not isinstance(tree, exp.Select) or tree.args.get("group") is None:
         return []
     grand, subtotals = _GRAND_TOTAL.search(question) is not None, _SUBTOTALS.search(question) is not None
-    if not grand and not subtotals:
-        return []
     keys = tree.args["group"].expressions
     totals = [k for k in keys if isinstance(k, exp.Rollup | exp.Cube | exp.GroupingSets)]
+    if not grand and not subtotals:
+        if totals and not _ANY_TOTAL.search(question):  # "the ratio ... broken down by platform"
+            return [f"the SQL adds total rows ({totals[0].sql()}); the question asks for none"]
+        return []
     if not totals:
         return ["the question asks for a total row; the SQL's GROUP BY makes none"]
     if isinstance(totals[0], exp.Rollup) and len(totals[0].expressions) > 1 and not subtotals:
@@ -185,13 +212,18 @@ def _rank_direction_issues(tree: exp.Expr, question: str) -> list[str]:
     question ranks, when it ranks one way only ("the two smallest age values" ranked ``age
     DESC``; ``ordering.stated_direction``, the words by which grounding turns an outer ``ORDER BY
     ... LIMIT``, schemadistill/literals.py); a window grounding does not touch."""
-    want = stated_direction(question)
-    if want is None or _MIN_MAX.search(question):
+    stated, by = stated_direction(question), by_superlative(question)
+    if stated is None and by is None or _MIN_MAX.search(question):
         return []
     issues = []
     for w in tree.find_all(exp.Window):
         order = w.args.get("order")
         if not isinstance(w.this, RANKINGS) or order is None or not order.expressions:
+            continue
+        # "the top two sessions by smallest session length": a plain column ranked by its
+        # superlative (over an aggregate the superlative may name the aggregate instead)
+        want = by if by is not None and order.expressions[0].this.find(exp.AggFunc) is None else stated
+        if want is None:
             continue
         got = "DESC" if order.expressions[0].args.get("desc") else "ASC"
         if got != want:
@@ -287,6 +319,43 @@ def _percent_issues(tree: exp.Expr, question: str) -> list[str]:
     return ["the question asks for a percentage; the SQL multiplies nothing by 100"]
 
 
+# a change between consecutive periods: "how did revenue change month over month", "the change
+# from the previous year", "versus the prior quarter", "year-over-year growth"
+_PERIOD_CHANGE = re.compile(r"\b(?:month|quarter|year|week|day)(?:ly)?[\s-]+(?:over|on|by)[\s-]+(?:month|quarter|year|week|day)(?:ly)?\b|"
+                            r"\b(?:previous|prior|preceding)\s+(?:month|quarter|year|week|day|period)\b",
+                            re.IGNORECASE)
+
+
+def _period_change_issues(tree: exp.Expr, question: str) -> list[str]:
+    """A change between periods asked and no ``LAG``/``LEAD`` (nor a second reading of the
+    previous period) in the SQL: "how did the session count change month over month" answered
+    with the counts alone (session 26, read from k24's misses)."""
+    if not _PERIOD_CHANGE.search(question) or not re.search(r"\b(?:chang\w*|growth|grow|grew|differen\w*|"
+                                                          r"compare\w*|versus|vs|rose|fell|up\s+or\s+down)\b",
+                                                          question, re.IGNORECASE):
+        return []
+    if tree.find(exp.Lag, exp.Lead) is not None or len(list(tree.find_all(exp.Select))) > 2:
+        return []
+    return ["the question asks for the change from the previous period; the SQL has no LAG"]
+
+
+_DATE_LITERAL = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _span_issues(tree: exp.Expr, question: str) -> list[str]:
+    """A window counted back from a day ("the 2 weeks ending 12/31/2024", "the one month up to
+    December 31") and no ``INTERVAL`` in the SQL, whose one date then bounds a single day or
+    everything after it (session 26, read from k24's misses). Not when the SQL writes the window
+    as two dates of its own."""
+    counted = [m for m in SPAN.finditer(question) if m["u2"] or re.search(r"\d", m.group(0))]
+    if not counted or tree.find(exp.Interval, exp.DateAdd, exp.DateSub) is not None:
+        return []
+    dates = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string and _DATE_LITERAL.match(lit.this)}
+    if len(dates) > 1:
+        return []
+    return [f"the question counts a window ('{counted[0].group(0)}'); the SQL has no INTERVAL"]
+
+
 def _number(node: exp.Expr | None) -> float | None:
     while isinstance(node, exp.Paren | exp.Cast):
         node = node.this
@@ -364,7 +433,7 @@ def form_issues(tree: exp.Expr, question: str, columns: Collection[str] = (),
     """Every issue above; ``columns``: the schema's column names (lower case) a question may
     write a test on; ``measures``: the value index's measure phrases (tests said in words)."""
     return (_quantile_issues(tree, question) + _set_operation_issues(tree, question) + _tie_issues(tree, question)
-            + _month_end_issues(tree, question) + _total_row_issues(tree, question)
+            + _period_change_issues(tree, question) + _span_issues(tree, question) + _month_end_issues(tree, question) + _total_row_issues(tree, question)
             + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree)
             + _rank_direction_issues(tree, question) + _rank_kind_issues(tree, question)
             + _percent_issues(tree, question) + _unasked_statistic_issues(tree, question))
