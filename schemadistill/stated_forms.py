@@ -42,7 +42,7 @@ from difflib import SequenceMatcher
 from sqlglot import exp
 
 from schemadistill.conjuncts import and_terms
-from schemadistill.literals import SPAN, literal_number
+from schemadistill.literals import SPAN, literal_number, question_atoms
 from schemadistill.ordering import RANKINGS, by_superlative, stated_direction
 from schemadistill.stated_tests import StatedTest, worded_tests, written_tests
 
@@ -356,6 +356,30 @@ def _span_issues(tree: exp.Expr, question: str) -> list[str]:
     return [f"the question counts a window ('{counted[0].group(0)}'); the SQL has no INTERVAL"]
 
 
+# a day that opens a range: "since 18th of December 2024", "on or after 2024-12-18", "starting 12/18"
+_OPENS_RANGE = re.compile(r"\b(?:since|on\s+or\s+after|starting(?:\s+(?:from|on))?|from)\s+(?:the\s+)?$", re.IGNORECASE)
+_ONWARDS = re.compile(r"^\s*(?:on(?:wards?)?|and\s+later|or\s+later)\b", re.IGNORECASE)
+
+
+def _since_issues(tree: exp.Expr, question: str) -> list[str]:
+    """A day the question counts from ("since 18th of December 2024") that the SQL only tests
+    for equality (``DATE_TRUNC('DAY', d) = '2024-12-18'``): one day, not everything after it
+    (session 26, read from k24's misses). "from X" counts only with "onwards" after the day."""
+    issues = []
+    for a in question_atoms(question):
+        if a.kind != "day" or a.start is None:
+            continue
+        before = _OPENS_RANGE.search(question[:a.pos])
+        if before is None or before.group(0).lower().startswith("from") and not _ONWARDS.match(question[a.stop:]):
+            continue
+        day = a.start.isoformat()
+        tests = [lit.find_ancestor(exp.EQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.Between)
+                 for lit in tree.find_all(exp.Literal) if lit.is_string and lit.this.startswith(day)]
+        if tests and all(isinstance(t, exp.EQ) for t in tests):
+            issues.append(f"the question counts from {day}; the SQL tests that one day")
+    return issues
+
+
 def _number(node: exp.Expr | None) -> float | None:
     while isinstance(node, exp.Paren | exp.Cast):
         node = node.this
@@ -433,7 +457,8 @@ def form_issues(tree: exp.Expr, question: str, columns: Collection[str] = (),
     """Every issue above; ``columns``: the schema's column names (lower case) a question may
     write a test on; ``measures``: the value index's measure phrases (tests said in words)."""
     return (_quantile_issues(tree, question) + _set_operation_issues(tree, question) + _tie_issues(tree, question)
-            + _period_change_issues(tree, question) + _span_issues(tree, question) + _month_end_issues(tree, question) + _total_row_issues(tree, question)
+            + _period_change_issues(tree, question) + _span_issues(tree, question) + _since_issues(tree, question)
+            + _month_end_issues(tree, question) + _total_row_issues(tree, question)
             + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree)
             + _rank_direction_issues(tree, question) + _rank_kind_issues(tree, question)
             + _percent_issues(tree, question) + _unasked_statistic_issues(tree, question))
