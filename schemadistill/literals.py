@@ -644,10 +644,10 @@ def _order_between(tree: exp.Expr) -> list[str]:
     changes = []
     for node in tree.find_all(exp.Between):
         lo, hi = node.args.get("low"), node.args.get("high")
-        key = [_between_end(e) for e in (lo, hi)]
-        if lo is None or hi is None or key[0] is None or key[1] is None or type(key[0]) is not type(key[1]):
+        if lo is None or hi is None:
             continue
-        if key[0] > key[1]:  # type: ignore[operator]
+        a, b = _between_end(lo), _between_end(hi)
+        if isinstance(a, str) and isinstance(b, str) and a > b or isinstance(a, float) and isinstance(b, float) and a > b:
             node.set("low", hi.copy())
             node.set("high", lo.copy())
             changes.append(f"BETWEEN {lo.sql()} AND {hi.sql()} -> ends swapped")
