@@ -133,6 +133,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
         issues += _missing_measures(tree, question, index)
         issues += _missing_breakdowns(tree, question, index)
         issues += _uncounted_values(tree, question, index)
+        issues += _miscounted_entities(tree, question, index)
         issues += _unshown_columns(tree, question, index)
         issues += _partition_issues(tree, question, index)
         issues += _unasked_filters(tree, question, index)
@@ -415,6 +416,29 @@ def _uncounted_values(tree: exp.Expr, question: str, index: ValueIndex) -> list[
             issues.append(f"the question asks for more than one {column} each; the SQL counts no distinct {column}")
         break
     return issues
+
+
+def _miscounted_entities(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+    """"the user count by country" answered with ``COUNT(*)`` of a table of other rows (sessions
+    joined to users): rows of the sessions, not users (session 26, read from k24's misses). Only
+    a plain ``COUNT(*)`` of the outer SELECT, and only when the named entity's table is read too."""
+    if not isinstance(tree, exp.Select):
+        return []
+    frm = tree.args.get("from") or tree.args.get("from_")
+    main = frm.this if frm is not None else None
+    if not isinstance(main, exp.Table):
+        return []
+    stars = [p for p in tree.expressions if isinstance(p.unalias(), exp.Count) and isinstance(p.unalias().this, exp.Star)]
+    if len(stars) != 1 or any(isinstance(c.this, exp.Distinct) for c in tree.find_all(exp.Count)):
+        return []
+    tables = {t.name.lower() for t in tree.find_all(exp.Table)}
+    for phrase, table in sorted(index.counts.items(), key=lambda kv: -len(kv[0])):
+        name = table.split(".")[-1].lower()
+        single = phrase[:-1] if phrase.endswith("s") else phrase
+        if name != main.name.lower() and name in tables \
+                and re.search(r"\b" + re.escape(single) + r"\s+count\b", question, re.IGNORECASE):
+            return [f"the question counts {name} ('{single} count'); COUNT(*) counts {main.name} rows"]
+    return []
 
 
 def _missing_breakdowns(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
