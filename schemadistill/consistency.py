@@ -867,7 +867,7 @@ def _value_issues(tree: exp.Expr, question: str, index: ValueIndex, mentions: li
 _BREAKDOWN_BEFORE = re.compile(r"\b(?:by|per|each|which|what|across|combinations?\s+of)\s+(?:\w+\s+)?$", re.IGNORECASE)
 # a flag's word as the thing ranked: "Rank fraudulent by the avg revenue", "Give every fraudulent a
 # rank", "Show the fraudulent with the highest share" (a noun, not "the fraudulent sessions")
-_RANKED_BEFORE = re.compile(r"\b(?:rank|every|the)\s+$", re.IGNORECASE)
+_RANKED_BEFORE = re.compile(r"\b(?:rank|every|the|top(?:\s+\w+)?)\s+$", re.IGNORECASE)  # "Top 5 marked as fraud by"
 _RANKED_AFTER = re.compile(r"\s+(?:by|with|a\s+rank)\b", re.IGNORECASE)
 
 

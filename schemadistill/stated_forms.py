@@ -380,6 +380,27 @@ def _since_issues(tree: exp.Expr, question: str) -> list[str]:
     return issues
 
 
+# an absence asked for: "users that never had a session", "customers without any visit", "with no
+# purchase at all" (not "never more than", a bound)
+_NEVER = re.compile(r"\b(?:never\s+(?!more\b|less\b|over\b|under\b|above\b|below\b|exceed)|without\s+(?:any|a|an)\b|"
+                    r"no\s+\w+(?:\s+\w+)?\s+at\s+all\b)", re.IGNORECASE)
+
+
+def _never_issues(tree: exp.Expr, question: str) -> list[str]:
+    """An absence asked ("Count the active users that never had a visit with browser Chrome") and
+    nothing in the SQL that can say no: no NOT (``NOT EXISTS``, ``NOT IN``), no ``IS NULL`` of an
+    outer join, no EXCEPT, no count compared with 0; the student's ``EXISTS`` alone counts the
+    opposite (session 26, read from k23's misses)."""
+    if not _NEVER.search(question):
+        return []
+    if tree.find(exp.Not, exp.Except, exp.Is, exp.NEQ) is not None:
+        return []
+    for cmp in tree.find_all(exp.EQ, exp.LT, exp.LTE):
+        if any(literal_number(side) == 0.0 for side in (cmp.this, cmp.expression) if isinstance(side, exp.Literal)):
+            return []
+    return ["the question asks for an absence ('never', 'without any'); nothing in the SQL negates"]
+
+
 def _number(node: exp.Expr | None) -> float | None:
     while isinstance(node, exp.Paren | exp.Cast):
         node = node.this
@@ -458,7 +479,7 @@ def form_issues(tree: exp.Expr, question: str, columns: Collection[str] = (),
     write a test on; ``measures``: the value index's measure phrases (tests said in words)."""
     return (_quantile_issues(tree, question) + _set_operation_issues(tree, question) + _tie_issues(tree, question)
             + _period_change_issues(tree, question) + _span_issues(tree, question) + _since_issues(tree, question)
-            + _month_end_issues(tree, question) + _total_row_issues(tree, question)
+            + _never_issues(tree, question) + _month_end_issues(tree, question) + _total_row_issues(tree, question)
             + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree)
             + _rank_direction_issues(tree, question) + _rank_kind_issues(tree, question)
             + _percent_issues(tree, question) + _unasked_statistic_issues(tree, question))
