@@ -134,6 +134,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
         issues += _missing_breakdowns(tree, question, index)
         issues += _uncounted_values(tree, question, index)
         issues += _miscounted_entities(tree, question, index)
+        issues += _counted_thresholds(tree, question, index)
         issues += _unshown_columns(tree, question, index)
         issues += _partition_issues(tree, question, index)
         issues += _unasked_filters(tree, question, index)
@@ -439,6 +440,25 @@ def _miscounted_entities(tree: exp.Expr, question: str, index: ValueIndex) -> li
                 and re.search(r"\b" + re.escape(single) + r"\s+count\b", question, re.IGNORECASE):
             return [f"the question counts {name} ('{single} count'); COUNT(*) counts {main.name} rows"]
     return []
+
+
+def _counted_thresholds(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+    """"users with over 9 visits" answered ``HAVING SUM(revenue) > 9``: a number the question
+    says of a count noun (at most one word between: "more than 1 suspicious site visits") that
+    the SQL compares with another aggregate than a count (session 26, read from k23's misses)."""
+    nouns = sorted(index.counts, key=len, reverse=True)
+    if not nouns:
+        return []
+    said = {float(m.group(1)) for m in re.finditer(r"\b(\d+)\s+(?:[a-z]+\s+)?(?:" + "|".join(map(re.escape, nouns)) + r")\b",
+                                                  question.lower().replace(",", ""))}
+    issues = []
+    for having in tree.find_all(exp.Having):
+        for cmp in having.find_all(exp.GT, exp.GTE, exp.LT, exp.LTE, exp.EQ):
+            n = literal_number(cmp.expression) if isinstance(cmp.expression, exp.Literal) else None
+            agg = cmp.this.unalias() if isinstance(cmp.this, exp.Expr) else None
+            if n in said and isinstance(agg, exp.AggFunc) and not isinstance(agg, exp.Count):
+                issues.append(f"the question counts {n:g} rows; the SQL compares {agg.sql()} with it")
+    return issues
 
 
 def _missing_breakdowns(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
