@@ -36,7 +36,10 @@ Each issue is a sentence a person can read (the runtime returns them with the an
   grouped by, or a key the SQL's own WHERE fixes to one value; a WHERE test on a column the
   question names by no word, no value and no named condition; a column listed after "show"
   that the SQL never selects; a named condition (``revenue > 0``) nobody asked for; a sidecar
-  metric the question names ("the fraud rate") whose columns no aggregate reads;
+  metric the question names ("the fraud rate") whose columns no aggregate reads; a yes/no column
+  broken down by yet filtered, a measure named that no column reads, "more than one browser"
+  without ``COUNT(DISTINCT browser)``, "the user count" as ``COUNT(*)`` of sessions, "over 9
+  visits" compared with a sum (session 26);
 - the SQL's form (schemadistill/stated_forms.py): named quantiles, the set operation, ties
   kept, a written-out test compared otherwise, a value kept and excluded, a month's last day.
 

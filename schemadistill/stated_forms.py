@@ -30,7 +30,12 @@ check had questioned the first answer:
 - a dense ranking worded ("dense ranking", "tied values counted once", "the top 3 distinct
   values") and ``RANK()`` / ``ROW_NUMBER()`` written, or ties kept without a word of density
   ("the top five by revenue, ties included") and ``DENSE_RANK()`` written; a row compared with
-  a subquery's statistic (``age > (SELECT MEDIAN(age) ...)``) the question never words (session 25).
+  a subquery's statistic (``age > (SELECT MEDIAN(age) ...)``) the question never words (session 25);
+- a quantile no word names (``MEDIAN`` for "the busiest user"); total rows nobody asked for; a
+  change between periods without ``LAG``; a counted window ("the one month ending ...") without
+  ``INTERVAL``; a day counted from ("since ...") tested for itself alone; a ranking window against
+  the superlative it is "by" ("the top two by smallest length"); an absence ("never had") with
+  nothing that negates (session 26, read from k24's and k23's misses).
 """
 
 from __future__ import annotations
