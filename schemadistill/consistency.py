@@ -230,7 +230,7 @@ def _constant_counts(tree: exp.Expr) -> list[str]:
 
 
 # "the range of revenue": MAX(x) - MIN(x), which neither "max" nor "min" words
-_RANGE_WORDS = re.compile(r"\brange\s+(?:\(|of)\b|\brange\s+of\b")
+_RANGE_WORDS = re.compile(r"\brange\s+(?:of\b|\()")
 
 
 def _max_minus_min(node: exp.Expr | None) -> bool:
@@ -360,10 +360,9 @@ def _flag_keys(question: str, index: ValueIndex) -> list[tuple[str, str]]:
     if not flags:
         return []
     phrases = dict(index.dimensions)
-    for phrase, entries in index.phrases.items():
-        for ref, _ in entries:
-            if ref.flag and not re.search(r"\b(?:not?|non|in|de)\b|^(?:non|in|de|un)", phrase):
-                phrases.setdefault(phrase, (ref.table, ref.column))
+    for phrase, key in index.flag_phrases.items():
+        if not re.search(r"\b(?:not?|non|in|de)\b|^(?:non|in|de|un)", phrase):
+            phrases.setdefault(phrase, key)
     for table, column in flags:
         phrases.setdefault(column.lower().replace("_", " "), (table, column))
     nouns = sorted({n for c in index.counts for n in (c, c.rstrip("s"), c.split()[0])}, key=len, reverse=True)
@@ -381,7 +380,7 @@ def _flag_keys(question: str, index: ValueIndex) -> list[tuple[str, str]]:
 
 def _flag_mentions(question: str, index: ValueIndex, key: tuple[str, str]) -> int:
     """How many times ``question`` words the yes/no column ``key`` (its phrases, its name)."""
-    said = {p for p, entries in index.phrases.items() for ref, _ in entries if (ref.table, ref.column) == key}
+    said = {p for p, k in index.flag_phrases.items() if k == key}
     said.add(key[1].lower().replace("_", " "))
     low = question.lower().replace("_", " ")
     spans = {m.span() for p in said for m in re.finditer(r"\b" + re.escape(p) + r"\b", low)}
@@ -391,15 +390,10 @@ def _flag_mentions(question: str, index: ValueIndex, key: tuple[str, str]) -> in
 
 def _fixes_flag(tree: exp.Expr, column: str) -> bool:
     """Does a WHERE hold ``column`` to one value (``is_fraud = 1``) in a SELECT that groups by it?"""
-    for sel in tree.find_all(exp.Select):
-        where = sel.args.get("where")
-        if where is None or not any(c.name.lower() == column.lower() for k in _group_keys(sel) for c in k.find_all(exp.Column)):
-            continue
-        for t in and_terms(where.this):
-            if isinstance(t, exp.EQ) and isinstance(t.this, exp.Column) and t.this.name.lower() == column.lower() \
-                    and isinstance(t.expression, exp.Literal | exp.Boolean):
-                return True
-    return False
+    name = column.lower()
+    return any(name in _where_fixed(sel, flags=True)
+               and any(c.name.lower() == name for k in _group_keys(sel) for c in k.find_all(exp.Column))
+               for sel in tree.find_all(exp.Select))
 
 
 _SEVERAL = r"\b(?:more\s+than\s+one|over\s+one|multiple|two\s+or\s+more|2\s+or\s+more|at\s+least\s+(?:two|2)|several)\s+" \
@@ -738,17 +732,30 @@ def _unqualified_tests_of(sql: str) -> frozenset[str]:
         return frozenset()
 
 
+def _where_fixed(sel: exp.Select, flags: bool = False) -> set[str]:
+    """The columns ``sel``'s WHERE holds to one value: ``col = 'x'`` / ``col IN ('x')`` of a value,
+    or with ``flags`` ``col = 1`` / ``col = TRUE`` of a yes/no column."""
+    where = sel.args.get("where")
+    if where is None:
+        return set()
+    fixed = set()
+    for t in and_terms(where.this):
+        if not flags:
+            name = _value_column(t) if isinstance(t, exp.EQ) else None
+            if name is not None:
+                fixed.add(name)
+        elif isinstance(t, exp.EQ) and isinstance(t.this, exp.Column) and isinstance(t.expression, exp.Literal | exp.Boolean):
+            fixed.add(t.this.name.lower())
+    return fixed
+
+
 def _one_value_groups(tree: exp.Expr, stated: set[str]) -> list[str]:
     """A GROUP BY key its own WHERE fixes to one value (``GROUP BY browser`` under ``browser =
     'Firefox'``): one group, where "the top market on Firefox" wanted a key of its own. Not a
     key the question asks for ("which country ... users from France": one group, as asked)."""
     issues = []
     for sel in tree.find_all(exp.Select):
-        where = sel.args.get("where")
-        if where is None:
-            continue
-        fixed = {c for c in and_terms(where.this) if isinstance(c, exp.EQ) and _value_column(c) is not None}
-        names = {_value_column(c) for c in fixed}
+        names = _where_fixed(sel)
         for key in _group_keys(sel):
             if isinstance(key, exp.Column) and key.name.lower() in names and key.name.lower() not in stated:
                 issues.append(f"the SQL groups by {key.name}, which its WHERE fixes to one value")

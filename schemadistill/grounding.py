@@ -313,6 +313,8 @@ class ValueIndex:
     metrics: dict[str, tuple[str, str]] = field(default_factory=dict)
     # flag_words, built on first use: grounding asks for it on every question
     _flag_words: dict[tuple[str, str], set[str]] | None = field(default=None, init=False, repr=False, compare=False)
+    # flag_phrases, built on first use: the consistency check asks for it on every candidate
+    _flag_phrases: dict[str, tuple[str, str]] | None = field(default=None, init=False, repr=False, compare=False)
     # value_spellings, built on first use (pattern grounding asks for it per question)
     _spellings: dict[tuple[str, str], set[str]] | None = field(default=None, init=False, repr=False, compare=False)
     _speller: Speller | None = field(default=None, init=False, repr=False, compare=False)
@@ -321,7 +323,7 @@ class ValueIndex:
         toks = words(text)
         if not toks:
             return
-        self._flag_words = self._spellings = None
+        self._flag_words = self._flag_phrases = self._spellings = None
         entry = (ref, " ".join(toks) if exact else "")
         bucket = self.phrases.setdefault(_phrase(toks), [])
         if entry not in bucket:
@@ -342,6 +344,14 @@ class ValueIndex:
                         out[(ref.table, ref.column)].update(phrase.split())
             self._flag_words = dict(out)
         return self._flag_words
+
+    @property
+    def flag_phrases(self) -> dict[str, tuple[str, str]]:
+        """Each phrase of a yes/no column ("marked as fraud", "not active") -> (table, column)."""
+        if self._flag_phrases is None:
+            self._flag_phrases = {phrase: (ref.table, ref.column) for phrase, entries in self.phrases.items()
+                                  for ref, _ in entries if ref.flag}
+        return self._flag_phrases
 
     @property
     def value_spellings(self) -> dict[tuple[str, str], set[str]]:

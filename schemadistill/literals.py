@@ -638,6 +638,10 @@ def _ground_texts(tree: exp.Expr, quoted: list[Atom], question: str) -> list[str
     return changes
 
 
+# a day as ISO text, which sorts as the days do
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _order_between(tree: exp.Expr) -> list[str]:
     """``x BETWEEN '2023-12-27' AND '2023-12-14'`` (or ``BETWEEN 900 AND 100``) holds no row: the
     two ends the other way round are what any question means (session 26, read from k24's misses)."""
@@ -660,7 +664,7 @@ def _between_end(e: exp.Expr) -> float | str | None:
         e = e.this
     if isinstance(e, exp.Literal):
         if e.is_string:
-            return e.this if re.match(r"^\d{4}-\d{2}-\d{2}$", e.this) else None  # compares as text
+            return e.this if ISO_DAY.fullmatch(e.this) else None  # compares as text
         return literal_number(e)
     return None
 

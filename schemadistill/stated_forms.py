@@ -47,7 +47,7 @@ from difflib import SequenceMatcher
 from sqlglot import exp
 
 from schemadistill.conjuncts import and_terms
-from schemadistill.literals import SPAN, literal_number, question_atoms
+from schemadistill.literals import ISO_DAY, SPAN, literal_number, question_atoms
 from schemadistill.ordering import RANKINGS, by_superlative, stated_direction
 from schemadistill.stated_tests import StatedTest, worded_tests, written_tests
 
@@ -344,9 +344,6 @@ def _period_change_issues(tree: exp.Expr, question: str) -> list[str]:
     return ["the question asks for the change from the previous period; the SQL has no LAG"]
 
 
-_DATE_LITERAL = re.compile(r"^\d{4}-\d{2}-\d{2}")
-
-
 def _span_issues(tree: exp.Expr, question: str) -> list[str]:
     """A window counted back from a day ("the 2 weeks ending 12/31/2024", "the one month up to
     December 31") and no ``INTERVAL`` in the SQL, whose one date then bounds a single day or
@@ -355,7 +352,7 @@ def _span_issues(tree: exp.Expr, question: str) -> list[str]:
     counted = [m for m in SPAN.finditer(question) if m["u2"] or re.search(r"\d", m.group(0))]
     if not counted or tree.find(exp.Interval, exp.DateAdd, exp.DateSub) is not None:
         return []
-    dates = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string and _DATE_LITERAL.match(lit.this)}
+    dates = {lit.this for lit in tree.find_all(exp.Literal) if lit.is_string and ISO_DAY.match(lit.this)}
     if len(dates) > 1:
         return []
     return [f"the question counts a window ('{counted[0].group(0)}'); the SQL has no INTERVAL"]
@@ -370,6 +367,8 @@ def _since_issues(tree: exp.Expr, question: str) -> list[str]:
     """A day the question counts from ("since 18th of December 2024") that the SQL only tests
     for equality (``DATE_TRUNC('DAY', d) = '2024-12-18'``): one day, not everything after it
     (session 26, read from k24's misses). "from X" counts only with "onwards" after the day."""
+    if not re.search(r"\b(?:since|after|starting|from)\b", question, re.IGNORECASE):
+        return []  # the common case: no reading of the question's dates per candidate
     issues = []
     for a in question_atoms(question):
         if a.kind != "day" or a.start is None:
