@@ -73,6 +73,7 @@ from schemadistill.grounding import (
 from schemadistill.literals import explains_number, literal_issues, literal_number, question_atoms
 from schemadistill.measures import AGGREGATE_NODES, phrase_at, stated_measures
 from schemadistill.ordering import RANKINGS
+from schemadistill.spelling import one_edit_away
 from schemadistill.stated_forms import form_issues
 from schemadistill.stated_tests import worded_tests, written_tests
 
@@ -117,7 +118,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
     issues = literal_issues(tree, question)
     issues += _grain_issues(tree, question)
     issues += _unasked_bucket(tree, question)
-    issues += _constant_counts(tree)
+    issues += _constant_counts(tree) + _constant_shares(tree)
     issues += _unasked_aggregates(tree, question)
     issues += _uncounted(tree, question)
     issues += _repeated_tests(tree)
@@ -143,6 +144,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
         issues += _unasked_filters(tree, question, index)
         issues += _uncomputed_metrics(tree, question, index)
         issues += _unnamed_columns(tree, question, index, mentions)
+        issues += _misbound_ids(tree, question, index)
         issues += _unread_measures(tree, question, index, issues)
     return issues
 
@@ -226,6 +228,38 @@ def _constant_counts(tree: exp.Expr) -> list[str]:
                 continue
             if any(isinstance(e, exp.Column) and e.name.lower() in names for e in count.this.expressions):
                 issues.append(f"{count.sql()} per group of the same column is always 1")
+    return issues
+
+
+def _constant_shares(tree: exp.Expr) -> list[str]:
+    """A conditional aggregate whose condition tests a column every row of its group already
+    shares: ``COUNT(CASE WHEN is_fraud = 1 ...) ... GROUP BY is_fraud`` (each group's share is 0
+    or 100%), ``SUM(is_fraud) ... WHERE is_fraud = 0`` (always 0). The small model writes these
+    for "what percent of visits are suspicious" and for a share of rows its WHERE selects."""
+    issues = []
+    for sel in tree.find_all(exp.Select):
+        keys = {k.name.lower() for k in _group_keys(sel) if isinstance(k, exp.Column)}
+        fixed = _where_fixed(sel, flags=True)
+        if not keys and not fixed:
+            continue
+        for agg in sel.find_all(exp.Count, exp.Sum, exp.CountIf, exp.Avg):
+            if agg.find_ancestor(exp.Select) is not sel:
+                continue
+            # a count of rows, or a sum of constants (``SUM(CASE WHEN c THEN 1 ELSE 0 END)``); a
+            # sum of a measure under a redundant condition is still the right sum
+            conds = [i.this for i in agg.find_all(exp.If)
+                     if isinstance(agg, exp.Count) or isinstance(i.args.get("true"), exp.Literal)]
+            if isinstance(agg, exp.CountIf):
+                conds.append(agg.this)
+            tested = {c.name.lower() for cond in conds for c in cond.find_all(exp.Column)}
+            if isinstance(agg, exp.Sum) and isinstance(agg.this, exp.Column):  # SUM(flag) counts flag = 1
+                tested_fixed = tested | {agg.this.name.lower()}
+            else:
+                tested_fixed = tested
+            issues += [f"{agg.sql()} tests {col}, which the SQL groups by: every group's share is 0 or all"
+                       for col in sorted(tested & keys)]
+            issues += [f"{agg.sql()} tests {col}, which its WHERE fixes to one value"
+                       for col in sorted(tested_fixed & fixed)]
     return issues
 
 
@@ -550,9 +584,11 @@ def _shows(tree: exp.Expr, column: str) -> bool:
                for p in sel.expressions for c in p.find_all(exp.Column))
 
 
-# "..., showing ID, length and browser?", "Show client id and age.": the columns a listing shows,
+# "..., showing ID, length and browser?", "Show client id and age.", "Top 3 sessions by revenue
+# and their day": the columns a listing shows,
 # up to the first word that starts a condition or a sentence's end
-_SHOW = re.compile(r"\b(?:show(?:ing)?|display(?:ing)?|with (?:their|its)|return(?:ing)?|giving)\s+(?P<cols>[^?.;:!()]+)",
+_SHOW = re.compile(r"\b(?:show(?:ing)?|display(?:ing)?|(?:with|and|plus) (?:their|its)|return(?:ing)?|giving)\s+"
+                   r"(?P<cols>[^?.;:!()]+)",
                    re.IGNORECASE)
 _SHOW_STOP = re.compile(r"\b(?:where|for|in|that|who|whose|which|by|over|above|under|below|from|during|per|"
                         r"sorted|ordered|ranked|if|when|whether|than)\b", re.IGNORECASE)
@@ -764,13 +800,21 @@ def _one_value_groups(tree: exp.Expr, stated: set[str]) -> list[str]:
 
 def _says(phrase: str, qwords: list[str]) -> bool:
     """Every word of ``phrase`` (3+ letters) begins a question word, give or take an ending
-    ("age" in "aged", "revenue" in "revenues")."""
-    return all(any(q.startswith(w[:max(3, len(w) - 1)]) for q in qwords) for w in phrase.split() if len(w) >= 3)
+    ("age" in "aged", "revenue" in "revenues") or misspelt by one edit ("brower" for a word of 5+
+    letters the speller left alone); a shorter word ("os") is a question word itself."""
+    def said(w: str) -> bool:
+        if len(w) < 3:
+            return w in qwords
+        if any(q.startswith(w[:max(3, len(w) - 1)]) for q in qwords):
+            return True
+        return len(w) >= 5 and not one_edit_away(w).isdisjoint(qwords)
+    return all(said(w) for w in phrase.split())
 
 
 def _unnamed_columns(tree: exp.Expr, question: str, index: ValueIndex, mentions: list[Mention]) -> list[str]:
-    """WHERE tests on a measure or dimension column the question names by none of the lexicon's
-    phrases, not by the column's own words, by no value of it, and by no named condition on it."""
+    """WHERE tests and GROUP BY keys on a measure or dimension column the question names by none of
+    the lexicon's phrases, not by the column's own words, by no value of it, and by no named
+    condition on it."""
     phrases: dict[tuple[str, str], set[str]] = {}
     for phrase, key in [*index.measures.items(), *index.dimensions.items()]:
         phrases.setdefault(key, set()).add(phrase)
@@ -785,16 +829,49 @@ def _unnamed_columns(tree: exp.Expr, question: str, index: ValueIndex, mentions:
     aliases = table_aliases(tree)
     stated = stated_age(question) is not None  # "the member is under 71"
     issues = []
-    for where in tree.find_all(exp.Where):
-        for col in where.find_all(exp.Column):
-            keys = column_keys(col, aliases, phrases)
-            if not keys or keys & named or (is_age_column(col.name) and (_AGE_WORDS.search(question) or stated)) \
-                    or (_DURATION_COLUMN.search(col.name) and _DURATION_WORDS.search(question)):
-                continue
-            said = {p for k in keys for p in phrases[k]} | {col.name.lower().replace("_", " ")}
-            if not any(_says(p, qwords) for p in said):
-                issues.append(f"the SQL tests {col.name}; the question never names it")
+    tested = [(col, "tests") for where in tree.find_all(exp.Where) for col in where.find_all(exp.Column)]
+    # a breakdown nobody asked for ("by browser and the overall total" grouped by browser and OS):
+    # plain columns only, as keys or inside ROLLUP / GROUPING SETS
+    for group in tree.find_all(exp.Group):
+        tested += [(col, "groups by") for key in group.expressions
+                   for col in ([key] if isinstance(key, exp.Column) else
+                               key.find_all(exp.Column) if isinstance(key, exp.Rollup | exp.Cube | exp.GroupingSets)
+                               else [])]
+    for col, verb in tested:
+        keys = column_keys(col, aliases, phrases)
+        if not keys or keys & named or (is_age_column(col.name) and (_AGE_WORDS.search(question) or stated)) \
+                or (_DURATION_COLUMN.search(col.name) and _DURATION_WORDS.search(question)):
+            continue
+        said = {p for k in keys for p in phrases[k]} | {col.name.lower().replace("_", " ")}
+        if not any(_says(p, qwords) for p in said):
+            issues.append(f"the SQL {verb} {col.name}; the question never names it")
     return list(dict.fromkeys(issues))
+
+
+_ENTITY_ID = re.compile(r"\b(?P<w>[a-z]+)\s+(?:#\s*|no\.?\s*|number\s+|id\s+|identifier\s+)?(?P<n>\d{3,})\b",
+                        re.IGNORECASE)
+
+
+def _misbound_ids(tree: exp.Expr, question: str, index: ValueIndex) -> list[str]:
+    """"Session 576155: what is the age of its user?" answered with ``user_id = 576155``: a number
+    right after an entity's word (one the index counts: "session", "visit", "client") is that
+    entity's key, and the SQL compares it with another key only."""
+    columns = {c.lower() for _, c in index.names.values()}
+    issues = []
+    for m in _ENTITY_ID.finditer(question):
+        word = m["w"].lower()
+        if word + "s" not in index.counts:
+            continue
+        key = f"{word}_id" if f"{word}_id" in columns else index.names.get(f"{word} id", ("", ""))[1].lower()
+        if not key:
+            continue
+        compared = {c.name.lower() for cmp in tree.find_all(exp.EQ, exp.In)
+                    if any(literal_number(x) == float(m["n"]) for x in cmp.find_all(exp.Literal))
+                    for c in cmp.find_all(exp.Column)}
+        if compared and key not in compared:
+            issues.append(f"the question's {m[0]} is a {key}; the SQL compares {m['n']} with "
+                          f"{', '.join(sorted(compared))}")
+    return issues
 
 
 # "how many", "the number of", "count": some COUNT, COUNT_IF or SUM(CASE ...) answers it; "how
@@ -827,6 +904,20 @@ def _value_column(test: exp.Expr) -> str | None:
     return None
 
 
+def _number_column(test: exp.Expr) -> str | None:
+    """The column of ``col = 3`` (a flag's ``is_active = 0``): two of them in one AND chain
+    either repeat a test or ask for a row that cannot exist (``is_active = 0 AND is_active = 1``)."""
+    while isinstance(test, exp.Paren):
+        test = test.this
+    if isinstance(test, exp.EQ):
+        col, lit = test.this, test.expression
+        if isinstance(col, exp.Literal):
+            col, lit = lit, col
+        if isinstance(col, exp.Column) and isinstance(lit, exp.Literal) and not lit.is_string:
+            return col.name.lower()
+    return None
+
+
 def _repeated_tests(tree: exp.Expr) -> list[str]:
     """A condition AND-ed twice, two value tests of one column, a value listed twice, a BETWEEN of
     one number: the small model writes these where it lost a condition the question states
@@ -836,7 +927,7 @@ def _repeated_tests(tree: exp.Expr) -> list[str]:
         seen: set[str] = set()
         valued: set[str] = set()
         for c in and_terms(clause.this):
-            key, column = bare_sql(c), _value_column(c)
+            key, column = bare_sql(c), _value_column(c) or _number_column(c)
             if key in seen:
                 issues.append(f"the SQL tests {c.sql()} twice")
             elif column is not None and column in valued:

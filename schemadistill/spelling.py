@@ -16,8 +16,9 @@ the student always sees what the user wrote.
 Rule: a word of at least 4 letters that is neither a word grounding knows (the value index's
 phrases, the rules' own words) nor a common English word (wordfreq), and is one edit (a letter
 dropped, added, changed, or two neighbours swapped) from exactly one known word of at least 5
-letters, and not one edit from another common English word as well, is that word ("vales"
-may be "values" as well as "sales": left alone). A word with a digit or next to an apostrophe
+letters, and not one edit from another common English word as well unless it is far commoner
+than each (``DOMINANT_ZIPF``), is that word ("vales" may be "values" as well as "sales": left
+alone; "belw" is "below" rather than the rarer "blew"). A word with a digit or next to an apostrophe
 is left alone (ids, "user's"); an English word is never changed ("browsed", "clint"), and
 without wordfreq nothing is. A name written with underscores ("session_duation") is read as
 the one known name one edit away, if any (``identifiers``: the index's phrases of several
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 # the words grounding's rules look for beyond the index's phrases (share words, negations,
 # breakdown and count words); only words of >= 5 letters matter (see MIN_KNOWN)
@@ -48,6 +50,10 @@ MIN_WORD = 4   # shorter words are too often another word with one letter off ("
 MIN_KNOWN = 5  # the teacher's typos touch words of >= 5 letters; a 4-letter target is a guess
 MIN_IDENTIFIER = 8  # a shorter name with underscores ("is_fraud") is one edit from too many
 COMMON_ZIPF = 2.5  # at or above: an English word someone meant ("clint", "browsed")
+# A known word this much commoner (zipf: log10 of uses per billion words) than every other English
+# word one edit away is the one meant: "belw" is "below" (5.05) rather than "blew" (4.12),
+# "startng" "starting" rather than "staring"; "larest" stays (largest 4.90, latest 4.92).
+DOMINANT_ZIPF = 0.9
 ENGLISH_WORDS = 20_000  # the commonest English words a misspelling might also have meant
 
 _WORD = re.compile(r"(?<![\w'’])[A-Za-z]+(?![\w'’])")
@@ -70,13 +76,12 @@ class Speller:
             return self._cache[low]
         found: str | None = None
         if len(low) >= MIN_WORD and low not in self.known and not is_english(low):
-            hits = _one_edit_away(low) & self._targets
             # a plural or singular of a known word is that word, spelt right ("percentiles")
-            hits = {h for h in hits if low not in (h + "s", h[:-1])}
+            hits = {h for h in one_edit_away(low) & self._targets if low not in (h + "s", h[:-1])}
             if len(hits) == 1:
                 hit = next(iter(hits))
                 others = _english_near(low) - {hit, hit + "s", hit[:-1]}
-                found = None if others else hit
+                found = None if others and not _dominates(hit, others) else hit
         self._cache[low] = found
         return found
 
@@ -86,7 +91,7 @@ class Speller:
         if len(low) < MIN_IDENTIFIER or low in self.identifiers:
             return None
         if low not in self._cache:  # the runtime checks every beam against the same question
-            hits = _one_edit_away(low) & self.identifiers
+            hits = one_edit_away(low) & self.identifiers
             self._cache[low] = next(iter(hits)) if len(hits) == 1 else None
         return self._cache[low]
 
@@ -110,7 +115,8 @@ _ENGLISH: frozenset[str] | None = None
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
-def _one_edit_away(word: str) -> set[str]:
+@lru_cache(maxsize=4096)
+def one_edit_away(word: str) -> frozenset[str]:
     """Every string one edit from ``word``: a letter dropped, swapped with its neighbour, changed
     or added (optimal-string-alignment distance 1)."""
     splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
@@ -119,10 +125,10 @@ def _one_edit_away(word: str) -> set[str]:
     edits |= {a + c + b[1:] for a, b in splits if b for c in _LETTERS}
     edits |= {a + c + b for a, b in splits for c in _LETTERS}
     edits.discard(word)
-    return edits
+    return frozenset(edits)
 
 
-def _english_near(word: str) -> set[str]:
+def _english_near(word: str) -> frozenset[str]:
     """The commonest English words (wordfreq's top :data:`ENGLISH_WORDS`) one edit from ``word``."""
     global _ENGLISH
     if _ENGLISH is None:
@@ -132,19 +138,28 @@ def _english_near(word: str) -> set[str]:
                                  if w.isalpha() and len(w) >= MIN_WORD)
         except Exception:
             _ENGLISH = frozenset()
-    return _one_edit_away(word) & _ENGLISH
+    return one_edit_away(word) & _ENGLISH
 
 
 _ZIPF: dict[str, float] = {}
 
 
-def is_english(word: str) -> bool:
-    """Common enough in English that someone meant it; True when wordfreq is missing, so that
-    nothing is corrected without it."""
+def _zipf(word: str) -> float:
     if word not in _ZIPF:
         try:
             import wordfreq
             _ZIPF[word] = float(wordfreq.zipf_frequency(word, "en"))
         except Exception:
             _ZIPF[word] = float("inf")
-    return _ZIPF[word] >= COMMON_ZIPF
+    return _ZIPF[word]
+
+
+def _dominates(word: str, others: Iterable[str]) -> bool:
+    """``word`` is far commoner in English than each of ``others`` (see :data:`DOMINANT_ZIPF`)."""
+    return _zipf(word) - max(_zipf(o) for o in others) >= DOMINANT_ZIPF
+
+
+def is_english(word: str) -> bool:
+    """Common enough in English that someone meant it; True when wordfreq is missing, so that
+    nothing is corrected without it."""
+    return _zipf(word) >= COMMON_ZIPF

@@ -113,8 +113,15 @@ def _quantile_issues(tree: exp.Expr, question: str) -> list[str]:
         if shown and not _names_quantile(question):  # "the busiest user" as a MEDIAN (a compared one: below)
             return ["the SQL takes a quantile; the question names none"]
         return []
-    return [f"the question asks for the {x:g} quantile; the SQL has none" for x in sorted(asked)
-            if not any(abs(x - h) < 1e-9 for h in have)]
+    issues = [f"the question asks for the {x:g} quantile; the SQL has none" for x in sorted(asked)
+              if not any(abs(x - h) < 1e-9 for h in have)]
+    # "the 25th and 75th percentiles" with a median beside them; "quartiles" alone may mean three
+    if "quartile" not in question.lower():
+        taken = {round(x, 6) for n in tree.find_all(*_QUANTILE_NODES) if n.find_ancestor(exp.Where, exp.Having) is None
+                 for x in _sql_quantiles(n)}
+        issues += [f"the SQL takes the {x:g} quantile; the question asks for {', '.join(f'{a:g}' for a in sorted(asked))}"
+                   for x in sorted(taken) if not any(abs(x - a) < 1e-9 for a in asked)]
+    return issues
 
 
 # the words of each set operation, the ones that decide first
@@ -173,7 +180,8 @@ def _month_end_issues(tree: exp.Expr, question: str) -> list[str]:
 # "the total for every country", a total per group, nor "the five users by revenue, with the
 # total", the teacher's words for showing each row's total)
 _GRAND_TOTAL = re.compile(r"\b(?:grand|overall)\s+total\b|\b(?:total|combined)\s+across\s+"
-                          r"(?:all|every)\b|\b(?:including|include|plus|and|also)\s+(?:the|a)\s+total(?:\s+row)?\s*(?:[?.!,;]|$)",
+                          r"(?:all|every)\b|\b(?:including|include|plus|and|also)\s+(?:the|a)\s+(?:(?:aggregate|overall|combined)\s+)?"
+                          r"total(?:\s+row)?\s*(?:[?.!,;]|$)",
                           re.IGNORECASE)
 # "with subtotals per OS" (misspelt too), "the total per OS and overall"; not "the total by country"
 _SUBTOTALS = re.compile(r"\bsub-?tot\w*|\btotals?\s+per\s+.+\band\s+overall\b", re.IGNORECASE)
@@ -386,6 +394,46 @@ def _since_issues(tree: exp.Expr, question: str) -> list[str]:
 
 # an absence asked for: "users that never had a session", "customers without any visit", "with no
 # purchase at all" (not "never more than", a bound)
+# the words before a day that say which side of it the question keeps ("no later than" first)
+_BEFORE_DAY = re.compile(r"\b(?:before|earlier\s+than|prior\s+to|until|till|up\s+to|through|on\s+or\s+before|"
+                         r"no\s+later\s+than|not\s+after)\s+(?:the\s+)?$", re.IGNORECASE)
+_AFTER_DAY = re.compile(r"\b(?:since|after|later\s+than|starting(?:\s+(?:from|on))?|on\s+or\s+after|"
+                        r"no\s+earlier\s+than|not\s+before)\s+(?:the\s+)?$", re.IGNORECASE)
+_DAY_TESTS = (exp.GT, exp.GTE, exp.LT, exp.LTE)
+
+
+def _day_direction_issues(tree: exp.Expr, question: str) -> list[str]:
+    """A day the question keeps one side of ("later than 29th of December 2023", "before
+    2024-03-05") that every test of the SQL compares the other way (``action_date <=
+    '2023-12-29'``). Tests the other way beside a right one (a window) are left alone."""
+    if not re.search(r"\b(?:before|after|since|than|prior|until|till|up\s+to|through|starting)\b", question,
+                     re.IGNORECASE):
+        return []
+    issues = []
+    for a in question_atoms(question):
+        if a.kind != "day" or a.start is None:
+            continue
+        lead = question[:a.pos]
+        keeps = "before" if _BEFORE_DAY.search(lead) else "after" if _AFTER_DAY.search(lead) else None
+        if keeps is None:
+            continue
+        day = a.start.isoformat()
+        sides = set()
+        for lit in tree.find_all(exp.Literal):
+            if not (lit.is_string and lit.this.startswith(day)):
+                continue
+            test = lit.find_ancestor(*_DAY_TESTS, exp.EQ, exp.Between, exp.Select)
+            if not isinstance(test, _DAY_TESTS):
+                sides.add("other")
+                continue
+            right = test.expression is lit or lit in set(test.expression.find_all(exp.Literal))
+            upper = isinstance(test, exp.LT | exp.LTE) == right  # col < day, or day > col
+            sides.add("before" if upper else "after")
+        if sides and keeps not in sides and "other" not in sides:
+            issues.append(f"the question keeps what is {keeps} {day}; the SQL compares the other way")
+    return issues
+
+
 _NEVER = re.compile(r"\b(?:never\s+(?!more\b|less\b|over\b|under\b|above\b|below\b|exceed)|without\s+(?:any|a|an)\b|"
                     r"no\s+\w+(?:\s+\w+)?\s+at\s+all\b)", re.IGNORECASE)
 
@@ -451,6 +499,27 @@ def _contradicted_tests(tree: exp.Expr, question: str, columns: Collection[str],
     return issues
 
 
+_ONE_OR_MORE = re.compile(r"\b(?:one|1)\s+or\s+more\b|\bat\s+least\s+(?:one|1)\b(?!\s*(?:%|percent|\.\d))", re.IGNORECASE)
+_MORE_THAN_ONE = re.compile(r"\b(?:more|greater)\s+than\s+(?:one|1)\b(?!\s*(?:%|percent|\.\d))", re.IGNORECASE)
+
+
+def _one_or_more_issues(tree: exp.Expr, question: str) -> list[str]:
+    """"had one or more visits" tested as ``sessions_count > 1`` (two or more): the question's
+    words of "at least one" are no number the literal checks read, and 1 is never grounded (a
+    flag's value). Only where the question says it once and never "more than one" as well."""
+    if len(_ONE_OR_MORE.findall(question)) != 1 or _MORE_THAN_ONE.search(question):
+        return []
+    strict = [c for c in tree.find_all(exp.GT, exp.LT) if
+              (isinstance(c, exp.GT) and _number(c.expression) == 1.0 and _number(c.this) is None)
+              or (isinstance(c, exp.LT) and _number(c.this) == 1.0 and _number(c.expression) is None)]
+    if not strict or any(_number(c.expression) in (1.0, 0.0) for c in tree.find_all(exp.GTE))\
+            or any(_number(c.expression) == 0.0 for c in tree.find_all(exp.GT)):
+        return []
+    said = _ONE_OR_MORE.search(question)
+    assert said is not None
+    return [f"the question says '{said[0]}' (>= 1); the SQL tests {strict[0].sql()}"]
+
+
 def _kept_and_excluded(tree: exp.Expr) -> list[str]:
     """``col IN ('a', 'b') AND col <> 'b'``: a value one test keeps and another excludes."""
     issues = []
@@ -483,7 +552,7 @@ def form_issues(tree: exp.Expr, question: str, columns: Collection[str] = (),
     write a test on; ``measures``: the value index's measure phrases (tests said in words)."""
     return (_quantile_issues(tree, question) + _set_operation_issues(tree, question) + _tie_issues(tree, question)
             + _period_change_issues(tree, question) + _span_issues(tree, question) + _since_issues(tree, question)
-            + _never_issues(tree, question) + _month_end_issues(tree, question) + _total_row_issues(tree, question)
+            + _never_issues(tree, question) + _one_or_more_issues(tree, question) + _day_direction_issues(tree, question) + _month_end_issues(tree, question) + _total_row_issues(tree, question)
             + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree)
             + _rank_direction_issues(tree, question) + _rank_kind_issues(tree, question)
             + _percent_issues(tree, question) + _unasked_statistic_issues(tree, question))

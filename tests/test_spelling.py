@@ -10,7 +10,7 @@ import pytest
 from schemadistill.spelling import Speller
 
 KNOWN = {"browser", "fraud", "fraudulent", "session", "sessions", "duration", "safari", "sales", "revenue",
-         "percentile"}
+         "percentile", "region"}
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +28,8 @@ def speller() -> Speller:
     ("Safrai", "Safari"),          # the first letter's case is kept
     ("whcih", "which"),            # question words the rules read
     ("younegr", "younger"),
+    ("startng", "starting"),       # also "staring", an English word far rarer than "starting"
+    ("reion", "region"),           # also "reign", far rarer
 ])
 def test_a_misspelt_known_word_is_read_as_that_word(speller: Speller, typo: str, meant: str) -> None:
     assert speller.correct(typo) == meant
@@ -36,6 +38,7 @@ def test_a_misspelt_known_word_is_read_as_that_word(speller: Speller, typo: str,
 @pytest.mark.parametrize("word", [
     "browsed",      # an English word is what someone meant
     "vales",        # "values" or "sales": two words it may be, so neither
+    "larest",       # "largest" or "latest": about as common as each other
     "percentiles",  # a plural of a known word is spelt right
     "rte",          # too short to tell
     "xyzzyq",       # near nothing known
