@@ -232,34 +232,31 @@ def _constant_counts(tree: exp.Expr) -> list[str]:
 
 
 def _constant_shares(tree: exp.Expr) -> list[str]:
-    """A conditional aggregate whose condition tests a column every row of its group already
-    shares: ``COUNT(CASE WHEN is_fraud = 1 ...) ... GROUP BY is_fraud`` (each group's share is 0
-    or 100%), ``SUM(is_fraud) ... WHERE is_fraud = 0`` (always 0). The small model writes these
-    for "what percent of visits are suspicious" and for a share of rows its WHERE selects."""
+    """A share of rows whose condition every row of its group already decides: a yes/no column
+    counted within groups of itself (``COUNT(CASE WHEN is_fraud = 1 ...) ... GROUP BY is_fraud``:
+    each group is 0 or 100%), ``SUM(is_fraud)`` under ``WHERE is_fraud = 0`` (always 0). The
+    small model writes these for "what percent of visits are suspicious" and "percentage of
+    sessions where is_fraud = 0". Narrow on purpose: the teacher itself asks some degenerate
+    shares ("the Safari share per browser", "the fraud rate of the non-fraudulent visits"), and
+    those gold answers must pass."""
     issues = []
     for sel in tree.find_all(exp.Select):
         keys = {k.name.lower() for k in _group_keys(sel) if isinstance(k, exp.Column)}
         fixed = _where_fixed(sel, flags=True)
-        if not keys and not fixed:
-            continue
         for agg in sel.find_all(exp.Count, exp.Sum, exp.CountIf, exp.Avg):
             if agg.find_ancestor(exp.Select) is not sel:
                 continue
-            # a count of rows, or a sum of constants (``SUM(CASE WHEN c THEN 1 ELSE 0 END)``); a
-            # sum of a measure under a redundant condition is still the right sum
+            # conditions on a yes/no column (``flag = 1``) of a count, or of a sum of constants
             conds = [i.this for i in agg.find_all(exp.If)
                      if isinstance(agg, exp.Count) or isinstance(i.args.get("true"), exp.Literal)]
             if isinstance(agg, exp.CountIf):
                 conds.append(agg.this)
-            tested = {c.name.lower() for cond in conds for c in cond.find_all(exp.Column)}
-            if isinstance(agg, exp.Sum) and isinstance(agg.this, exp.Column):  # SUM(flag) counts flag = 1
-                tested_fixed = tested | {agg.this.name.lower()}
-            else:
-                tested_fixed = tested
+            flags = {c.this.name.lower() for c in conds if isinstance(c, exp.EQ) and isinstance(c.this, exp.Column)
+                     and isinstance(c.expression, exp.Literal) and not c.expression.is_string}
             issues += [f"{agg.sql()} tests {col}, which the SQL groups by: every group's share is 0 or all"
-                       for col in sorted(tested & keys)]
-            issues += [f"{agg.sql()} tests {col}, which its WHERE fixes to one value"
-                       for col in sorted(tested_fixed & fixed)]
+                       for col in sorted(flags & keys)]
+            if isinstance(agg, exp.Sum) and isinstance(agg.this, exp.Column) and agg.this.name.lower() in fixed:
+                issues.append(f"{agg.sql()} sums {agg.this.name}, which its WHERE fixes to one value")
     return issues
 
 
@@ -804,7 +801,7 @@ def _says(phrase: str, qwords: list[str]) -> bool:
     letters the speller left alone); a shorter word ("os") is a question word itself."""
     def said(w: str) -> bool:
         if len(w) < 3:
-            return w in qwords
+            return any(re.sub(r"['’]s?$", "", q) == w for q in qwords)  # "OS's"
         if any(q.startswith(w[:max(3, len(w) - 1)]) for q in qwords):
             return True
         return len(w) >= 5 and not one_edit_away(w).isdisjoint(qwords)

@@ -90,6 +90,10 @@ def asked_quantiles(question: str) -> set[float]:
     return levels
 
 
+_UNREAD_LEVELS = re.compile(r"quartile|\biqr\b|spread|\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|"
+                            r"ninth|tenth|twentieth|fiftieth|ninetieth)\b|\bp\d", re.IGNORECASE)
+
+
 def _sql_quantiles(tree: exp.Expr) -> set[float]:
     levels: set[float] = set()
     for node in tree.find_all(*_QUANTILE_NODES):
@@ -115,8 +119,10 @@ def _quantile_issues(tree: exp.Expr, question: str) -> list[str]:
         return []
     issues = [f"the question asks for the {x:g} quantile; the SQL has none" for x in sorted(asked)
               if not any(abs(x - h) < 1e-9 for h in have)]
-    # "the 25th and 75th percentiles" with a median beside them; "quartiles" alone may mean three
-    if "quartile" not in question.lower():
+    # "the 25th and 75th percentiles" with a median beside them; "quartiles" alone may mean three,
+    # and levels it may not have read ("the tenth", "75th minus 25th") say nothing
+    if not _UNREAD_LEVELS.search(question) and \
+            len(re.findall(r"\b\d{1,2}(?:st|nd|rd|th)\b", question)) == len(_ORDINAL.findall(question.lower())):
         taken = {round(x, 6) for n in tree.find_all(*_QUANTILE_NODES) if n.find_ancestor(exp.Where, exp.Having) is None
                  for x in _sql_quantiles(n)}
         issues += [f"the SQL takes the {x:g} quantile; the question asks for {', '.join(f'{a:g}' for a in sorted(asked))}"
@@ -407,8 +413,8 @@ def _day_direction_issues(tree: exp.Expr, question: str) -> list[str]:
     2024-03-05") that every test of the SQL compares the other way (``action_date <=
     '2023-12-29'``). Tests the other way beside a right one (a window) are left alone."""
     if not re.search(r"\b(?:before|after|since|than|prior|until|till|up\s+to|through|starting)\b", question,
-                     re.IGNORECASE):
-        return []
+                     re.IGNORECASE) or SPAN.search(question):
+        return []  # a window counted back from the day ("the 30 days up to"): _span_issues' case
     issues = []
     for a in question_atoms(question):
         if a.kind != "day" or a.start is None:
@@ -422,8 +428,9 @@ def _day_direction_issues(tree: exp.Expr, question: str) -> list[str]:
         for lit in tree.find_all(exp.Literal):
             if not (lit.is_string and lit.this.startswith(day)):
                 continue
-            test = lit.find_ancestor(*_DAY_TESTS, exp.EQ, exp.Between, exp.Select)
-            if not isinstance(test, _DAY_TESTS):
+            test = lit.find_ancestor(*_DAY_TESTS, exp.EQ, exp.Between, exp.Select, exp.Add, exp.Sub,
+                                    exp.DateAdd, exp.DateSub)
+            if not isinstance(test, _DAY_TESTS):  # a bound counted from the day ("the 7 days up to")
                 sides.add("other")
                 continue
             right = test.expression is lit or lit in set(test.expression.find_all(exp.Literal))
