@@ -39,7 +39,12 @@ Each issue is a sentence a person can read (the runtime returns them with the an
   metric the question names ("the fraud rate") whose columns no aggregate reads; a yes/no column
   broken down by yet filtered, a measure named that no column reads, "more than one browser"
   without ``COUNT(DISTINCT browser)``, "the user count" as ``COUNT(*)`` of sessions, "over 9
-  visits" compared with a sum (session 26);
+  visits" compared with a sum (session 26); a GROUP BY key the question names by no word ("by
+  browser and the overall total" grouped by browser and OS), "Session 576155" compared as a
+  ``user_id``, "... and their day" not shown (session 27, read from k25's misses);
+- a share that every row of its group already decides (a yes/no column counted within groups
+  of itself, ``SUM(flag)`` under a WHERE that fixes the flag); two numeric equalities on one
+  column (``is_active = 0 AND is_active = 1``: no row passes) (session 27);
 - the SQL's form (schemadistill/stated_forms.py): named quantiles, the set operation, ties
   kept, a written-out test compared otherwise, a value kept and excluded, a month's last day.
 

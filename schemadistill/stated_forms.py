@@ -35,7 +35,11 @@ check had questioned the first answer:
   change between periods without ``LAG``; a counted window ("the one month ending ...") without
   ``INTERVAL``; a day counted from ("since ...") tested for itself alone; a ranking window against
   the superlative it is "by" ("the top two by smallest length"); an absence ("never had") with
-  nothing that negates (session 26, read from k24's and k23's misses).
+  nothing that negates (session 26, read from k24's and k23's misses);
+- a day the question keeps one side of ("later than 29th of December", "before 2024-03-05")
+  that every test compares the other way; "one or more" tested as ``> 1``; a quantile shown
+  beside the ones the question lists ("the 25th and 75th percentiles" with a median); "and the
+  aggregate total" as a total row (session 27, read from k25's misses).
 """
 
 from __future__ import annotations

@@ -180,6 +180,8 @@ def put_stated_tests(tree: exp.Expr, tests: list[StatedTest],
                 continue  # user_id of sessions or of users: not ours to pick
             stated = [t for t in stated if t.table in read]
         found, elsewhere = _comparisons(tree, column)
+        if not found and not elsewhere and _said_of_aggregate(tree, column, stated):
+            continue
         if not found and not elsewhere:
             if len(stated) == 1:
                 changes += _drop_misbound(tree, stated[0], set(by_column))
@@ -191,6 +193,15 @@ def put_stated_tests(tree: exp.Expr, tests: list[StatedTest],
         if len(stated) == 1 and not elsewhere:
             changes += _correct(found, stated[0])
     return changes
+
+
+def _said_of_aggregate(tree: exp.Expr, column: str, stated: list[StatedTest]) -> bool:
+    """The stated number already compared with a name built on the column (``total_revenue >=
+    38000`` over ``SUM(revenue) AS total_revenue`` for "users whose money spent is at least
+    38,000"): the question's test is the aggregate's, not each row's."""
+    numbers = {t.number for t in stated}
+    return any(isinstance(c.this, exp.Column) and column in c.this.name.lower() and c.this.name.lower() != column
+               and _number(c.expression) in numbers for c in tree.find_all(*_COMPARISONS))
 
 
 def _drop_misbound(tree: exp.Expr, want: StatedTest, stated_columns: set[str]) -> list[str]:

@@ -140,6 +140,12 @@ def eco_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Schema, ValueIn
      "GROUP BY u.country HAVING AVG(s.revenue) > 1500",
      "SELECT u.country FROM ecommerce.sessions AS s JOIN ecommerce.users AS u ON s.user_id = u.user_id "
      "GROUP BY u.country HAVING AVG(s.revenue) > 1500"),
+    # ... and so is one on a per-user total a CTE names (misspelt "monye" read as "money")
+    ("Share of users whose monye spent is at least 38,000, in percent?",
+     "WITH per_u AS (SELECT user_id, SUM(revenue) AS total_revenue FROM ecommerce.sessions GROUP BY user_id) "
+     "SELECT 100.0 * COUNT(CASE WHEN total_revenue >= 38000 THEN 1 END) / COUNT(*) AS pct FROM per_u",
+     "WITH per_u AS (SELECT user_id, SUM(revenue) AS total_revenue FROM ecommerce.sessions GROUP BY user_id) "
+     "SELECT 100.0 * COUNT(CASE WHEN total_revenue >= 38000 THEN 1 END) / COUNT(*) AS pct FROM per_u"),
 ])
 def test_worded_tests_through_grounding(eco_index: tuple[Schema, ValueIndex], question: str, sql: str,
                                         want: str) -> None:
