@@ -402,8 +402,6 @@ def _since_issues(tree: exp.Expr, question: str) -> list[str]:
     return issues
 
 
-# an absence asked for: "users that never had a session", "customers without any visit", "with no
-# purchase at all" (not "never more than", a bound)
 # the words before a day that say which side of it the question keeps ("no later than" first)
 _BEFORE_DAY = re.compile(r"\b(?:before|earlier\s+than|prior\s+to|until|till|up\s+to|through|on\s+or\s+before|"
                          r"no\s+later\s+than|not\s+after)\s+(?:the\s+)?$", re.IGNORECASE)
@@ -445,6 +443,8 @@ def _day_direction_issues(tree: exp.Expr, question: str) -> list[str]:
     return issues
 
 
+# an absence asked for: "users that never had a session", "customers without any visit", "with no
+# purchase at all" (not "never more than", a bound)
 _NEVER = re.compile(r"\b(?:never\s+(?!more\b|less\b|over\b|under\b|above\b|below\b|exceed)|without\s+(?:any|a|an)\b|"
                     r"no\s+\w+(?:\s+\w+)?\s+at\s+all\b)", re.IGNORECASE)
 
@@ -510,7 +510,8 @@ def _contradicted_tests(tree: exp.Expr, question: str, columns: Collection[str],
     return issues
 
 
-_ONE_OR_MORE = re.compile(r"\b(?:one|1)\s+or\s+more\b|\bat\s+least\s+(?:one|1)\b(?!\s*(?:%|percent|\.\d))", re.IGNORECASE)
+_ONE_OR_MORE = re.compile(r"\b(?:one|1)\s+or\s+more\b|\bat\s+least\s+(?:one|1)\b(?!\s*(?:%|percent|\.\d))",
+                          re.IGNORECASE)
 _MORE_THAN_ONE = re.compile(r"\b(?:more|greater)\s+than\s+(?:one|1)\b(?!\s*(?:%|percent|\.\d))", re.IGNORECASE)
 
 
@@ -563,7 +564,8 @@ def form_issues(tree: exp.Expr, question: str, columns: Collection[str] = (),
     write a test on; ``measures``: the value index's measure phrases (tests said in words)."""
     return (_quantile_issues(tree, question) + _set_operation_issues(tree, question) + _tie_issues(tree, question)
             + _period_change_issues(tree, question) + _span_issues(tree, question) + _since_issues(tree, question)
-            + _never_issues(tree, question) + _one_or_more_issues(tree, question) + _day_direction_issues(tree, question) + _month_end_issues(tree, question) + _total_row_issues(tree, question)
+            + _never_issues(tree, question) + _one_or_more_issues(tree, question)
+            + _day_direction_issues(tree, question) + _month_end_issues(tree, question) + _total_row_issues(tree, question)
             + _contradicted_tests(tree, question, columns, measures or {}) + _kept_and_excluded(tree)
             + _rank_direction_issues(tree, question) + _rank_kind_issues(tree, question)
             + _percent_issues(tree, question) + _unasked_statistic_issues(tree, question))
