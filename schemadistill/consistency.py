@@ -256,8 +256,7 @@ def _constant_shares(tree: exp.Expr) -> list[str]:
                      if isinstance(agg, exp.Count) or isinstance(i.args.get("true"), exp.Literal)]
             if isinstance(agg, exp.CountIf):
                 conds.append(agg.this)
-            flags = {c.this.name.lower() for c in conds if isinstance(c, exp.EQ) and isinstance(c.this, exp.Column)
-                     and isinstance(c.expression, exp.Literal) and not c.expression.is_string}
+            flags = {name for c in conds if (name := _number_column(c)) is not None}
             issues += [f"{agg.sql()} tests {col}, which the SQL groups by: every group's share is 0 or all"
                        for col in sorted(flags & keys)]
             if isinstance(agg, exp.Sum) and isinstance(agg.this, exp.Column) and agg.this.name.lower() in fixed:
@@ -890,6 +889,19 @@ def _uncounted(tree: exp.Expr, question: str) -> list[str]:
     return ["the question asks how many; the SQL counts nothing"]
 
 
+def _equality(test: exp.Expr) -> tuple[str, exp.Literal] | None:
+    """(column, literal) of ``col = literal`` either way round, in parentheses or not."""
+    while isinstance(test, exp.Paren):
+        test = test.this
+    if isinstance(test, exp.EQ):
+        col, lit = test.this, test.expression
+        if isinstance(col, exp.Literal):
+            col, lit = lit, col
+        if isinstance(col, exp.Column) and isinstance(lit, exp.Literal):
+            return col.name.lower(), lit
+    return None
+
+
 def _value_column(test: exp.Expr) -> str | None:
     """The column a value test reads: ``col = 'x'``, ``col IN ('x', 'y')``; None for other tests."""
     while isinstance(test, exp.Paren):
@@ -897,27 +909,15 @@ def _value_column(test: exp.Expr) -> str | None:
     if isinstance(test, exp.In) and isinstance(test.this, exp.Column) and test.expressions \
             and all(isinstance(e, exp.Literal) and e.is_string for e in test.expressions):
         return test.this.name.lower()
-    if isinstance(test, exp.EQ):
-        col, lit = test.this, test.expression
-        if isinstance(col, exp.Literal):
-            col, lit = lit, col
-        if isinstance(col, exp.Column) and isinstance(lit, exp.Literal) and lit.is_string:
-            return col.name.lower()
-    return None
+    eq = _equality(test)
+    return eq[0] if eq is not None and eq[1].is_string else None
 
 
 def _number_column(test: exp.Expr) -> str | None:
     """The column of ``col = 3`` (a flag's ``is_active = 0``): two of them in one AND chain
     either repeat a test or ask for a row that cannot exist (``is_active = 0 AND is_active = 1``)."""
-    while isinstance(test, exp.Paren):
-        test = test.this
-    if isinstance(test, exp.EQ):
-        col, lit = test.this, test.expression
-        if isinstance(col, exp.Literal):
-            col, lit = lit, col
-        if isinstance(col, exp.Column) and isinstance(lit, exp.Literal) and not lit.is_string:
-            return col.name.lower()
-    return None
+    eq = _equality(test)
+    return eq[0] if eq is not None and not eq[1].is_string else None
 
 
 def _repeated_tests(tree: exp.Expr) -> list[str]:

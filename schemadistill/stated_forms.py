@@ -435,7 +435,10 @@ def _day_direction_issues(tree: exp.Expr, question: str) -> list[str]:
             if not isinstance(test, _DAY_TESTS):  # a bound counted from the day ("the 7 days up to")
                 sides.add("other")
                 continue
-            right = test.expression is lit or lit in set(test.expression.find_all(exp.Literal))
+            node: exp.Expr | None = lit  # which side of the comparison the day is on
+            while node is not None and node.parent is not test:
+                node = node.parent
+            right = node is test.expression
             upper = isinstance(test, exp.LT | exp.LTE) == right  # col < day, or day > col
             sides.add("before" if upper else "after")
         if sides and keeps not in sides and "other" not in sides:
