@@ -46,6 +46,7 @@ from typing import Any
 
 from export.artifact import ArtifactInfo, load_artifact
 from schemadistill.errors import UserError
+from schemadistill.hardware import hardware
 from schemadistill.io import atomic_write_json, read_jsonl
 
 WARMUP = 2
@@ -91,33 +92,6 @@ def pick_questions(art: ArtifactInfo, run: Path | None, questions: Path | None, 
             texts += [f"List the distinct {c['name']} values of {name}." for c in t["columns"][:3]]
         source = "questions made from the artifact's schema"
     return [texts[i % len(texts)] for i in range(n)], source
-
-
-def hardware() -> dict[str, Any]:
-    import platform
-
-    import psutil
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, Any] = {"cpu": cpu, "logical_cores": psutil.cpu_count(), "physical_cores":
-                            psutil.cpu_count(logical=False), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                            "os": platform.platform(), "python": platform.python_version()}
-    try:
-        out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20, check=True).stdout.strip()
-        if out:
-            name, driver, mem = (x.strip() for x in out.splitlines()[0].split(","))
-            info.update(gpu=name, gpu_driver=driver, gpu_memory=mem)
-    except (OSError, subprocess.SubprocessError, ValueError):
-        pass
-    return info
 
 
 def versions() -> dict[str, str]:
@@ -528,7 +502,9 @@ def _markdown(report: dict[str, Any]) -> str:
             lines.append(f"- {name}: {x['weight_bytes'] / 1e6:.1f} MB -> {x['bound_ms_per_token']} ms/token at best; "
                          f"reached {_fmt(x['share_of_bound'])} of it")
     lines += ["", "## Machine", "", f"- CPU: {hw['cpu']} ({hw['physical_cores']} physical / {hw['logical_cores']} "
-              f"logical cores), {hw['memory_gb']} GB"]
+              f"logical cores), {hw['memory_gb']} GB"
+              + (f", vector extensions {', '.join(hw['vector_extensions']) or 'below AVX2'}"
+                 if isinstance(hw.get("vector_extensions"), list) else "")]
     if hw.get("gpu"):
         lines.append(f"- GPU: {hw['gpu']}, driver {hw.get('gpu_driver')}, {hw.get('gpu_memory')}")
     lines.append("- " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))

@@ -33,17 +33,7 @@ from collections.abc import Callable
 
 from sqlglot import exp
 
-from schemadistill.conjuncts import and_where, outer_paren, remove_conjunct, where_conjuncts
-
-
-def _bare(node: exp.Expr) -> str:
-    """``node`` without table qualifiers or parentheses, to compare conditions however written."""
-    while isinstance(node, exp.Paren):
-        node = node.this
-    copy = node.copy()
-    for col in copy.find_all(exp.Column):
-        col.set("table", None)
-    return copy.sql().lower()
+from schemadistill.conjuncts import and_where, bare_sql, outer_paren, remove_conjunct, where_conjuncts
 
 
 def _conditions(node: exp.Expr) -> list[exp.Expr]:
@@ -68,8 +58,8 @@ def self_filtering(tree: exp.Expr) -> list[tuple[exp.Select, exp.Expr]]:
             for div in proj.find_all(exp.Div):
                 above, below = _conditions(div.this), _conditions(div.expression)
                 if len(above) == 1 and not below:
-                    counted.add(_bare(above[0]))
-        found += [(sel, c) for c in where_conjuncts(sel) if counted and _bare(c) in counted]
+                    counted.add(bare_sql(above[0]))
+        found += [(sel, c) for c in where_conjuncts(sel) if counted and bare_sql(c) in counted]
     return found
 
 
@@ -78,7 +68,7 @@ def drop_self_filtering(tree: exp.Expr) -> list[str]:
     changes: list[str] = []
     for _, cond in self_filtering(tree):
         remove_conjunct(outer_paren(cond))
-        changes.append(f"dropped {_bare(cond)} from the WHERE (the rate counts it: with it the rate is 100%)")
+        changes.append(f"dropped {bare_sql(cond)} from the WHERE (the rate counts it: with it the rate is 100%)")
     return changes
 
 

@@ -37,9 +37,11 @@ PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 DEFAULT_VOCAB = 3000
 
 # Llama-architecture presets (tied embeddings). Parameters with the ~2.9k vocab of the
-# ecommerce example: xs 2.9M, s 13.7M, m 44.2M. head_dim 32/64 keeps the attention kernels
+# ecommerce example: xxs 1.6M, xs 2.9M, s 13.7M, m 44.2M. head_dim 32/64 keeps the attention kernels
 # efficient on CPU; grouped KV heads shrink the cache the ONNX runtime carries while decoding.
 PRESETS: dict[str, dict[str, int]] = {
+    "xxs": {"hidden_size": 128, "num_hidden_layers": 6, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "intermediate_size": 384},
     "xs": {"hidden_size": 192, "num_hidden_layers": 6, "num_attention_heads": 6,
            "num_key_value_heads": 2, "intermediate_size": 512},
     "sm": {"hidden_size": 256, "num_hidden_layers": 8, "num_attention_heads": 8,
@@ -54,6 +56,9 @@ PRESETS: dict[str, dict[str, int]] = {
 # repairs) gives xs ~1.9 epochs in the default 20 minutes, s less than one. Twice the distinct
 # instances at fewer epochs beat the same 20 minutes on 12k pairs (docs/DESIGN.md), so the
 # small model's limit here is data and steps, not parameters; s and m need a GPU or more time.
+# xxs (1.6M) trains ~1.5x xs's tokens/s: on an AVX2-only CPU, where xs gets ~2,400 steps in the
+# budget, it answered 3 points more held-out same-family questions and 4 fewer real ones
+# (docs/DESIGN.md, session 28), so it is an option for slow machines, not the default.
 DEFAULT_PRESET = "xs"
 
 StudentKind = Literal["scratch", "pretrained"]

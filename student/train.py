@@ -62,6 +62,7 @@ from trl import SFTConfig, SFTTrainer
 from schemadistill.config import StudentConfig
 from schemadistill.errors import UserError
 from schemadistill.grounding import Grounded, ValueIndex, ground_sql
+from schemadistill.hardware import hardware
 from schemadistill.io import atomic_write_json, sha256_json
 from schemadistill.prompt import render_schema_compact, schema_names
 from student import budget
@@ -821,6 +822,7 @@ def _finish(out: Path, kind: str, ref: str, prev: Path, tokenizer: Any, spec: Pr
         "train_seconds": round(sum(r.get("train_seconds", 0.0) for r in trained), 2),
         "tokens_per_s": trained[-1].get("tokens_per_s") if trained else None,
         "final_loss": trained[-1].get("final_loss") if trained else None,
+        "hardware": hardware(),  # tokens/s, and so the steps a time budget buys, follow the machine
         **{f"{s}_execution_accuracy": r.get("execution_accuracy") for s, r in evals.items()},
     }
     atomic_write_json(out / "summary.json", {**summary, "phase_records": records})

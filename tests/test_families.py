@@ -17,11 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlglot
+from sqlglot import exp
 
 from schemadistill.sandbox import Executor, build_sandbox
 from schemadistill.schema import load_schema
+from schemadistill.schema.model import Metric
 from schemadistill.sqlcheck import check_names, parse_sql
 from teacher.families import FAMILIES, FEATURES, family_shares, generate_candidates
+from teacher.families.compose import Query, value_filter
+from teacher.families.metrics import fixes_its_test
 from teacher.lexicon import Lexicon
 from teacher.pair import Candidate
 from teacher.render import load
@@ -388,3 +393,42 @@ def test_calendar_month_means_one_thing(bound: dict[str, Bound]) -> None:
     assert said and any(c.family == "date_part_group" for c in said)
     for c in said:
         assert "EXTRACT(MONTH" in c.sql.upper(), (c.family, c.question, c.sql)
+
+
+def test_metric_questions_never_fix_what_the_metric_tests(bound: dict[str, Bound]) -> None:
+    """A metric family never filters or groups by a column the metric's own condition tests: "the
+    fraud rate of non-fraudulent visits" is 0 and "the Safari share per browser" 0 or 100 in every
+    group (session 27 found the teacher writing both)."""
+    b = bound["ecommerce"]
+    fams = ("metric_value", "metric_by_dimension", "metric_by_time", "metric_filtered", "metric_top_dimension")
+    cands = generate_candidates(b.view, 400, random.Random("fixed"), {f: float(f in fams) for f in FAMILIES},
+                                phrasings=1)
+    with_test = 0
+    for c in cands:
+        tree = sqlglot.parse_one(c.sql, read="duckdb")
+        tested = {col.name for agg in tree.find_all(exp.AggFunc) for p in agg.find_all(exp.Predicate)
+                  for col in p.find_all(exp.Column)}
+        if not tested:
+            continue
+        with_test += 1
+        fixed = {col.name for part in (tree.args.get("where"), tree.args.get("group")) if part
+                 for col in part.find_all(exp.Column)}
+        assert not tested & fixed, c.sql
+    assert with_test >= 20, with_test  # the sidecar's fraud rate and buyers were drawn
+
+    # a user's own share metric (mined from examples) grouped by the column it tests, or filtered on it
+    share = Metric("safari_share", "100 * COUNT(DISTINCT CASE WHEN browser = 'Safari' THEN user_id END) / "
+                                   "COUNT(DISTINCT user_id)", "ecommerce.sessions")
+    sessions = b.view.table("ecommerce.sessions")
+    q = Query(b.view, sessions)
+    by = {d.name: d for d in b.view.schema.dimensions}
+    assert fixes_its_test(share, b.view, q, by["browser"])
+    assert not fixes_its_test(share, b.view, q, by["os"])
+    assert not fixes_its_test(share, b.view, q, by["country"])  # another table's column
+    filters = [value_filter(b.view, random.Random(i), Query(b.view, sessions), q.base, "eq") for i in range(40)]
+    on = {f.col.info.name: f for f in filters if f is not None and f.col is not None}
+    assert {"browser", "os"} <= set(on)
+    q.add(on["os"])
+    assert not fixes_its_test(share, b.view, q)
+    q.add(on["browser"])
+    assert fixes_its_test(share, b.view, q)

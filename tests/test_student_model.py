@@ -37,7 +37,8 @@ def test_parse_student_names() -> None:
         sm.parse_student("scratch:xxl")
 
 
-@pytest.mark.parametrize(("preset", "low", "high"), [("xs", 1e6, 5e6), ("sm", 5e6, 10e6), ("s", 10e6, 30e6), ("m", 40e6, 60e6)])
+@pytest.mark.parametrize(("preset", "low", "high"), [("xxs", 1e6, 2e6), ("xs", 2e6, 5e6), ("sm", 5e6, 10e6),
+                                                     ("s", 10e6, 30e6), ("m", 40e6, 60e6)])
 def test_preset_sizes(preset: str, low: float, high: float) -> None:
     tok = tiny_tokenizer()
     cfg = sm.scratch_config(preset, tok)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from schemadistill.errors import UserError
+from schemadistill.hardware import describe
 from schemadistill.io import read_jsonl
 from schemadistill.reports.figures import (
     AccuracyFigures,
@@ -208,7 +209,8 @@ def _training(run: Path) -> TrainingFigures | None:
         shuffled=any(isinstance(r.get("segment"), dict) for r in records.values()),
         steps=sum(p.steps or 0 for p in phases if p.trained),
         seconds=round(sum(p.seconds or 0.0 for p in phases if p.trained), 2), losses=losses,
-        loss_png=student / "loss.png" if (student / "loss.png").is_file() else None)
+        loss_png=student / "loss.png" if (student / "loss.png").is_file() else None,
+        machine=describe(summary["hardware"]) if isinstance(summary.get("hardware"), dict) else None)
 
 
 def _score(r: Any) -> Score:

@@ -94,6 +94,7 @@ class TrainingFigures:
     losses: dict[int, list[tuple[int, float]]]  # phase -> (step within the phase, loss)
     loss_png: Path | None  # student/loss.png, used when no loss.json survives
     shuffled: bool = False  # student.schedule=shuffled: "phase k" is the k-th third of one run
+    machine: str | None = None  # schemadistill.hardware.describe of the machine that trained it
 
 
 @dataclass

@@ -65,6 +65,35 @@ def metric_agg(view: SchemaView, metric: Any, t: TRef) -> Agg:
     return Agg(expr_sql(metric.sql, view.dialect, t), alias, phrases, parts=[words], fn="metric")
 
 
+@lru_cache(maxsize=512)
+def _columns(sql: str, dialect: str, tested: bool) -> frozenset[str]:
+    tree = _parse(sql, dialect)
+    if tree is None:
+        return frozenset()
+    parts = tree.find_all(exp.Predicate) if tested else [tree]
+    return frozenset(c.name.lower() for p in parts for c in p.find_all(exp.Column))
+
+
+def tested_columns(sql: str, dialect: str) -> frozenset[str]:
+    """Lower-cased names of the columns a metric's own conditions test: ``os`` in
+    ``COUNT(DISTINCT CASE WHEN os = 'Android' THEN user_id END)``, ``revenue`` in ``... revenue > 0 ...``."""
+    return _columns(sql, dialect, True)
+
+
+def fixes_its_test(metric: Any, view: SchemaView, q: Query, dimension: Any = None) -> bool:
+    """True when the query filters, or groups by a dimension of, a column the metric itself tests:
+    "the fraud rate of non-fraudulent visits" is 0 and "the Safari share per browser" 0 or 100 in
+    every group, questions nobody asks whose SQL the student would learn as the way to answer one."""
+    tested = tested_columns(metric.sql, view.dialect)
+    if not tested:
+        return False
+    table = view.table(metric.table)
+    if any(f.col is not None and f.col.t.info is table and f.col.info.name.lower() in tested for f in q.filters):
+        return True
+    return (dimension is not None and view.table(dimension.table) is table
+            and bool(_columns(dimension.sql, view.dialect, False) & tested))
+
+
 def _metric_query(view: SchemaView, rng: random.Random) -> tuple[Any, TableInfo, Query, Agg] | None:
     if not view.metrics:
         return None
@@ -108,6 +137,8 @@ def metric_value(view: SchemaView, rng: random.Random) -> Slots | None:
         return None
     metric, ti, q, agg = got
     q.add_filters(rng, weighted(rng, [0, 1, 2], [2, 2, 1]), time=0.5)
+    if fixes_its_test(metric, view, q):
+        return None
     return {"q": q, "t": q.base, "agg": agg, "percent": (metric.unit or "").lower() == "percent"}
 
 
@@ -122,6 +153,8 @@ def metric_by_dimension(view: SchemaView, rng: random.Random) -> Slots | None:
         return None
     d, dsql, dwords = dim
     q.add_filters(rng, weighted(rng, [0, 1, 2], [2, 2, 1]), time=0.5)
+    if fixes_its_test(metric, view, q, d):
+        return None
     return {"q": q, "t": q.base, "agg": agg, "dsql": dsql, "dw": dwords, "dalias": _alias(d.name),
             "top": rng.random() < 0.3, "percent": (metric.unit or "").lower() == "percent"}
 
@@ -143,6 +176,8 @@ def metric_by_time(view: SchemaView, rng: random.Random) -> Slots | None:
     if grain in ("week", "month") and len(tc.info.months) > 24:
         q.add(time_filter(view, rng, q, owner, "year_fn"))
     q.add_filters(rng, weighted(rng, [0, 1], [2, 1]), time=0.0)
+    if fixes_its_test(metric, view, q):
+        return None
     return {"q": q, "t": q.base, "agg": agg, "tc": tc, "grain": grain, "gw": grain_words(view, grain),
             "gadj": grain_adj(grain)}
 
@@ -165,6 +200,8 @@ def metric_filtered(view: SchemaView, rng: random.Random) -> Slots | None:
         q.rollback(mark)
     if rng.random() < 0.3:
         q.add_filters(rng, len(q.filters), time=0.0)
+    if fixes_its_test(metric, view, q):
+        return None
     return {"q": q, "t": q.base, "agg": agg, "percent": (metric.unit or "").lower() == "percent"}
 
 
