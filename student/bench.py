@@ -56,6 +56,7 @@ from trl import SFTConfig, SFTTrainer
 
 from schemadistill.prompt import completion_text, render_prompt
 from student.budget import Throughput
+from student.loss import CompletionHeadTrainer
 from student.model import (
     DEFAULT_PRESET,
     add_lora,
@@ -99,8 +100,13 @@ def real_pairs(path: str, limit: int = 2000) -> list[dict[str, str]]:
 
 
 def measure(model: Any, tokenizer: Any, pairs: list[dict[str, str]], batch_size: int, steps: int,
-            warmup: int = 2, bf16: bool = False, group_by_length: bool = True, packing: bool = False) -> float:
-    """Non-padding tokens/s of full SFT steps (forward, backward, optimizer) after ``warmup`` steps."""
+            warmup: int = 2, bf16: bool = False, group_by_length: bool = True, packing: bool = False,
+            trl_loss: bool = False) -> float:
+    """Non-padding tokens/s of full SFT steps (forward, backward, optimizer) after ``warmup`` steps.
+
+    The training's own loss (student/loss.py) unless ``trl_loss``: TRL's, which on a CPU projects
+    every position through the LM head.
+    """
     speed = Throughput(warmup)
     with tempfile.TemporaryDirectory() as tmp:
         args = SFTConfig(output_dir=tmp, max_steps=warmup + steps, per_device_train_batch_size=batch_size,
@@ -111,8 +117,9 @@ def measure(model: Any, tokenizer: Any, pairs: list[dict[str, str]], batch_size:
                          disable_tqdm=True, dataloader_pin_memory=torch.cuda.is_available())
         # the Trainer prints its final metrics to stdout; this command's stdout is one JSON line
         with quiet_training(), contextlib.redirect_stdout(sys.stderr):
-            trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(pairs),
-                                 processing_class=tokenizer, callbacks=[speed])
+            trainer_class = SFTTrainer if trl_loss else CompletionHeadTrainer
+            trainer = trainer_class(model=model, args=args, train_dataset=Dataset.from_list(pairs),
+                                    processing_class=tokenizer, callbacks=[speed])
             trainer.train()
     return speed.tokens_per_s or 0.0
 
@@ -125,6 +132,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--steps", type=int, default=None, help="timed steps after 2 warm-up steps")
     ap.add_argument("--no-group-by-length", action="store_true", help="random batches (more padding)")
     ap.add_argument("--packing", action="store_true", help="BFD packing (padding-free) instead of batches")
+    ap.add_argument("--trl-loss", action="store_true", help="TRL's own loss (every position through the LM head "
+                                                              "on a CPU) instead of the training's (student/loss.py)")
     ap.add_argument("--pairs", default=None, help="a run's training pairs (e.g. RUN/curriculum/train_phase2.jsonl): "
                                                    "time these (the first 2,000) instead of synthetic ones")
     a = ap.parse_args(argv)
@@ -152,12 +161,13 @@ def main(argv: list[str] | None = None) -> None:
         name = f"scratch:{preset}"
         batch, steps = a.batch_size or 32, a.steps or (30 if cuda else 12)
     tps = measure(model, tokenizer, pairs, batch, steps, bf16=bf16, group_by_length=not a.no_group_by_length,
-                  packing=a.packing)
+                  packing=a.packing, trl_loss=a.trl_loss)
     sys.stdout.write(json.dumps({"bench": "train", "model": name, "params": params, "tokens_per_s": round(tps, 1),
                                  "device": "cuda" if cuda else "cpu", "batch_size": batch, "steps": steps,
                                  "dtype": "bf16" if bf16 else "fp32",
                                  "group_by_length": not a.no_group_by_length and not a.packing,
-                                 "packing": a.packing, "pairs": a.pairs or "synthetic"}) + "\n")
+                                 "packing": a.packing, "loss": "trl" if a.trl_loss else "completion_head",
+                                 "pairs": a.pairs or "synthetic"}) + "\n")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ from rich.console import Console
 from transformers import AutoModelForCausalLM, PrinterCallback, ProgressCallback, TrainerCallback
 from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 from transformers.trainer_utils import get_last_checkpoint
-from trl import SFTConfig, SFTTrainer
+from trl import SFTConfig
 
 from schemadistill.config import StudentConfig
 from schemadistill.errors import UserError
@@ -78,6 +78,7 @@ from student.data import (
 )
 from student.history import loss_history, plot_losses, save_history
 from student.infer import CONFIG_NAME, predict
+from student.loss import CompletionHeadTrainer
 from student.model import (
     add_lora,
     build_scratch_model,
@@ -132,8 +133,9 @@ class EpochSeededLengthSampler(LengthGroupedSampler):
         return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
 
 
-class ResumableSFTTrainer(SFTTrainer):
-    """``SFTTrainer`` whose data order survives a resume in the middle of an epoch."""
+class ResumableSFTTrainer(CompletionHeadTrainer):
+    """``SFTTrainer`` whose data order survives a resume in the middle of an epoch (and whose loss
+    skips the prompt's positions in the LM head on a CPU: student/loss.py)."""
 
     def _get_train_sampler(self, train_dataset: Any = None) -> Any:
         sampler = super()._get_train_sampler(train_dataset)
