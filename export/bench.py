@@ -46,7 +46,7 @@ from typing import Any
 
 from export.artifact import ArtifactInfo, load_artifact
 from schemadistill.errors import UserError
-from schemadistill.hardware import hardware
+from schemadistill.hardware import hardware, vector_phrase
 from schemadistill.io import atomic_write_json, read_jsonl
 
 WARMUP = 2
@@ -503,8 +503,7 @@ def _markdown(report: dict[str, Any]) -> str:
                          f"reached {_fmt(x['share_of_bound'])} of it")
     lines += ["", "## Machine", "", f"- CPU: {hw['cpu']} ({hw['physical_cores']} physical / {hw['logical_cores']} "
               f"logical cores), {hw['memory_gb']} GB"
-              + (f", vector extensions {', '.join(hw['vector_extensions']) or 'below AVX2'}"
-                 if isinstance(hw.get("vector_extensions"), list) else "")]
+              + (f", {vector_phrase(hw)}" if vector_phrase(hw) else "")]
     if hw.get("gpu"):
         lines.append(f"- GPU: {hw['gpu']}, driver {hw.get('gpu_driver')}, {hw.get('gpu_memory')}")
     lines.append("- " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))

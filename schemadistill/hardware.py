@@ -18,14 +18,18 @@ from typing import Any
 VECTOR_EXTENSIONS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "asimd", "sve")
 
 
+def _cpuinfo() -> str | None:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+
+
 def vector_extensions(cpuinfo: str | None = None) -> list[str] | None:
     """Which of :data:`VECTOR_EXTENSIONS` the CPU has; None where it is not known (no /proc/cpuinfo)."""
     if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return None
-    for line in cpuinfo.splitlines():
+        cpuinfo = _cpuinfo()
+    for line in (cpuinfo or "").splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("flags", "Features"):
             have = set(value.split())
@@ -37,17 +41,14 @@ def hardware() -> dict[str, Any]:
     """CPU model, cores, memory, OS, Python, vector extensions and (nvidia-smi) the GPU."""
     import psutil
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu, cpuinfo = platform.processor() or platform.machine(), _cpuinfo()
+    for line in (cpuinfo or "").splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
     info: dict[str, Any] = {"cpu": cpu, "logical_cores": psutil.cpu_count(), "physical_cores":
                             psutil.cpu_count(logical=False), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                            "vector_extensions": vector_extensions(), "os": platform.platform(),
+                            "vector_extensions": vector_extensions(cpuinfo) if cpuinfo else None, "os": platform.platform(),
                             "python": platform.python_version()}
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
@@ -60,14 +61,21 @@ def hardware() -> dict[str, Any]:
     return info
 
 
+def vector_phrase(info: dict[str, Any]) -> str | None:
+    """ "vector extensions avx2, avx512f", or that there are none of them; None where unknown."""
+    ext = info.get("vector_extensions")
+    if not isinstance(ext, list):
+        return None
+    return f"vector extensions {', '.join(ext)}" if ext else "no AVX2 or wider vector extensions"
+
+
 def describe(info: dict[str, Any]) -> str:
     """One line for a report: "AMD EPYC, 2 logical cores, vector extensions avx2" (+ the GPU)."""
     parts = [str(info.get("cpu") or "unknown CPU")]
     if info.get("logical_cores"):
         parts.append(f"{info['logical_cores']} logical cores")
-    ext = info.get("vector_extensions")
-    if isinstance(ext, list):
-        parts.append(f"vector extensions {', '.join(ext)}" if ext else "no AVX2 or wider vector extensions")
+    if (vectors := vector_phrase(info)) is not None:
+        parts.append(vectors)
     if info.get("gpu"):
         parts.append(f"GPU {info['gpu']}")
     return ", ".join(parts)

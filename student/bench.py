@@ -5,16 +5,18 @@
     python -m student.bench --qwen05b-lora           # Qwen2.5-0.5B-shaped random model + LoRA
                                                      # (bf16 on CUDA, fp32 on CPU)
 
-It runs the real training path (TRL ``SFTTrainer``, completion-only loss, the training settings
-of student/train.py) on synthetic question/SQL pairs shaped like the teacher's (prompt mode
-``none``: ~60 tokens a pair, numbers one digit per token), and reports real (non-padding)
-tokens per second over the steps after the warm-up::
+It runs the real training path (TRL ``SFTTrainer`` with the training's completion-only loss,
+student/loss.py, and the settings of student/train.py) on synthetic question/SQL pairs shaped
+like the teacher's (prompt mode ``none``: ~60 tokens a pair, numbers one digit per token), and
+reports real (non-padding) tokens per second over the steps after the warm-up::
 
     {"bench": "train", "model": "scratch:xs", "params": ..., "tokens_per_s": ..., "device": "cpu"}
 
-Measured on the 2-core CPU build machine (torch 2.13 CPU, fp32, batch 32, 16 timed steps, best
-of two runs; synthetic pairs of 55-72 tokens, vocab ~440, so a real ~2.9k vocab costs a little
-more; the machine is shared, and a loaded moment reads 3-5x lower):
+``--trl-loss`` times TRL's own loss instead, which on a CPU projects every position through the
+LM head (student/loss.py has the A/B: ~1.27x on a run's pairs). The figures below predate that
+loss (TRL's, on an AVX-512 machine): the 2-core CPU build machine, torch 2.13 CPU, fp32, batch
+32, 16 timed steps, best of two runs; synthetic pairs of 55-72 tokens, vocab ~440, so a real
+~2.9k vocab costs a little more; the machine is shared, and a loaded moment reads 3-5x lower:
 
     scratch:xs    2.4M params   ~6,300 tokens/s
     scratch:s    12.8M params   ~1,650 tokens/s   <- `scratch`: the default data (~1.2M tokens,

@@ -6,10 +6,14 @@ computes each position's entropy and top-1 hit, then zeroes the prompt's. For th
 student about half of a batch's tokens are prompt (0.51 on k27's pairs), the head is a fifth of
 the model's multiply-adds and the entropy is one more pass over the logits, so on a CPU that
 work is a quarter of a step. :class:`CompletionHeadTrainer` runs the backbone, keeps the
-positions whose next token is a label, and projects only those: the same loss (equal to four
-decimals, same weights), ~1.3x the tokens/s (k27's pairs on the AVX2 machine of session 29,
-``python /tmp``-free A/B in docs/DESIGN.md). Elsewhere (CUDA: TRL's Triton head already skips
-ignored positions) and for models whose head scales or caps its logits, TRL's loss runs as is.
+positions whose next token is a label, and projects only those: the same loss and gradients
+(tests/test_student_loss.py), ~1.27x the tokens/s on a run's pairs::
+
+    python -m student.bench --pairs RUN/curriculum/train_phase2.jsonl --batch-size 16 --steps 40 [--trl-loss]
+
+read 5,350-5,610 against 4,140-4,420 with ``--trl-loss`` (session 29, 2-core AVX2 machine, two
+runs each, alternated). Elsewhere (CUDA, where TRL's Triton head already skips ignored
+positions) and for models whose head scales or caps its logits, TRL's loss runs as is.
 
 The logged metrics keep TRL's names: ``mean_token_accuracy`` (top-1 hits on completion tokens)
 and ``num_tokens``; the entropy is not computed.

@@ -17,6 +17,7 @@ from tiny_models import one_thread  # noqa: F401  (autouse: one torch thread)
 from export.artifact import load_artifact
 from export.bench import HBM_TBPS, _bandwidth, find_run, pick_questions
 from export.build import export_run
+from schemadistill.hardware import vector_phrase
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = {"pytorch", "optimum", "runtime-fp32", "runtime-int8"}
@@ -67,6 +68,8 @@ def test_bench_writes_the_report(run: Path) -> None:
     assert report["gpu_bandwidth"] is None  # no CUDA here
     md = (reports / "latency.md").read_text(encoding="utf-8")
     assert "| runtime-int8 | 2 |" in md and "Speed-up vs PyTorch" in md
+    phrase = vector_phrase(report["hardware"])  # the machine line words the vector units as the training report does
+    assert phrase is None or f"GB, {phrase}" in md
     assert (reports / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

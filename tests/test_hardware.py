@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemadistill.hardware import describe, hardware, vector_extensions
+from schemadistill.hardware import describe, hardware, vector_extensions, vector_phrase
 
 AVX512_HOST = "processor\t: 0\nmodel name\t: Intel Xeon\nflags\t\t: fpu sse avx avx2 avx512f avx512_vnni avx512_bf16\n"
 AVX2_HOST = "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu sse avx avx2 fma\n"
@@ -27,3 +27,9 @@ def test_hardware_of_this_machine_and_its_line() -> None:
     assert describe({"cpu": "Old", "vector_extensions": []}) == "Old, no AVX2 or wider vector extensions"
     assert describe({"cpu": "Apple M2", "vector_extensions": None}) == "Apple M2"
     assert describe({}) == "unknown CPU"
+
+
+def test_vector_phrase_says_none_and_unknown_apart() -> None:
+    assert vector_phrase({"vector_extensions": ["avx2", "avx512f"]}) == "vector extensions avx2, avx512f"
+    assert vector_phrase({"vector_extensions": []}) == "no AVX2 or wider vector extensions"
+    assert vector_phrase({"vector_extensions": None}) is None and vector_phrase({}) is None

@@ -66,18 +66,20 @@ def metric_agg(view: SchemaView, metric: Any, t: TRef) -> Agg:
 
 
 @lru_cache(maxsize=512)
-def _columns(sql: str, dialect: str, tested: bool) -> frozenset[str]:
+def _columns(sql: str, dialect: str) -> frozenset[str]:
+    """Lower-cased names of every column an expression reads."""
     tree = _parse(sql, dialect)
-    if tree is None:
-        return frozenset()
-    parts = tree.find_all(exp.Predicate) if tested else [tree]
-    return frozenset(c.name.lower() for p in parts for c in p.find_all(exp.Column))
+    return frozenset() if tree is None else frozenset(c.name.lower() for c in tree.find_all(exp.Column))
 
 
+@lru_cache(maxsize=512)
 def tested_columns(sql: str, dialect: str) -> frozenset[str]:
     """Lower-cased names of the columns a metric's own conditions test: ``os`` in
     ``COUNT(DISTINCT CASE WHEN os = 'Android' THEN user_id END)``, ``revenue`` in ``... revenue > 0 ...``."""
-    return _columns(sql, dialect, True)
+    tree = _parse(sql, dialect)
+    if tree is None:
+        return frozenset()
+    return frozenset(c.name.lower() for p in tree.find_all(exp.Predicate) for c in p.find_all(exp.Column))
 
 
 def fixes_its_test(metric: Any, view: SchemaView, q: Query, dimension: Any = None) -> bool:
@@ -91,7 +93,7 @@ def fixes_its_test(metric: Any, view: SchemaView, q: Query, dimension: Any = Non
     if any(f.col is not None and f.col.t.info is table and f.col.info.name.lower() in tested for f in q.filters):
         return True
     return (dimension is not None and view.table(dimension.table) is table
-            and bool(_columns(dimension.sql, view.dialect, False) & tested))
+            and bool(_columns(dimension.sql, view.dialect) & tested))
 
 
 def _metric_query(view: SchemaView, rng: random.Random) -> tuple[Any, TableInfo, Query, Agg] | None:
