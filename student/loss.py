@@ -3,9 +3,9 @@
 TRL's ``SFTTrainer`` computes its completion-only loss with a fused LM head that, off Triton
 devices, projects *every* position (prompt and padding too) through the vocabulary and also
 computes each position's entropy and top-1 hit, then zeroes the prompt's. For the scratch
-student about half of a batch's tokens are prompt (0.51 on k27's pairs), the head is a fifth of
-the model's multiply-adds and the entropy is one more pass over the logits, so on a CPU that
-work is a quarter of a step. :class:`CompletionHeadTrainer` runs the backbone, keeps the
+student about half of a batch's tokens are prompt (0.51 in a sample of k27's pairs), the head
+is a fifth of the model's multiply-adds and the entropy one more pass over the logits: on a CPU
+about a fifth of each step went there. :class:`CompletionHeadTrainer` runs the backbone, keeps the
 positions whose next token is a label, and projects only those: the same loss and gradients
 (tests/test_student_loss.py), ~1.27x the tokens/s on a run's pairs::
 
