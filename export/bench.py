@@ -501,9 +501,9 @@ def _markdown(report: dict[str, Any]) -> str:
         for name, x in bw["backends"].items():
             lines.append(f"- {name}: {x['weight_bytes'] / 1e6:.1f} MB -> {x['bound_ms_per_token']} ms/token at best; "
                          f"reached {_fmt(x['share_of_bound'])} of it")
+    vectors = vector_phrase(hw)
     lines += ["", "## Machine", "", f"- CPU: {hw['cpu']} ({hw['physical_cores']} physical / {hw['logical_cores']} "
-              f"logical cores), {hw['memory_gb']} GB"
-              + (f", {vector_phrase(hw)}" if vector_phrase(hw) else "")]
+              f"logical cores), {hw['memory_gb']} GB" + (f", {vectors}" if vectors else "")]
     if hw.get("gpu"):
         lines.append(f"- GPU: {hw['gpu']}, driver {hw.get('gpu_driver')}, {hw.get('gpu_memory')}")
     lines.append("- " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))

@@ -25,11 +25,9 @@ def _cpuinfo() -> str | None:
         return None
 
 
-def vector_extensions(cpuinfo: str | None = None) -> list[str] | None:
-    """Which of :data:`VECTOR_EXTENSIONS` the CPU has; None where it is not known (no /proc/cpuinfo)."""
-    if cpuinfo is None:
-        cpuinfo = _cpuinfo()
-    for line in (cpuinfo or "").splitlines():
+def vector_extensions(cpuinfo: str) -> list[str] | None:
+    """Which of :data:`VECTOR_EXTENSIONS` a /proc/cpuinfo text lists; None where it has no flags line."""
+    for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         if key.strip() in ("flags", "Features"):
             have = set(value.split())
@@ -41,14 +39,14 @@ def hardware() -> dict[str, Any]:
     """CPU model, cores, memory, OS, Python, vector extensions and (nvidia-smi) the GPU."""
     import psutil
 
-    cpu, cpuinfo = platform.processor() or platform.machine(), _cpuinfo()
-    for line in (cpuinfo or "").splitlines():
+    cpu, cpuinfo = platform.processor() or platform.machine(), _cpuinfo() or ""
+    for line in cpuinfo.splitlines():
         if line.startswith("model name"):
             cpu = line.split(":", 1)[1].strip()
             break
     info: dict[str, Any] = {"cpu": cpu, "logical_cores": psutil.cpu_count(), "physical_cores":
                             psutil.cpu_count(logical=False), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                            "vector_extensions": vector_extensions(cpuinfo) if cpuinfo else None, "os": platform.platform(),
+                            "vector_extensions": vector_extensions(cpuinfo), "os": platform.platform(),
                             "python": platform.python_version()}
     try:
         out = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],

@@ -30,9 +30,14 @@ from trl import SFTTrainer
 IGNORE = -100
 
 
+def _unwrapped(model: Any) -> Any:
+    """The causal LM itself: a PEFT model's base (its LoRA layers stay in place)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def completion_logits(model: Any, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits of the positions whose next token is a label, those labels), for a causal LM."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base = _unwrapped(model)
     backbone = getattr(base, base.base_model_prefix)
     hidden = backbone(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask"),
                       use_cache=False).last_hidden_state
@@ -44,8 +49,7 @@ def completion_logits(model: Any, inputs: dict[str, Any]) -> tuple[torch.Tensor,
 
 def plain_head(model: Any) -> bool:
     """True where the logits are the head's projection and nothing more (no scaling, no cap)."""
-    base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    config = base.config.get_text_config()
+    config = _unwrapped(model).config.get_text_config()
     return all(getattr(config, name, None) is None for name in
                ("final_logit_softcapping", "logit_scale", "output_multiplier", "lm_head_multiplier", "logits_scaling"))
 
