@@ -2,14 +2,18 @@
 
     schemadistill eval runs/ecommerce/export/artifact --questions q.jsonl --db data.duckdb
 
-    from export.evaluate import evaluate_artifact
+    from export.evaluate import evaluate_artifact, evaluate_repairs
     with Runtime("runs/ecommerce/export/artifact") as rt:
         report = evaluate_artifact(rt, rows, "data.duckdb")   # rows: {"question", "sql"} dicts
+        fixes = evaluate_repairs(rt, repair_rows, "data.duckdb")  # + "broken_sql", "error"
 
 The student's own evaluation after each phase (student/train.py) decodes greedily with
 PyTorch; this is the answer a service gets from ``Runtime.ask``: the ONNX variant it loads,
 grounded, and for an answer that fails the checks the beam-search and repair-prompt fallbacks.
-The pipeline's ``eval`` stage runs it on the held-out splits and the golden file.
+The pipeline's ``eval`` stage runs it on the held-out splits and the golden file, and
+:func:`evaluate_repairs` on the held-out repair pairs (broken SQL + its real error -> fixed SQL,
+``curriculum/heldout_repair.jsonl``): what the repair pairs of training buy, measured apart,
+since in :meth:`Runtime.ask_many` the repair prompt only runs where no beam passed.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from export.runtime import Runtime
+from schemadistill.errors import UserError
 from schemadistill.evaluate import evaluate_rows
 
 FALLBACK_COUNTS = ("repaired", "refused", "repair_tried", "grounded", "fixed_by_beam", "fixed_by_repair",
@@ -55,3 +60,26 @@ def evaluate_artifact(rt: Runtime, rows: list[Any], db: str | Path, *, max_failu
                            source=source)
     return {**report, **counts, "variant": rt.variant, "beams": rt.beams,
             "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def evaluate_repairs(rt: Runtime, rows: list[Any], db: str | Path, *, max_failures: int = 20,
+                     source: Path | None = None) -> dict[str, Any]:
+    """Execution accuracy of the repair prompt alone (:meth:`Runtime.repair_many`) on rows holding
+    ``question``, ``broken_sql``, ``error`` and the gold ``sql``: the fix must return the gold's
+    result on ``db``. The report of :func:`schemadistill.evaluate.evaluate` plus ``unchanged``
+    (fixes that gave back the broken SQL as it was), the variant and seconds."""
+    for i, r in enumerate(rows, 1):
+        if not isinstance(r, dict) or not r.get("broken_sql") or not r.get("error"):
+            raise UserError("a repair row needs 'broken_sql' and 'error' beside 'question' and 'sql'", file=source,
+                            line=i, hint="score plain questions with evaluate_artifact (`schemadistill eval`)")
+    t0 = time.perf_counter()
+    answers = rt.repair_many([(str(r["question"]), str(r["broken_sql"]), str(r["error"])) for r in rows], db)
+    preds = [a.sql or "" for a in answers]
+    report = evaluate_rows(rows, preds, rt.executor(db), rt.schema, rt.dialect, max_failures=max_failures,
+                           source=source)
+    unchanged = sum(_same_sql(a.sql, r["broken_sql"]) for a, r in zip(answers, rows, strict=True))
+    return {**report, "unchanged": unchanged, "variant": rt.variant, "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _same_sql(fixed: str | None, broken: str) -> bool:
+    return fixed is not None and fixed.strip().rstrip(";").strip() == broken.strip().rstrip(";").strip()

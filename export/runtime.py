@@ -523,12 +523,10 @@ class Runtime:
         if retry:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the first round already warned about these questions
-                repair_prompts = [self.encode(questions[i], firsts[i], verdicts[i].error) for i in retry]
-            for i, sql in zip(retry, self.complete(repair_prompts), strict=True):
-                grounds[i] = self._ground(sql, questions[i])
-                seconds[i] = (grounds[i].sql, check_sql(grounds[i].sql, self.schema, self.dialect, ex))
-                fixed_by[i] = "repair"
-                issues[i] = self._issues(grounds[i].sql, questions[i]) if seconds[i][1].ok else []
+                repaired = self._repair([questions[i] for i in retry], [firsts[i] for i in retry],
+                                        [verdicts[i].error or "" for i in retry], ex)
+            for i, (g, v, found) in zip(retry, repaired, strict=True):
+                grounds[i], seconds[i], issues[i], fixed_by[i] = g, (g.sql, v), found, "repair"
         answers = []
         for i, (sql, v) in enumerate(zip(firsts, verdicts, strict=True)):
             first = None
@@ -546,6 +544,44 @@ class Runtime:
         for note in dict.fromkeys(n for ns in notes for n in ns):  # once, for callers that watch warnings
             warnings.warn(note, UserWarning, stacklevel=2)
         return answers
+
+    def repair_many(self, items: Sequence[tuple[str, str, str]], db: str | Path | None = None) -> list[Answer]:
+        """Fix SQL that failed: each item is (question, the SQL that failed, the error it raised).
+
+        One completion of the student's repair prompt, which holds the question, the broken SQL
+        and the error text, exactly as the repair pairs of training phase 3 do; grounded and
+        checked like an answer of :meth:`ask_many` (with ``db``, run in the sandbox). This is the
+        fallback :meth:`ask_many` gives a failing answer when no beam passes, offered on its own
+        for SQL that failed elsewhere. ``first_sql`` is the broken SQL; ``repaired`` says the
+        fix passed the checks.
+        """
+        ex = self.executor(db) if db is not None else None
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fixed = self._repair([q for q, _, _ in items], [b for _, b, _ in items], [e for _, _, e in items], ex)
+        answers = []
+        for (_, broken, _), (g, v, found) in zip(items, fixed, strict=True):
+            a = Answer(sql=None if v.refused else g.sql, ok=v.ok, repaired=v.ok, error=None if v.ok else v.error,
+                       refused=v.refused, first_sql=broken, fixed_by="repair" if v.ok else None,
+                       grounded=g.changes, unsupported=found)
+            if v.ok and v.result is not None:
+                a.rows, a.columns = v.result.rows, v.result.columns
+            answers.append(a)
+        for note in dict.fromkeys(str(w.message) for w in caught):
+            warnings.warn(note, UserWarning, stacklevel=2)
+        return answers
+
+    def _repair(self, questions: Sequence[str], broken: Sequence[str], errors: Sequence[str], ex: Executor | None
+                ) -> list[tuple[Grounded, Verdict, list[str]]]:
+        """The repair prompt's completion for each (question, broken SQL, error): grounded, checked,
+        and its consistency issues when it passes."""
+        prompts = [self.encode(q, b, e) for q, b, e in zip(questions, broken, errors, strict=True)]
+        out = []
+        for q, sql in zip(questions, self.complete(prompts), strict=True):
+            g = self._ground(sql, q)
+            v = check_sql(g.sql, self.schema, self.dialect, ex)
+            out.append((g, v, self._issues(g.sql, q) if v.ok else []))
+        return out
 
     def _best_beam(self, prompt: Encoded, question: str, first: str, ex: Executor | None,
                    first_verdict: Verdict | None = None

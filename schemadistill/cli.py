@@ -393,13 +393,17 @@ def eval_cmd(
     beams: BeamsOpt = DEFAULT_BEAMS,
     neighbors: NeighborsOpt = DEFAULT_NEIGHBORS,
     consistency: ConsistencyOpt = True,
+    repair: Annotated[bool, typer.Option("--repair", help="Rows hold broken_sql and error too (e.g. "
+                                                          "RUN/curriculum/heldout_repair.jsonl): score the "
+                                                          "repair prompt alone on them.")] = False,
 ) -> None:
     """Execution accuracy of the exported student through the lean runtime (grounding, guard and fallbacks included).
 
     Rows flagged empty_or_null_result or time_dependent are skipped. The last line printed is one
-    JSON object: n, execution_accuracy, valid_sql_rate, repaired, ...
+    JSON object: n, execution_accuracy, valid_sql_rate, repaired, ... With --repair, each row's
+    broken SQL and error go through the repair prompt (Runtime.repair_many) instead.
     """
-    from export.evaluate import FALLBACK_COUNTS, evaluate_artifact
+    from export.evaluate import FALLBACK_COUNTS, evaluate_artifact, evaluate_repairs
     from export.runtime import Runtime
     from schemadistill.io import read_jsonl
 
@@ -408,6 +412,18 @@ def eval_cmd(
     rows = list(read_jsonl(questions))
     if limit is not None:
         rows = rows[:max(0, limit)]
+    if repair:
+        with Runtime(artifact, variant=variant, ground=ground, beams=0, consistency=consistency,
+                     neighbors=0) as rt:
+            fixes = evaluate_repairs(rt, rows, db, source=questions)
+        out_console.print(f"{artifact} ({fixes['variant']}) on {questions.name}: {fixes['n']} broken SQL + error "
+                          f"through the repair prompt, {fixes['seconds']:.1f}s")
+        out_console.print(f"execution accuracy {fixes['execution_accuracy']:.1%}, valid SQL "
+                          f"{fixes['valid_sql_rate']:.1%}, {fixes['unchanged']} given back unchanged")
+        fix_keys = ("n", "execution_accuracy", "valid_sql_rate", "unknown_name_rate", "exact_match_rate", "skipped",
+                    "gold_errors", "failure_counts", "unchanged", "variant", "seconds")
+        sys.stdout.write(json.dumps({k: fixes[k] for k in fix_keys}) + "\n")
+        return
     with warnings.catch_warnings(record=True) as caught, \
             Runtime(artifact, variant=variant, ground=ground, beams=beams, consistency=consistency,
                     neighbors=neighbors) as rt:

@@ -291,17 +291,18 @@ def _export_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
 
 def _eval_inputs(cfg: RunConfig, out: Path) -> dict[str, Any]:
     return {"export": _upstream(out, "export"), "golden": _file_hash(cfg.golden), "config": asdict(cfg.eval),
-            "seed": cfg.student.seed}
+            "seed": cfg.student.seed, "repairs": True}
 
 
 def _eval_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
-    from export.evaluate import evaluate_artifact
+    from export.evaluate import evaluate_artifact, evaluate_repairs
     from export.runtime import Runtime
     from schemadistill.io import read_jsonl
-    from student.data import HELDOUT_SPLITS, read_heldout, sample_rows
+    from student.data import HELDOUT_SPLITS, REPAIR_SPLIT, read_heldout, sample_rows
 
     # the artifact as services run it (grounded, fallbacks) on the student's held-out sample and
-    # the golden file, gold and answers executed in the run's sandbox as the student's evaluation does
+    # the golden file, gold and answers executed in the run's sandbox as the student's evaluation
+    # does; and its repair prompt alone on the held-out repair pairs (never trained on)
     sets: dict[str, list[Any]] = {}
     for split in HELDOUT_SPLITS:
         rows = read_heldout(out, split)
@@ -309,12 +310,20 @@ def _eval_run(cfg: RunConfig, out: Path, stage_dir: Path) -> dict[str, Any]:
             sets[split] = sample_rows(rows, cfg.eval.questions, cfg.student.seed)
     if cfg.golden:
         sets["golden"] = list(read_jsonl(cfg.golden))
+    repairs = [r for r in read_heldout(out, REPAIR_SPLIT) if r.get("broken_sql") and r.get("error")]
+    if repairs and cfg.eval.questions:
+        sets[REPAIR_SPLIT] = sample_rows(repairs, cfg.eval.questions, cfg.student.seed)
     reports: dict[str, Any] = {}
+    db = out / "sandbox" / "sandbox.duckdb"
     with Runtime(out / "export" / "artifact", variant=cfg.eval.variant, beams=cfg.eval.beams,
                  consistency=cfg.eval.consistency, neighbors=cfg.eval.neighbors) as rt:
         for name, rows in sets.items():
+            if name == REPAIR_SPLIT:
+                console.print(f"  {name}: {len(rows)} broken SQL + error, through the repair prompt")
+                reports[name] = evaluate_repairs(rt, rows, db)
+                continue
             console.print(f"  {name}: {len(rows)} questions")
-            reports[name] = evaluate_artifact(rt, rows, out / "sandbox" / "sandbox.duckdb",
+            reports[name] = evaluate_artifact(rt, rows, db,
                                               source=Path(cfg.golden) if name == "golden" and cfg.golden else None)
         variant, dialect = rt.variant, rt.dialect
     if "golden" in reports:

@@ -26,6 +26,7 @@ from schemadistill.prompt import (
 
 PHASES = (1, 2, 3)
 HELDOUT_SPLITS = ("heldout_iid", "heldout_family")
+REPAIR_SPLIT = "heldout_repair"  # repair pairs of held-out instances: scored apart, by the eval stage
 GOLDEN_SKIP_FLAGS = ("empty_or_null_result", "time_dependent")
 
 

@@ -292,6 +292,65 @@ def test_repair_round_uses_the_real_sandbox_error(run: Path, rt: Runtime, monkey
     assert a.fixed_by == "repair" and a.columns == ["age"] and a.rows is not None and a.error is None
 
 
+def _misspelt_error(run: Path) -> str:
+    with Executor(_db(run)) as ex:
+        err = ex.run(MISSPELT).error
+    assert err is not None
+    return err.message
+
+
+def test_repair_many_fixes_failed_sql_with_its_error(run: Path, rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """repair_many: each prompt holds its broken SQL and error as training's repair pairs do; the
+    fix is checked in the sandbox like an answer, and one that still fails says why."""
+    err = _misspelt_error(run)
+    seen = _plant(rt, monkeypatch, [FIXED, MISSPELT])
+    a, b = rt.repair_many([("Ages of active users?", MISSPELT, err)] * 2, db=_db(run))
+    assert len(seen) == 2
+    assert all("Broken SQL: " + MISSPELT in p.text and "Error: " + tidy_error(err) in p.text for p in seen)
+    assert (a.ok, a.repaired, a.fixed_by, a.sql, a.first_sql) == (True, True, "repair", FIXED, MISSPELT)
+    assert a.columns == ["age"] and a.rows and a.error is None
+    assert (b.ok, b.repaired, b.fixed_by, b.first_sql) == (False, False, None, MISSPELT) and "agee" in (b.error or "")
+
+
+def test_evaluate_repairs_scores_the_fixes_by_execution(run: Path, rt: Runtime,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fix counts when it returns the gold's result; one given back as it was is counted apart;
+    a row without its broken SQL or error is refused with its line."""
+    from export.evaluate import evaluate_repairs
+
+    row = {"question": "Ages of active users?", "broken_sql": MISSPELT, "error": _misspelt_error(run), "sql": FIXED}
+    _plant(rt, monkeypatch, [FIXED, MISSPELT, "SELECT 1 AS one;"])
+    rep = evaluate_repairs(rt, [dict(row) for _ in range(3)], _db(run))
+    assert rep["n"] == 3 and rep["execution_accuracy"] == pytest.approx(1 / 3)
+    assert rep["valid_sql_rate"] == pytest.approx(2 / 3) and rep["unchanged"] == 1 and rep["variant"] == "fp32"
+    with pytest.raises(UserError, match="broken_sql") as e:
+        evaluate_repairs(rt, [row, {"question": "Ages?", "sql": FIXED}], _db(run))
+    assert e.value.line == 2
+
+
+def test_eval_stage_scores_heldout_repairs_through_the_repair_prompt(run: Path, tmp_path: Path) -> None:
+    """The pipeline's eval stage: held-out questions through ask_many, held-out repairs (broken SQL
+    + error, never trained on) through the repair prompt alone; eval.json and the figures hold both."""
+    from schemadistill.config import RunConfig
+    from schemadistill.pipeline import _eval_run
+
+    out = tmp_path / "run"
+    shutil.copytree(run, out)
+    repairs = [p for p in PAIRS if p["kind"] == "repair"]
+    (out / "curriculum" / "heldout_repair.jsonl").write_text("".join(json.dumps(p) + "\n" for p in repairs),
+                                                            encoding="utf-8")
+    cfg = RunConfig()
+    cfg.eval.beams, cfg.eval.neighbors = 0, 0
+    figures = _eval_run(cfg, out, tmp_path)
+    served = json.loads((tmp_path / "eval.json").read_text(encoding="utf-8"))
+    assert {"heldout_iid", "heldout_repair"} <= set(served)
+    fixes = served["heldout_repair"]
+    assert fixes["n"] == len(repairs) and 0 <= fixes["unchanged"] <= len(repairs)
+    assert "repair_tried" not in fixes  # its own report: no question was asked, so no fallbacks
+    assert figures["heldout_repair_n"] == len(repairs)
+    assert figures["heldout_repair_execution_accuracy"] == fixes["execution_accuracy"]
+
+
 def test_repair_without_db_uses_duckdb_wording(rt: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
     seen = _plant(rt, monkeypatch, [MISSPELT, MISSPELT])
     a = rt.ask("Ages of active users?")
@@ -436,6 +495,20 @@ def test_cli_ask_and_eval(run: Path, rt: Runtime, tmp_path: Path) -> None:
     assert r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["n"] == 2, r.stderr
     r = _cli("eval", art, "--questions", str(qfile), "--db", str(_db(run)), "--limit", "2", "--no-ground")
     assert r.returncode == 0 and json.loads(r.stdout.strip().splitlines()[-1])["grounded"] == 0, r.stderr
+
+    # --repair: the repair pairs' broken SQL and error through the real repair prompt (the tiny
+    # student writes no good fix from two examples: evaluate_repairs' scoring is tested above)
+    repairs = [p for p in PAIRS if p["kind"] == "repair"]
+    rfile = tmp_path / "repairs.jsonl"
+    rfile.write_text("".join(json.dumps(p) + "\n" for p in repairs), encoding="utf-8")
+    r = _cli("eval", art, "--questions", str(rfile), "--db", str(_db(run)), "--variant", "fp32", "--repair")
+    assert r.returncode == 0, r.stderr
+    assert f"{len(repairs)} broken SQL + error through the repair prompt" in " ".join(r.stdout.split())
+    last = json.loads(r.stdout.strip().splitlines()[-1])
+    assert last["n"] == len(repairs) and 0 <= last["unchanged"] <= len(repairs) and last["variant"] == "fp32"
+    assert 0 <= last["execution_accuracy"] <= last["valid_sql_rate"] <= 1
+    r = _cli("eval", art, "--questions", str(qfile), "--db", str(_db(run)), "--repair")
+    assert r.returncode == 2 and "broken_sql" in r.stderr and "q.jsonl:1" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_ask_shows_a_second_choice_and_its_issues(run: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -169,6 +169,8 @@ def make_run(run: Path, until: str = "bench", latency_ms: float = 4.5, int8_byte
                   for s in ("heldout_iid", "heldout_family", "golden")}
         served["golden"]["teacher_coverage"] = {"questions": 10, "template_exact": 1, "template_share": 0.1,
                                                 "shape": 4, "shape_share": 0.4, "family": 8, "family_share": 0.8}
+        served["heldout_repair"] = {"n": 40, "execution_accuracy": 0.725, "valid_sql_rate": 0.95, "unchanged": 1,
+                                    "variant": "int8"}
         atomic_write_json(run / "eval" / "eval.json", served)
         _manifest(run, "eval", {"variant": "int8", "golden_execution_accuracy": ARTIFACT["golden"]}, 20.0)
     if "bench" in stages:
@@ -227,6 +229,8 @@ def test_full_run_report(tmp_path: Path) -> None:
     assert all(f"{100 * a:.1f}% ({100 * EVALS[(s, 3)][2]:.1f}%), n={EVALS[(s, 3)][0]}" in served
                for s, a in ARTIFACT.items()), served
     assert "(int8, grounded," in acc and "4 beams then the repair prompt" in acc and "exported artifact</td>" in html
+    assert "repair prompt alone on 40 held-out broken SQL + error pairs" in acc and "**72.5%** of the fixes" in acc
+    assert "heldout_repair |" not in acc and "<b>72.5%</b> of the fixes" in html  # a sentence, not a split column
     assert "falls into a family the teacher generated: **8 of 10 (80.0%)**; same shape as some pair 40.0%, " \
         "same masked template 10.0%" in acc and "<b>8 of 10 (80.0%)</b>" in html
     # the last phase's breakdown: weakest family first; difficulty in its natural order
@@ -343,6 +347,7 @@ def test_regression_against_previous_run(tmp_path: Path) -> None:
     write_report(run)
     lines = list(read_jsonl(run / "reports" / HISTORY))
     assert len(lines) == 1 and lines[0]["metrics"]["accuracy.heldout_iid"] == 0.625
+    assert lines[0]["metrics"]["accuracy.artifact.heldout_repair"] == 0.725  # judged run to run like the splits
     write_report(run)  # the same run again: no new line, still nothing to compare with
     assert len(list(read_jsonl(run / "reports" / HISTORY))) == 1
     assert "No previous run" in _read(run)[0]

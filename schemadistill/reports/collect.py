@@ -41,6 +41,7 @@ from schemadistill.reports.figures import (
 T = TypeVar("T")
 STAGES = ("schema", "sandbox", "teacher", "curriculum", "student", "export", "eval", "bench")
 SPLIT_ORDER = ("heldout_iid", "heldout_family", "golden")
+REPAIR = "heldout_repair"  # the eval stage's repair-prompt score (eval.json), not a split of the phases
 # the manifest does not record memory today; these are the names we look for when it does
 PEAK_KEYS = ("peak_memory_mb", "peak_rss_mb", "max_rss_mb", "peak_mb")
 FAILURES_SHOWN = 5
@@ -264,7 +265,8 @@ def _accuracy(run: Path) -> AccuracyFigures | None:
                            last_phase=last, breakdown=breakdown, failures=failures, failure_counts=counts,
                            artifact={s: _score(r) for s, r in artifact.items() if s in splits},
                            artifact_variant=str(first.get("variant") or ""), artifact_beams=first.get("beams"),
-                           golden_coverage=_dict(_dict(artifact.get("golden")).get("teacher_coverage")) or None)
+                           golden_coverage=_dict(_dict(artifact.get("golden")).get("teacher_coverage")) or None,
+                           artifact_repair=_score(artifact[REPAIR]) if _dict(artifact.get(REPAIR)).get("n") else None)
 
 
 def _parity(run: Path, manifests: dict[str, dict[str, Any]]) -> ParityFigures | None:

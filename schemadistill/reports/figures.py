@@ -125,6 +125,8 @@ class AccuracyFigures:
     artifact_variant: str = ""
     artifact_beams: int | None = None
     golden_coverage: dict[str, Any] | None = None  # eval.json: the golden SQL in the teacher's families
+    # the artifact's repair prompt alone on held-out broken SQL + error (eval.json's heldout_repair)
+    artifact_repair: Score | None = None
 
 
 @dataclass

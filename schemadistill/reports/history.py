@@ -37,6 +37,9 @@ def headline(fig: RunFigures) -> dict[str, float]:
         for split, s in fig.accuracy.artifact.items():
             if s.n and s.execution_accuracy is not None:
                 m[f"accuracy.artifact.{split}"] = round(float(s.execution_accuracy), 4)
+        r = fig.accuracy.artifact_repair
+        if r is not None and r.n and r.execution_accuracy is not None:
+            m["accuracy.artifact.heldout_repair"] = round(float(r.execution_accuracy), 4)
     if fig.parity is not None:
         for v in fig.parity.variants:
             if v.mb is not None:
