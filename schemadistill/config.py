@@ -84,7 +84,8 @@ class CurriculumConfig:
 
 @dataclass
 class StudentConfig:
-    name: str = _f("scratch", "scratch[:xxs|:xs|:sm|:s|:m] | a Hugging Face id or local path (<= 3B parameters, LoRA).")
+    name: str = _f("scratch", "scratch (xs, or xxs where the time budget affords xs too few steps: student/budget.py) | "
+                              "scratch:xxs|:xs|:sm|:s|:m | a Hugging Face id or local path (<= 3B parameters, LoRA).")
     prompt_schema: str = _f("none", "compact: a compact schema rendering in the prompt; none: the question only.")
     number_slots: int = _f(3, "Numbers of at least this many digits in a question become slots #1, #2, ... in "
                               "prompt and SQL, filled back after generation (0: off). 3, not 2: with 2 the student "

@@ -60,6 +60,7 @@ from schemadistill.prompt import completion_text, render_prompt
 from student.budget import Throughput
 from student.loss import CompletionHeadTrainer
 from student.model import (
+    AUTO_PRESET,
     DEFAULT_PRESET,
     add_lora,
     build_scratch_model,
@@ -128,7 +129,7 @@ def measure(model: Any, tokenizer: Any, pairs: list[dict[str, str]], batch_size:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Training tokens/s of a student (one JSON line).")
-    ap.add_argument("--model", default="scratch", help="scratch | scratch:xs|sm|s|m")
+    ap.add_argument("--model", default="scratch", help="scratch (= xs here) | scratch:xxs|xs|sm|s|m")
     ap.add_argument("--qwen05b-lora", action="store_true", help="random Qwen2.5-0.5B-shaped model with LoRA")
     ap.add_argument("--batch-size", type=int, default=None, help="default 32 (scratch), 8 (qwen05b on CPU)")
     ap.add_argument("--steps", type=int, default=None, help="timed steps after 2 warm-up steps")
@@ -158,7 +159,8 @@ def main(argv: list[str] | None = None) -> None:
         kind, preset = parse_student(a.model)
         if kind != "scratch":
             ap.error("--model takes a scratch preset; use --qwen05b-lora for the pretrained shape")
-        model = build_scratch_model(preset or DEFAULT_PRESET, tokenizer)
+        preset = DEFAULT_PRESET if preset == AUTO_PRESET else preset  # `scratch` picks by speed; the bench times xs
+        model = build_scratch_model(preset, tokenizer)
         params = count_params(model)
         name = f"scratch:{preset}"
         batch, steps = a.batch_size or 32, a.steps or (30 if cuda else 12)

@@ -42,6 +42,13 @@ PROBE_STEPS = 24
 # test run during the second): a re-plan at the first one's full speed overran 20 minutes by 8%.
 REPLAN_MARGIN = 0.93
 HARD_STOP = 1.3
+# `student.name=scratch` picks its preset from the speed a probe of xs measures: xs where the
+# budget affords it at least this many optimizer steps (the probe's own plan, which reads low:
+# 3,009 planned, 3,357 run), else xxs, ~1.5x xs's tokens/s. Measured (docs/DESIGN.md, session 30):
+# where xs ran 3,357 steps, xxs ran 5,235 and answered 94.8% of 1,000 held-out same-family
+# questions against xs's 92.0%; where xs ran 4,187 (session 25), the two tied on those (92.0 /
+# 91.6%) and xs answered more real questions.
+AUTO_MIN_STEPS = 4000
 
 
 def phase_budgets_s(total_s: float, used_s: float, tokens: list[int], phase_index: int) -> float:

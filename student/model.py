@@ -51,27 +51,32 @@ PRESETS: dict[str, dict[str, int]] = {
     "m": {"hidden_size": 576, "num_hidden_layers": 12, "num_attention_heads": 9,
           "num_key_value_heads": 3, "intermediate_size": 1536},
 }
-# `scratch` alone is xs. Measured training throughput on the 2-core CPU machine (student/bench.py):
-# xs ~6,300, s ~1,650, m ~570 tokens/s. The default data (examples/ecommerce, 36k pairs + 5.4k
-# repairs) gives xs ~1.9 epochs in the default 20 minutes, s less than one. Twice the distinct
-# instances at fewer epochs beat the same 20 minutes on 12k pairs (docs/DESIGN.md), so the
-# small model's limit here is data and steps, not parameters; s and m need a GPU or more time.
-# xxs (1.6M) trains ~1.5x xs's tokens/s: on an AVX2-only CPU, where xs gets ~2,400 steps in the
-# budget, it answered 3 points more held-out same-family questions and 4 fewer real ones
-# (docs/DESIGN.md, session 28), so it is an option for slow machines, not the default.
-DEFAULT_PRESET = "xs"
+# Measured training throughput on the 2-core CPU machine (student/bench.py): xs ~6,300, s ~1,650,
+# m ~570 tokens/s. The default data (examples/ecommerce, 36k pairs + 5.4k repairs) gives xs ~1.9
+# epochs in the default 20 minutes, s less than one. Twice the distinct instances at fewer epochs
+# beat the same 20 minutes on 12k pairs (docs/DESIGN.md), so the small model's limit here is data
+# and steps, not parameters; s and m need a GPU or more time.
+# `scratch` alone (AUTO_PRESET) picks xs or xxs from the speed the training budget finds
+# (student/budget.py, choose_preset): where the budget affords xs fewer steps than
+# budget.AUTO_MIN_STEPS, xxs (1.6M, ~1.5x xs's tokens/s) learns more in the same minutes.
+AUTO_PRESET = "auto"
+DEFAULT_PRESET = "xs"  # the preset `scratch` takes where its speed is not measured (no budget, the bench)
+SMALL_PRESET = "xxs"  # the one it takes where xs would get too few steps
 
 StudentKind = Literal["scratch", "pretrained"]
 
 
 def parse_student(name: str) -> tuple[StudentKind, str]:
-    """``scratch`` / ``scratch:xs|sm|s|m`` -> ("scratch", preset); anything else -> ("pretrained", name)."""
+    """``scratch`` / ``scratch:xxs|xs|sm|s|m`` -> ("scratch", preset); anything else -> ("pretrained", name).
+
+    ``scratch`` alone (or ``scratch:auto``) gives :data:`AUTO_PRESET`: training picks the preset
+    from the machine's speed (student/train.py)."""
     name = name.strip()
     if name == "scratch" or name.startswith("scratch:"):
-        preset = name.partition(":")[2] or DEFAULT_PRESET
-        if preset not in PRESETS:
+        preset = name.partition(":")[2] or AUTO_PRESET
+        if preset not in PRESETS and preset != AUTO_PRESET:
             raise UserError(f"unknown scratch preset '{preset}'",
-                            hint=f"use one of: scratch, {', '.join('scratch:' + p for p in PRESETS)}")
+                            hint=f"use one of: scratch (picked by speed), {', '.join('scratch:' + p for p in PRESETS)}")
         return "scratch", preset
     if not name:
         raise UserError("no student given", hint="student.name=scratch or a Hugging Face id / local path")

@@ -45,7 +45,7 @@ import tempfile
 import time
 import warnings
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,9 @@ from student.history import loss_history, plot_losses, save_history
 from student.infer import CONFIG_NAME, predict
 from student.loss import CompletionHeadTrainer
 from student.model import (
+    AUTO_PRESET,
+    DEFAULT_PRESET,
+    SMALL_PRESET,
     add_lora,
     build_scratch_model,
     check_size,
@@ -324,6 +327,10 @@ class _Run:
     resume: bool
     callbacks: list[TrainerCallback]
     values: ValueIndex | None = None  # value grounding for the evaluations (None: off)
+    # what choosing the preset (`scratch`) took from the budget, and the speed it measured when the
+    # run trains the preset it probed
+    spent_s: float = 0.0
+    measured_tps: float | None = None
 
 
 def _student_and_tokenizer(out: Path, cfg: StudentConfig, kind: str, ref: str, schema: Any,
@@ -372,8 +379,6 @@ def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden:
         from schemadistill.pipeline import load_run_filters
 
         values.add_filters(load_run_filters(run_dir), schema.dialect)
-    run = _Run(out, cfg, kind, ref, tokenizer, spec, splits, schema, executor, state, resume, callbacks or [], values)
-
     data = {k: build_examples(phase_rows[k], spec, tokenizer, cfg.max_length) for k in PHASES}
     dropped = sum(d[2] for d in data.values())
     if dropped:
@@ -383,9 +388,22 @@ def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden:
         raise UserError("no training pair fits into student.max_length",
                         hint="raise student.max_length, or use student.prompt_schema=none")
     tokens = [int(sum(data[k][1]) * epochs[i]) for i, k in enumerate(PHASES)]
-    # a phase's key chains its data and settings with the phase before: change one, redo from there
-    key = sha256_json({"settings": {k: getattr(cfg, k) for k in TRAIN_KEYS}, "tokenizer": tok_hash,
-                       "prompt": spec.to_json()})
+
+    def run_key(cfg: StudentConfig) -> str:
+        # a phase's key chains its data and settings with the phase before: change one, redo from there
+        return sha256_json({"settings": {k: getattr(cfg, k) for k in TRAIN_KEYS}, "tokenizer": tok_hash,
+                            "prompt": spec.to_json()})
+
+    key, choice = run_key(cfg), None
+    if kind == "scratch" and ref == AUTO_PRESET:
+        choice = _choose_preset(out, cfg, tokenizer, data, epochs, lrs, tokens, key, resume, state)
+        ref = choice["preset"]
+        cfg = replace(cfg, name=f"scratch:{ref}")  # trained, keyed and reported as that preset
+        key = run_key(cfg)
+    run = _Run(out, cfg, kind, ref, tokenizer, spec, splits, schema, executor, state, resume, callbacks or [], values)
+    if choice is not None:
+        run.spent_s = choice.get("probe_seconds", 0.0) if choice.get("new") else 0.0
+        run.measured_tps = choice.get("xs_tokens_per_s") if ref == DEFAULT_PRESET else None
     if cfg.schedule == "shuffled":
         records, histories, prev = _train_shuffled(run, data[PHASES[0]], sha256_json(phase_rows[PHASES[0]]),
                                                     epochs[0], lrs[0], tokens[0], key)
@@ -397,9 +415,52 @@ def train(run_dir: Path, cfg: StudentConfig, schema: Any, executor: Any, golden:
     summary: dict[str, Any] = {}
     if state.is_main_process:
         _score_new_splits(run, max(r["phase"] for r in records if r.get("trained")), prev)
-        summary = _finish(out, kind, ref, prev, tokenizer, spec, schema, cfg, records, histories)
+        summary = _finish(out, kind, ref, prev, tokenizer, spec, schema, cfg, records, histories, choice)
     state.wait_for_everyone()
     return summary
+
+
+def _choose_preset(out: Path, cfg: StudentConfig, tokenizer: Any,
+                   data: dict[int, tuple[list[dict[str, Any]], list[int], int]], epochs: list[float],
+                   lrs: list[float], tokens: list[int], key: str, resume: bool, state: PartialState
+                   ) -> dict[str, Any]:
+    """``student.name=scratch``: xs where the budget affords it ``budget.AUTO_MIN_STEPS`` optimizer
+    steps (or all its epochs ask for), else xxs (student/budget.py says why).
+
+    A probe of xs on the run's examples measures the speed, as a phase's plan does; its seconds
+    come out of the budget, and a run that keeps xs plans with the speed it read. The choice is
+    kept in ``student/preset.json``, so a resumed run trains the preset it began with. Without a
+    budget (``max_minutes <= 0``, several processes) nothing is measured and xs trains.
+    """
+    path = out / "preset.json"
+    kept = _read_json(path)
+    if resume and kept and kept.get("key") == key:
+        console.print(f"[dim]= student preset: {kept['preset']} (chosen before, {path.name})[/dim]")
+        return kept
+    planned = sum(budget.plan_steps(len(data[k][0]), epochs[i], cfg.batch_size, state.num_processes)
+                  for i, k in enumerate(PHASES))
+    choice: dict[str, Any] = {"key": key, "preset": DEFAULT_PRESET, "planned_steps": planned,
+                              "min_steps": budget.AUTO_MIN_STEPS}
+    if cfg.max_minutes <= 0 or state.num_processes > 1:
+        choice["reason"] = "no time budget to fit"
+    else:
+        examples = [e for k in PHASES for e in data[k][0]]
+        model = build_scratch_model(DEFAULT_PRESET, tokenizer, cfg.max_length, cfg.seed)
+        tps, probe_s = probe_tokens_per_s(model, tokenizer, examples, cfg, max(lrs))
+        del model
+        steps = (budget.capped_steps(planned, sum(tokens), max(0.0, cfg.max_minutes * 60 - probe_s), tps)
+                 if tps else planned)
+        enough = steps >= min(planned, budget.AUTO_MIN_STEPS)
+        choice.update(preset=DEFAULT_PRESET if enough else SMALL_PRESET, xs_tokens_per_s=round(tps or 0.0, 1),
+                      xs_steps=steps, probe_seconds=round(probe_s, 1),
+                      reason=f"the budget affords {DEFAULT_PRESET} {steps} steps at {tps or 0:.0f} tokens/s "
+                             f"({'at least' if enough else 'fewer than'} {min(planned, budget.AUTO_MIN_STEPS)})")
+    console.print(f"> student preset: {choice['preset']}, {choice['reason']} "
+                  f"(student.name=scratch:{DEFAULT_PRESET} or :{SMALL_PRESET} fixes it)")
+    if state.is_main_process:
+        atomic_write_json(path, choice)
+    state.wait_for_everyone()
+    return {**choice, "new": True}
 
 
 def _plan_line(name: str, n: int, n_dropped: int, tokens: int, plan: dict[str, Any]) -> str:
@@ -416,7 +477,7 @@ def _train_phases(run: _Run, data: dict[int, tuple[list[dict[str, Any]], list[in
     """``schedule=phases``: one Trainer run per phase, each from the weights the one before left."""
     out, cfg, state = run.out, run.cfg, run.state
     prev: Path | None = None
-    used_s, measured_tps = 0.0, None
+    used_s, measured_tps = run.spent_s, run.measured_tps
     records: list[dict[str, Any]] = []
     histories: dict[int, list[dict[str, Any]]] = {}
     for i, k in enumerate(PHASES):
@@ -561,7 +622,8 @@ def _train_shuffled(run: _Run, data: tuple[list[dict[str, Any]], list[int], int]
             phase_dir.mkdir(parents=True, exist_ok=True)
             model = _make_model(run.kind, run.ref, run.tokenizer, prev, cfg)
             if plan is None:
-                plan = _plan(model, cfg, run.tokenizer, examples, lr, passes, [tokens], 0, 0.0, None, state, key)
+                plan = _plan(model, cfg, run.tokenizer, examples, lr, passes, [tokens], 0, run.spent_s,
+                             run.measured_tps, state, key)
                 # every segment needs a step of its own
                 plan["max_steps"] = max(len(PHASES), plan["max_steps"])
                 if state.is_main_process:
@@ -772,7 +834,8 @@ def _plan(model: Any, cfg: StudentConfig, tokenizer: Any, examples: list[dict[st
                             "tokens_per_s": None, "tokens_per_s_source": None}
     if cfg.max_minutes <= 0 or state.num_processes > 1:
         return plan
-    tps, source, probe_s = measured_tps, "previous phase", 0.0
+    # phase 1 is measured already only when the preset choice probed this very model
+    tps, source, probe_s = measured_tps, "previous phase" if i else "the preset choice's probe", 0.0
     if tps is None:
         tps, probe_s = probe_tokens_per_s(model, tokenizer, examples, cfg, lr)
         source = "probe"
@@ -793,8 +856,8 @@ def _chat_wrap(tokenizer: Any) -> dict[str, str]:
 
 
 def _finish(out: Path, kind: str, ref: str, prev: Path, tokenizer: Any, spec: PromptSpec, schema: Any,
-            cfg: StudentConfig, records: list[dict[str, Any]],
-            histories: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
+            cfg: StudentConfig, records: list[dict[str, Any]], histories: dict[int, list[dict[str, Any]]],
+            choice: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write the final plain HF model (LoRA merged), its tokenizer and student_config.json."""
     model_dir = out / "model"
     shutil.rmtree(model_dir, ignore_errors=True)
@@ -825,6 +888,8 @@ def _finish(out: Path, kind: str, ref: str, prev: Path, tokenizer: Any, spec: Pr
         "tokens_per_s": trained[-1].get("tokens_per_s") if trained else None,
         "final_loss": trained[-1].get("final_loss") if trained else None,
         "hardware": hardware(),  # tokens/s, and so the steps a time budget buys, follow the machine
+        # `scratch`: the preset the machine's speed picked, and what the probe measured
+        "preset_choice": {k: v for k, v in choice.items() if k not in ("key", "new")} if choice else None,
         **{f"{s}_execution_accuracy": r.get("execution_accuracy") for s, r in evals.items()},
     }
     atomic_write_json(out / "summary.json", {**summary, "phase_records": records})

@@ -143,7 +143,9 @@ def make_run(run: Path, until: str = "bench", latency_ms: float = 4.5, int8_byte
         summary = {"student": "scratch:xs", "kind": "scratch", "params": 2_918_016, "phases": 3, "steps": 60,
                    "train_seconds": 183.0, "tokens_per_s": 1003.0, "final_loss": 1 / 3,
                    "heldout_iid_execution_accuracy": 0.625,
-                   "hardware": {"cpu": "Test EPYC", "logical_cores": 2, "vector_extensions": ["avx2"]}}
+                   "hardware": {"cpu": "Test EPYC", "logical_cores": 2, "vector_extensions": ["avx2"]},
+                   "preset_choice": {"preset": "xs", "reason": "the budget affords xs 4321 steps at 5000 tokens/s "
+                                                               "(at least 4000)"}}
         atomic_write_json(student / "summary.json", {**summary, "phase_records": records})
         _manifest(run, "student", summary, 200.0, {"config": {"name": "scratch:xs"}})
     if "export" in stages:
@@ -263,7 +265,9 @@ def test_full_run_report(tmp_path: Path) -> None:
     training = _section(md, 4)
     assert "| 3 | 300 | 30 (36) | yes | 91.5 | 1,003 | 0.3333 |" in training
     assert "s of training on Test EPYC, 2 logical cores, vector extensions avx2." in training
-    assert "on Test EPYC, 2 logical cores, vector extensions avx2.</p>" in html
+    assert "`student.name=scratch` picked this preset: the budget affords xs 4321 steps at 5000 tokens/s " \
+        "(at least 4000) (`student/preset.json`)." in training
+    assert "on Test EPYC, 2 logical cores, vector extensions avx2. <code>student.name=scratch</code> picked" in html
     parity = _section(md, 6)
     assert "**passed** on 50" in parity
     assert "| int8 | 4.11 | pass | 44/50 (88.0%) | 61.5% | -0.5 pts |" in parity

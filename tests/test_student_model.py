@@ -30,7 +30,8 @@ def test_tokenizer_splits_digits_and_keeps_names_whole() -> None:
 
 
 def test_parse_student_names() -> None:
-    assert sm.parse_student("scratch") == ("scratch", sm.DEFAULT_PRESET)
+    assert sm.parse_student("scratch") == sm.parse_student("scratch:auto") == ("scratch", sm.AUTO_PRESET)
+    assert sm.parse_student("scratch:xs") == ("scratch", sm.DEFAULT_PRESET)
     assert sm.parse_student("scratch:m") == ("scratch", "m")
     assert sm.parse_student("Qwen/Qwen2.5-Coder-0.5B-Instruct") == ("pretrained", "Qwen/Qwen2.5-Coder-0.5B-Instruct")
     with pytest.raises(UserError, match="unknown scratch preset"):

@@ -18,7 +18,7 @@ from schemadistill.prompt import template_text
 from schemadistill.sandbox import Executor
 from student import train as st
 from student.infer import load_student, predict
-from student.model import build_scratch_model
+from student.model import PRESETS, build_scratch_model
 
 __all__ = ["one_thread"]  # the autouse fixture: one torch thread for tiny models
 
@@ -344,3 +344,75 @@ def test_a_segment_stopped_early_ends_the_shuffled_run_there(tmp_path: Path, mon
     # resumed as it is, nothing trains again
     st.train(run, cfg, tiny_schema(), None)
     assert read_json(out / "phase3" / "done.json")["steps"] == 0
+
+
+def _no_probe(*a: Any, **k: Any) -> Any:
+    raise AssertionError("nothing should be probed here")
+
+
+def test_scratch_picks_the_small_preset_where_the_budget_affords_xs_too_few_steps(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`scratch`: a probe of xs finds too few steps in the budget, so the small preset trains; it is
+    keyed, saved and reported as that preset, the probe's seconds come out of the budget, and a
+    resumed run keeps the choice without probing again."""
+    register_tiny_preset(monkeypatch)
+    monkeypatch.setattr(st, "SMALL_PRESET", "tiny")  # the small preset, kept tiny for the test
+    monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
+    probed: list[int] = []
+
+    def probe(model: Any, *a: Any, **k: Any) -> tuple[float, float]:
+        probed.append(model.config.hidden_size)
+        return 100.0, 0.5
+
+    monkeypatch.setattr(st, "probe_tokens_per_s", probe)
+    run = write_run(tmp_path / "run", copies=2, sandbox=False)
+    cfg = _cfg("scratch", schedule="shuffled", batch_size=2, epochs=[4, 4, 4], max_minutes=0.05)
+    summary = st.train(run, cfg, tiny_schema(), None)
+    out = run / "student"
+    choice = read_json(out / "preset.json")
+    assert probed[0] == PRESETS["xs"]["hidden_size"]  # xs was probed first
+    assert choice["preset"] == "tiny" and choice["xs_tokens_per_s"] == 100.0 and choice["probe_seconds"] == 0.5
+    assert choice["xs_steps"] < min(choice["planned_steps"], st.budget.AUTO_MIN_STEPS)
+    assert summary["student"] == "scratch:tiny" and summary["preset_choice"]["preset"] == "tiny"
+    saved = read_json(out / "model" / "student_config.json")
+    assert saved["student"] == "scratch:tiny" and saved["config"]["name"] == "scratch:tiny"
+    plan = read_json(out / "shuffled" / "plan.json")
+    assert plan["tokens_per_s_source"] == "probe"  # the small preset is measured on its own
+    assert plan["budget_s"] == pytest.approx(0.05 * 60 - 0.5 - 0.5)  # both probes' seconds spent
+    weights = _weights(out / "model")
+    monkeypatch.setattr(st, "probe_tokens_per_s", _no_probe)
+    again = st.train(run, cfg, tiny_schema(), None)
+    assert again["student"] == "scratch:tiny" and _weights(out / "model").keys() == weights.keys()
+    assert all(torch.equal(v, _weights(out / "model")[k]) for k, v in weights.items())  # skipped, not retrained
+
+
+def test_scratch_keeps_xs_where_the_budget_affords_it_and_plans_with_the_speed_it_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enough steps (here every epoch fits): the default preset trains, planned with the choice's
+    probe (no second probe); without a time budget nothing is probed and the default trains."""
+    register_tiny_preset(monkeypatch)
+    monkeypatch.setattr(st, "DEFAULT_PRESET", "tiny")  # the default preset, kept tiny for the test
+    monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
+    calls: list[float] = []
+
+    def probe(*a: Any, **k: Any) -> tuple[float, float]:
+        calls.append(1.0)
+        return 1e9, 0.25
+
+    monkeypatch.setattr(st, "probe_tokens_per_s", probe)
+    run = write_run(tmp_path / "run", copies=2, sandbox=False)
+    cfg = _cfg("scratch", schedule="shuffled", batch_size=2, max_minutes=5)
+    summary = st.train(run, cfg, tiny_schema(), None)
+    out = run / "student"
+    choice = read_json(out / "preset.json")
+    assert choice["preset"] == "tiny" and choice["xs_steps"] == choice["planned_steps"] and len(calls) == 1
+    plan = read_json(out / "shuffled" / "plan.json")
+    assert plan["tokens_per_s_source"] == "the preset choice's probe" and plan["tokens_per_s"] == 1e9
+    assert plan["max_steps"] == plan["planned_steps"] and summary["student"] == "scratch:tiny"
+
+    monkeypatch.setattr(st, "probe_tokens_per_s", _no_probe)
+    run2 = write_run(tmp_path / "run2", copies=2, sandbox=False)
+    summary = st.train(run2, _cfg("scratch", schedule="shuffled", batch_size=2), tiny_schema(), None)
+    choice = read_json(run2 / "student" / "preset.json")
+    assert choice["preset"] == "tiny" and choice["reason"] == "no time budget to fit" and "xs_steps" not in choice
+    assert summary["preset_choice"]["reason"] == "no time budget to fit"

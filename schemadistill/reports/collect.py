@@ -211,7 +211,8 @@ def _training(run: Path) -> TrainingFigures | None:
         steps=sum(p.steps or 0 for p in phases if p.trained),
         seconds=round(sum(p.seconds or 0.0 for p in phases if p.trained), 2), losses=losses,
         loss_png=student / "loss.png" if (student / "loss.png").is_file() else None,
-        machine=describe(summary["hardware"]) if isinstance(summary.get("hardware"), dict) else None)
+        machine=describe(summary["hardware"]) if isinstance(summary.get("hardware"), dict) else None,
+        preset_reason=_dict(summary.get("preset_choice")).get("reason"))
 
 
 def _score(r: Any) -> Score:

@@ -95,6 +95,7 @@ class TrainingFigures:
     loss_png: Path | None  # student/loss.png, used when no loss.json survives
     shuffled: bool = False  # student.schedule=shuffled: "phase k" is the k-th third of one run
     machine: str | None = None  # schemadistill.hardware.describe of the machine that trained it
+    preset_reason: str | None = None  # `scratch`: why the machine's speed picked this preset
 
 
 @dataclass
