@@ -7,6 +7,7 @@ Reads ``RUN/curriculum/train_phase{1,2,3}.jsonl`` (and the held-out splits), wri
 ``RUN/student/``::
 
     tokenizer/                 scratch students: byte-level BPE trained on the training pairs
+    preset.json                `scratch`: the preset the machine's speed picked (:func:`_choose_preset`)
     phase{k}/final/            weights after phase k (full model, or the LoRA adapter)
     phase{k}/loss.json, .png   loss history and curve;  phase{k}/done.json: the phase's record
     eval_phase{k}.json         {"heldout_iid": {...}, "heldout_family": {...}, "golden": {...}}
