@@ -416,3 +416,21 @@ def test_scratch_keeps_xs_where_the_budget_affords_it_and_plans_with_the_speed_i
     choice = read_json(run2 / "student" / "preset.json")
     assert choice["preset"] == "tiny" and choice["reason"] == "no time budget to fit" and "xs_steps" not in choice
     assert summary["preset_choice"]["reason"] == "no time budget to fit"
+
+
+def test_scratch_choice_serves_the_phases_schedule_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """schedule=phases: phase 1 plans with the choice's probe (charged to the budget), phase 2 with
+    phase 1's speed."""
+    register_tiny_preset(monkeypatch)
+    monkeypatch.setattr(st, "DEFAULT_PRESET", "tiny")
+    monkeypatch.setattr(st, "score_items", lambda items, ex, schema, dialect: {"n": len(items)})
+    monkeypatch.setattr(st, "probe_tokens_per_s", lambda *a, **k: (1e9, 0.25))
+    run = write_run(tmp_path / "run", copies=2, sandbox=False)
+    summary = st.train(run, _cfg("scratch", schedule="phases", batch_size=2, max_minutes=5), tiny_schema(), None)
+    out = run / "student"
+    assert summary["student"] == "scratch:tiny" and read_json(out / "preset.json")["preset"] == "tiny"
+    plan1, plan2, plan3 = (read_json(out / f"phase{k}" / "plan.json") for k in (1, 2, 3))
+    assert plan1["tokens_per_s_source"] == "the preset choice's probe" and plan1["probe_seconds"] == 0.0
+    assert plan2["tokens_per_s_source"] == "previous phase"
+    share = plan1["tokens"] / sum(p["tokens"] for p in (plan1, plan2, plan3))
+    assert plan1["budget_s"] == pytest.approx((5 * 60 - 0.25) * share, abs=0.1)  # the choice's probe is spent
