@@ -24,7 +24,7 @@ from typing import Any
 
 from export.runtime import Runtime
 from schemadistill.errors import UserError
-from schemadistill.evaluate import evaluate_rows
+from schemadistill.evaluate import canonical_sql, evaluate_rows
 
 FALLBACK_COUNTS = ("repaired", "refused", "repair_tried", "grounded", "fixed_by_beam", "fixed_by_repair",
                    "questioned", "fixed_by_consistency", "fixed_by_neighbor")
@@ -77,9 +77,8 @@ def evaluate_repairs(rt: Runtime, rows: list[Any], db: str | Path, *, max_failur
     preds = [a.sql or "" for a in answers]
     report = evaluate_rows(rows, preds, rt.executor(db), rt.schema, rt.dialect, max_failures=max_failures,
                            source=source)
-    unchanged = sum(_same_sql(a.sql, r["broken_sql"]) for a, r in zip(answers, rows, strict=True))
+    # given back as it was, up to formatting: what exact match would call the same SQL
+    unchanged = sum(a.sql is not None and canonical_sql(a.sql, rt.dialect) == canonical_sql(r["broken_sql"], rt.dialect)
+                    for a, r in zip(answers, rows, strict=True))
     return {**report, "unchanged": unchanged, "variant": rt.variant, "seconds": round(time.perf_counter() - t0, 2)}
 
-
-def _same_sql(fixed: str | None, broken: str) -> bool:
-    return fixed is not None and fixed.strip().rstrip(";").strip() == broken.strip().rstrip(";").strip()

@@ -380,6 +380,11 @@ def ask(
             out_console.print(f"... {len(a.rows) - 20} more rows")
 
 
+# what `eval` prints of evaluate()'s report, as its last line (plus the fallback counts or the repair figures)
+REPORT_KEYS = ("n", "execution_accuracy", "valid_sql_rate", "unknown_name_rate", "exact_match_rate", "skipped",
+               "gold_errors", "failure_counts")
+
+
 @app.command("eval")
 def eval_cmd(
     artifact: Annotated[Path, typer.Argument(metavar="ARTIFACT", help="Artifact folder (RUN/export/artifact).")],
@@ -420,9 +425,7 @@ def eval_cmd(
                           f"through the repair prompt, {fixes['seconds']:.1f}s")
         out_console.print(f"execution accuracy {fixes['execution_accuracy']:.1%}, valid SQL "
                           f"{fixes['valid_sql_rate']:.1%}, {fixes['unchanged']} given back unchanged")
-        fix_keys = ("n", "execution_accuracy", "valid_sql_rate", "unknown_name_rate", "exact_match_rate", "skipped",
-                    "gold_errors", "failure_counts", "unchanged", "variant", "seconds")
-        sys.stdout.write(json.dumps({k: fixes[k] for k in fix_keys}) + "\n")
+        sys.stdout.write(json.dumps({k: fixes[k] for k in (*REPORT_KEYS, "unchanged", "variant", "seconds")}) + "\n")
         return
     with warnings.catch_warnings(record=True) as caught, \
             Runtime(artifact, variant=variant, ground=ground, beams=beams, consistency=consistency,
@@ -444,9 +447,7 @@ def eval_cmd(
     for f in report["failures"][:5]:
         out_console.print(f"  [dim]{f['why']}:[/dim] {escape(f['question'])} -> {escape(f['pred'] or '(none)')}",
                           highlight=False)
-    keys = ("n", "execution_accuracy", "valid_sql_rate", "unknown_name_rate", "exact_match_rate", "skipped",
-            "gold_errors", "failure_counts")
-    sys.stdout.write(json.dumps({**{k: report[k] for k in keys}, **counts, "variant": used,
+    sys.stdout.write(json.dumps({**{k: report[k] for k in REPORT_KEYS}, **counts, "variant": used,
                                  "seconds": seconds}) + "\n")
 
 

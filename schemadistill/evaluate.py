@@ -279,7 +279,7 @@ def gold_is_ordered(sql: str, dialect: str = "duckdb") -> bool:
 
 
 @functools.lru_cache(maxsize=4096)
-def _canonical(sql: str, dialect: str) -> str:
+def canonical_sql(sql: str, dialect: str) -> str:
     """The SQL up to formatting and identifier case: what exact match compares."""
     try:
         return parse_sql(sql, dialect).sql(dialect="duckdb", normalize=True)
@@ -332,7 +332,7 @@ def _judge(pred: str, gold: str, g: ExecResult, executor: Executor, schema: Sche
     flags = {"valid": False, "unknown": False, "exact": False, "correct": False}
     if not pred.strip():
         return flags, "invalid_sql", "empty prediction"
-    flags["exact"] = _canonical(pred, dialect) == _canonical(gold, dialect)
+    flags["exact"] = canonical_sql(pred, dialect) == canonical_sql(gold, dialect)
     # the same query as gold (up to formatting) returns the same rows: no need to run it again
     p = g if flags["exact"] else executor.run(pred, dialect)
     if not p.ok:
