@@ -64,6 +64,7 @@ from sqlglot.errors import SqlglotError
 
 from schemadistill.ages import is_age_column, stated_age
 from schemadistill.breakdowns import stated_breakdown
+from schemadistill.comparisons import stated_comparison
 from schemadistill.conjuncts import and_terms, bare_sql
 from schemadistill.grounding import (
     QUOTED_TEXT,
@@ -127,6 +128,7 @@ def unsupported(sql: str, question: str, index: ValueIndex | None = None, dialec
     issues += _unasked_aggregates(tree, question)
     issues += _uncounted(tree, question)
     issues += _repeated_tests(tree)
+    issues += _reversed_comparisons(tree, question, index.measures if index is not None else {})
     issues += [f"the SQL holds #{p.this.name}, a number slot the question fills with nothing"
                for p in tree.find_all(exp.PositionalColumn)]
     # a test written out in SQL's terms ("session_duration < 750") names a column of the index
@@ -239,15 +241,18 @@ def _constant_counts(tree: exp.Expr) -> list[str]:
 def _constant_shares(tree: exp.Expr) -> list[str]:
     """A share of rows whose condition every row of its group already decides: a yes/no column
     counted within groups of itself (``COUNT(CASE WHEN is_fraud = 1 ...) ... GROUP BY is_fraud``:
-    each group is 0 or 100%), ``SUM(is_fraud)`` under ``WHERE is_fraud = 0`` (always 0). The
-    small model writes these for "what percent of visits are suspicious" and "percentage of
-    sessions where is_fraud = 0". Narrow on purpose: the teacher itself asks some degenerate
+    each group is 0 or 100%), ``SUM(is_fraud)`` under ``WHERE is_fraud = 0`` (always 0), a
+    counted condition the WHERE already requires (always 100%). The small model writes these for
+    "what percent of visits are suspicious", "percentage of sessions where is_fraud = 0" and
+    "percentage of users under 71". Narrow on purpose: the teacher itself asks some degenerate
     shares ("the Safari share per browser", "the fraud rate of the non-fraudulent visits"), and
     those gold answers must pass."""
     issues = []
     for sel in tree.find_all(exp.Select):
         keys = {k.name.lower() for k in _group_keys(sel) if isinstance(k, exp.Column)}
         fixed = _where_fixed(sel, flags=True)
+        where = sel.args.get("where")
+        required = {bare_sql(c) for c in and_terms(where.this)} if where is not None else set()
         for agg in sel.find_all(exp.Count, exp.Sum, exp.CountIf, exp.Avg):
             if agg.find_ancestor(exp.Select) is not sel:
                 continue
@@ -259,6 +264,12 @@ def _constant_shares(tree: exp.Expr) -> list[str]:
             flags = {name for c in conds if (name := _number_column(c)) is not None}
             issues += [f"{agg.sql()} tests {col}, which the SQL groups by: every group's share is 0 or all"
                        for col in sorted(flags & keys)]
+            # the share's own condition AND-ed into the WHERE too: every row counted passes it
+            # ("percentage of users under 71" as ``COUNT_IF(age < 71) ... WHERE age < 71``); a
+            # count alone may repeat it (the teacher's "paying customers where there is a purchase")
+            if isinstance(agg, exp.Avg) or agg.find_ancestor(exp.Div, exp.Select) is not sel:
+                issues += [f"{agg.sql()} counts rows where {c.sql()}, which its WHERE already requires: always all"
+                           for c in conds if bare_sql(c) in required]
             if isinstance(agg, exp.Sum) and isinstance(agg.this, exp.Column) and agg.this.name.lower() in fixed:
                 issues.append(f"{agg.sql()} sums {agg.this.name}, which its WHERE fixes to one value")
     return issues
@@ -937,6 +948,7 @@ def _repeated_tests(tree: exp.Expr) -> list[str]:
             seen.add(key)
             if column is not None:
                 valued.add(column)
+        issues += _empty_ranges(and_terms(clause.this))
     for test in tree.find_all(exp.In):
         listed = [bare_sql(e) for e in test.expressions]
         if len(listed) != len(set(listed)):
@@ -945,6 +957,92 @@ def _repeated_tests(tree: exp.Expr) -> list[str]:
         low, high = b.args.get("low"), b.args.get("high")
         if low is not None and high is not None and bare_sql(low) == bare_sql(high):
             issues.append(f"{b.sql()} holds one value")
+    return issues
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T][\d:.]+)?$")
+_LOWER = {exp.GT: False, exp.GTE: True}  # op -> inclusive, for ``col op bound``
+_UPPER = {exp.LT: False, exp.LTE: True}
+_FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE}
+
+
+def _bound_value(node: exp.Expr) -> float | str | None:
+    """A number, or an ISO date or timestamp (``'2024-01-05'``, ``DATE '2024-01-05'``, a CAST of
+    one): what a range compares, in an order Python's comparison keeps; None for anything else."""
+    if isinstance(node, exp.Cast):
+        node = node.this
+    if not isinstance(node, exp.Literal):
+        return None
+    if not node.is_string:
+        return literal_number(node)
+    return node.this if _ISO_DATE.match(node.this) else None
+
+
+def _empty_ranges(terms: list[exp.Expr]) -> list[str]:
+    """AND-ed bounds of one column that no value meets (``d >= '2023-12-22' AND d < '2023-12-20'``,
+    ``x BETWEEN 9 AND 2``): the small model swaps or garbles a range's ends, and the empty
+    answer runs."""
+    lows: dict[str, list[tuple[float | str, bool, str]]] = {}
+    highs: dict[str, list[tuple[float | str, bool, str]]] = {}
+    for t in terms:
+        while isinstance(t, exp.Paren):
+            t = t.this
+        if isinstance(t, exp.Between) and isinstance(t.this, exp.Column):
+            pairs = [(exp.GTE, t.args.get("low")), (exp.LTE, t.args.get("high"))]
+            col = t.this
+        elif type(t) in _FLIPPED and isinstance(t.this, exp.Column):
+            pairs, col = [(type(t), t.expression)], t.this
+        elif type(t) in _FLIPPED and isinstance(t.expression, exp.Column):
+            pairs, col = [(_FLIPPED[type(t)], t.this)], t.expression
+        else:
+            continue
+        for op, bound in pairs:
+            value = _bound_value(bound) if bound is not None else None
+            if value is not None:
+                side = lows if op in _LOWER else highs
+                side.setdefault(col.name.lower(), []).append((value, {**_LOWER, **_UPPER}[op], t.sql()))
+    issues = []
+    for column, los in lows.items():
+        for lo, lo_in, lo_sql in los:
+            for hi, hi_in, hi_sql in highs.get(column, []):
+                if type(lo) is type(hi) and (lo > hi or (lo == hi and not (lo_in and hi_in))):  # type: ignore[operator]
+                    issues.append(f"no {column} passes both {lo_sql} and {hi_sql}" if lo_sql != hi_sql
+                                  else f"no {column} passes {lo_sql}")
+    return issues
+
+
+_UPWARD = (exp.GT, exp.GTE)
+_DOWNWARD = (exp.LT, exp.LTE)
+
+
+def _reversed_comparisons(tree: exp.Expr, question: str, measures: dict[str, tuple[str, str]]) -> list[str]:
+    """A number the question states once with a direction ("no less than 250", "under 71") that
+    the SQL compares the other way (``session_duration <= 250``): the small model turns an
+    operator and the answer runs. A CASE of several branches (buckets: "under 250 / 250 to 750")
+    and a number stated twice are left alone, and so is a test stated on a column's name or a
+    measure's phrase, which stated_forms' "compared otherwise" reads (one fault, one issue)."""
+    atoms = [a for a in question_atoms(question) if a.kind == "number" and a.number is not None and not a.percent]
+    once = {a.number for a in atoms if sum(b.number == a.number for b in atoms) == 1}
+    stated = [t.span for t in written_tests(question, {c.lower() for _, c in measures.values()})]
+    stated += [t.span for t in worded_tests(question, measures)]
+    issues = []
+    for a in atoms:
+        if a.number not in once or any(lo <= a.pos < hi for lo, hi in stated):
+            continue
+        op = stated_comparison(question, a.pos, a.stop)
+        if op not in (">", ">=", "<", "<="):
+            continue
+        up = op.startswith(">")
+        for node in tree.find_all(*_UPWARD, *_DOWNWARD):
+            col, lit, kind = node.this, node.expression, type(node)
+            if isinstance(col, exp.Literal):
+                col, lit, kind = lit, col, _FLIPPED[kind]
+            case = node.find_ancestor(exp.Case)
+            if not isinstance(col, exp.Column) or literal_number(lit) != a.number \
+                    or (case is not None and len(case.args.get("ifs") or []) > 1):
+                continue
+            if (kind in _UPWARD) != up:
+                issues.append(f"the question's {question[a.pos:a.stop].strip()} is {op}; the SQL tests {node.sql()}")
     return issues
 
 

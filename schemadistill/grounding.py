@@ -148,7 +148,7 @@ from schemadistill.measures import (
     stated_superlative,
 )
 from schemadistill.ordering import ground_key_sort, sort_rows_by, stated_key_sort
-from schemadistill.rates import place_counted_condition
+from schemadistill.rates import counted_conditions, place_counted_condition
 from schemadistill.schema.model import NUMERIC_TYPES, Column, NamedFilter, Schema, Table
 from schemadistill.spelling import Speller, is_english
 from schemadistill.spreads import fix_range, fix_spread, stated_range, stated_spread
@@ -1107,6 +1107,9 @@ def _ground_age(tree: exp.Select, schema: Schema, test: AgeTest) -> str | None:
              and _references(node, table.qualified_name, col.name) and is_where_conjunct(outer_paren(node))]
     if _intervals(found) == _intervals([test.condition(exp.column(col.name))]):
         return None
+    if not found and any(bare_sql(test.condition(exp.column(col.name))) in counted_conditions(sel)
+                         for sel in tree.find_all(exp.Select)):
+        return None  # "the percentage of users where the age is under 71": the rate counts it, no WHERE
     if found:
         sel = found[0].find_ancestor(exp.Select)
         if not isinstance(sel, exp.Select):

@@ -366,10 +366,39 @@ def stated_measures(question: str, phrases: dict[str, tuple[str, str]]) -> list[
             after = toks[j + used] if j + used < len(toks) else ""
             if after not in _COMPARED:  # "with an average duration above 500" is a condition
                 out += [(f, *ref) for f in funcs if (f, *ref) not in out]
-            i = j + used
+                i = _listed_superlatives(toks, j + used, phrases, longest, out)
+            else:
+                i = j + used
         else:
             i += 1
     return out
+
+
+# a superlative listed after a named aggregate is one too: "the average age, the lowest age and
+# the largest age" asks for AVG, MIN and MAX (alone, "the highest age" may rank rows instead)
+_LISTED_SUPERLATIVES = {"highest": "MAX", "largest": "MAX", "biggest": "MAX", "greatest": "MAX", "longest": "MAX",
+                        "lowest": "MIN", "smallest": "MIN", "shortest": "MIN", "least": "MIN"}
+
+
+def _listed_superlatives(toks: list[str], i: int, phrases: dict[str, tuple[str, str]], longest: int,
+                         out: list[tuple[str, str, str]]) -> int:
+    """Read "(and) the largest age ..." from ``toks[i]`` on into ``out``; where the list ends."""
+    while True:
+        j = i + (i < len(toks) and toks[i] in ("and", "or"))
+        while j < len(toks) and toks[j] in _FILLER:
+            j += 1
+        if j >= len(toks) or toks[j] not in _LISTED_SUPERLATIVES:
+            return i
+        k = j + 1
+        while k < len(toks) and toks[k] in _FILLER:
+            k += 1
+        ref, used = phrase_at(toks, k, phrases, longest)
+        after = toks[k + used] if ref is not None and k + used < len(toks) else ""
+        if ref is None or after in _COMPARED:
+            return i
+        if (_LISTED_SUPERLATIVES[toks[j]], *ref) not in out:
+            out.append((_LISTED_SUPERLATIVES[toks[j]], *ref))
+        i = k + used
 
 
 # superlatives that rank rows by a measure: "the session with the highest income", "the least user age"

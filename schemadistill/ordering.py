@@ -78,9 +78,23 @@ def stated_direction(question: str) -> str | None:
         return "DESC" if said == {"descending"} else "ASC"
     text = _NOT_A_RANKING.sub(" ", question)
     desc, asc = bool(_DESC_WORDS.search(text)), bool(_ASC_WORDS.search(text))
+    if not desc and not asc:  # no superlative: a verb of place or a count of ends says it
+        ends = {m["way"].lower() for m in _END_COUNT.finditer(text)}
+        ends |= {"last" if m["way"].lower() in ("leads", "tops") else "first" for m in _RANK_VERB.finditer(text)}
+        desc, asc = "last" in ends, "first" in ends
     if desc == asc:
         return None
     return "DESC" if desc else "ASC"
+
+
+# Words of an end, read only where no superlative ranks (session 31, read from k30x's misses):
+# "the last five users by user ID" is ``user_id DESC``, "the first 3 sessions" ``ASC``; "the
+# last 3 months" is a period, not a ranking. "The browser that leads on the Safari share" is
+# ``DESC``, "that trails on" ``ASC`` (a verb after "that/which/who": "leads" may be a table).
+_END_COUNT = re.compile(r"\b(?P<way>first|last)\s+(?:\d+|two|three|four|five|six|seven|eight|nine|ten|twenty|fifty|"
+                        r"hundred|few|several)\b(?!\s+(?:calendar\s+|full\s+|whole\s+)?(?:days?|weeks?|months?|"
+                        r"quarters?|years?|hours?|minutes?|seconds?)\b)", re.IGNORECASE)
+_RANK_VERB = re.compile(r"\b(?:that|which|who)\s+(?:[a-z][\w-]*\s+){0,3}?(?P<way>leads|tops|trails)\b", re.IGNORECASE)
 
 
 # "sorted by browser", "ordered by country of residence", "in OS order", "(sorted by device OS)"

@@ -46,19 +46,25 @@ def _conditions(node: exp.Expr) -> list[exp.Expr]:
     return found
 
 
+def counted_conditions(sel: exp.Select) -> set[str]:
+    """The conditions (``bare_sql``) that a rate of ``sel``'s projections counts: the one condition
+    of a division's numerator that its denominator does not hold."""
+    counted: set[str] = set()
+    for proj in sel.expressions:
+        for div in proj.find_all(exp.Div):
+            above, below = _conditions(div.this), _conditions(div.expression)
+            if len(above) == 1 and not below:
+                counted.add(bare_sql(above[0]))
+    return counted
+
+
 def self_filtering(tree: exp.Expr) -> list[tuple[exp.Select, exp.Expr]]:
     """(SELECT, WHERE condition) for each condition that makes a rate of that SELECT 100%."""
     found: list[tuple[exp.Select, exp.Expr]] = []
     for sel in tree.find_all(exp.Select):
-        where = sel.args.get("where")
-        if where is None:
+        if sel.args.get("where") is None:
             continue
-        counted: set[str] = set()
-        for proj in sel.expressions:
-            for div in proj.find_all(exp.Div):
-                above, below = _conditions(div.this), _conditions(div.expression)
-                if len(above) == 1 and not below:
-                    counted.add(bare_sql(above[0]))
+        counted = counted_conditions(sel)
         found += [(sel, c) for c in where_conjuncts(sel) if counted and bare_sql(c) in counted]
     return found
 

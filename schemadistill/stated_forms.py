@@ -447,9 +447,9 @@ def _day_direction_issues(tree: exp.Expr, question: str) -> list[str]:
 
 
 # an absence asked for: "users that never had a session", "customers without any visit", "with no
-# purchase at all" (not "never more than", a bound)
+# purchase at all", "buyers that are missing from site visits" (not "never more than", a bound)
 _NEVER = re.compile(r"\b(?:never\s+(?!more\b|less\b|over\b|under\b|above\b|below\b|exceed)|without\s+(?:any|a|an)\b|"
-                    r"no\s+\w+(?:\s+\w+)?\s+at\s+all\b)", re.IGNORECASE)
+                    r"no\s+\w+(?:\s+\w+)?\s+at\s+all\b|(?:missing|absent)\s+from\b)", re.IGNORECASE)
 
 
 def _never_issues(tree: exp.Expr, question: str) -> list[str]:

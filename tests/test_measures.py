@@ -51,6 +51,12 @@ def test_measure_words_are_the_lexicons(phrases: dict[str, tuple[str, str]]) -> 
     ("The aggregate age and the mean age of users in France", [("SUM", U, "age"), ("AVG", U, "age")]),
     ("Overall session duration and combined revenue by browser",
      [("SUM", S, "session_duration"), ("SUM", S, "revenue")]),
+    # a superlative listed after a named aggregate is one too; alone it may rank rows instead
+    ("For active users, the average age, the lowest age and the largest age",
+     [("AVG", U, "age"), ("MIN", U, "age"), ("MAX", U, "age")]),
+    ("What is the average age and the biggest age of customers, by country?", [("AVG", U, "age"), ("MAX", U, "age")]),
+    ("The average revenue and the highest revenue above 100", [("AVG", S, "revenue")]),  # a condition
+    ("The user with the highest age", []),
 ])
 def test_stated_measures(phrases: dict[str, tuple[str, str]], question: str,
                          expected: list[tuple[str, str, str]]) -> None:

@@ -29,10 +29,23 @@ def test_stated_sort(question: str, want: str | None) -> None:
     ("Top user per country ranked by age ascending (ties included)", "ASC"),
     ("Bottom three browsers, descending", "DESC"),
     ("top 3 by revenue, bottom 3 by age", None), ("ascending by age, then descending by revenue", None),
+    # no superlative: a count of ends, or a verb of place after "that/which/who"
+    ("the last five users by user ID", "DESC"), ("the first 3 sessions", "ASC"), ("sessions in the last 3 months", None),
+    ("the first 5 users with the highest age", "DESC"), ("the browser that leads on the Safari share", "DESC"),
+    ("the OS which trails on revenue", "ASC"), ("How many leads came in the last 2 weeks?", None),
 ])
 def test_stated_direction(question: str, want: str | None) -> None:
     """A way said outright ("ascending") wins over "top", which names the ranks kept."""
     assert stated_direction(question) == want
+
+def test_a_ranked_listing_turns_the_way_its_words_rank() -> None:
+    """"The last five users by user ID" is user_id DESC; "the OS that leads on" keeps one row sorted DESC."""
+    out, changes = ground_literals("SELECT user_id, age FROM u ORDER BY user_id LIMIT 5", "Show the last five users by user ID")
+    assert out == "SELECT user_id, age FROM u ORDER BY user_id DESC LIMIT 5" and len(changes) == 1
+    sql = "SELECT os, SUM(revenue) AS total FROM s GROUP BY os ORDER BY total ASC, os LIMIT 1"
+    assert ground_literals(sql, "Find the OS that leads on revenue, and its value.")[0].endswith("ORDER BY total DESC, os LIMIT 1")
+    assert ground_literals(sql, "Find the OS that trails on revenue, and its value.") == (sql, [])
+
 
 def test_a_sorted_breakdown_gets_its_order_and_every_group() -> None:
     sql = "SELECT os, SUM(revenue) AS total FROM s GROUP BY os LIMIT 1"
