@@ -69,7 +69,7 @@ from sqlglot.errors import SqlglotError
 from schemadistill.answer_shape import drop_unasked_limit, ground_count, ground_one_row, show_group_keys
 from schemadistill.comparisons import stated_comparison
 from schemadistill.conjuncts import bare_sql, is_where_conjunct, outer_paren, remove_conjunct
-from schemadistill.ordering import default_nulls_first, drop_unasked_rank, ground_sort, stated_direction
+from schemadistill.ordering import by_superlative, default_nulls_first, drop_unasked_rank, ground_sort, stated_direction
 from schemadistill.rates import drop_self_filtering
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
@@ -1097,10 +1097,17 @@ def _ground_direction(tree: exp.Expr, question: str, dialect: str) -> list[str]:
     if not isinstance(tree, exp.Select) or tree.args.get("limit") is None:
         return []
     order = tree.args.get("order")
-    want = stated_direction(question)
-    if want is None or order is None or not order.expressions or not isinstance(order.expressions[0], exp.Ordered):
+    if order is None or not order.expressions or not isinstance(order.expressions[0], exp.Ordered):
         return []
     first = order.expressions[0]
+    aggregated = {p.alias.lower() for p in tree.expressions if isinstance(p, exp.Alias) and p.find(exp.AggFunc)}
+    plain = first.this.find(exp.AggFunc) is None and not (
+        isinstance(first.this, exp.Column) and first.this.name.lower() in aggregated)
+    # "the top ten users by lowest age" ranks a column ASC whatever "top" says; over an aggregate
+    # the superlative may name it instead ("rank countries by the lowest age, the top one": MIN DESC)
+    want = (by_superlative(question) if plain else None) or stated_direction(question)
+    if want is None:
+        return []
     desc = bool(first.args.get("desc"))
     if desc == (want == "DESC"):
         return []

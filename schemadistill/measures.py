@@ -402,8 +402,10 @@ def _listed_superlatives(toks: list[str], i: int, phrases: dict[str, tuple[str, 
 
 
 # superlatives that rank rows by a measure: "the session with the highest income", "the least user age"
+# ("the site visit with the maximum duration": a listing sorted by it, where no aggregate is written)
 _SUPERLATIVES = {"highest": "DESC", "largest": "DESC", "greatest": "DESC", "biggest": "DESC", "longest": "DESC",
-                 "most": "DESC", "lowest": "ASC", "smallest": "ASC", "least": "ASC", "shortest": "ASC"}
+                 "most": "DESC", "maximum": "DESC", "lowest": "ASC", "smallest": "ASC", "least": "ASC",
+                 "shortest": "ASC", "minimum": "ASC"}
 _RANK_FILLER = frozenset({"the", "a", "an", "their", "its", "one", "two", "three", "four", "five", "ten"})
 
 

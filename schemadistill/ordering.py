@@ -77,6 +77,9 @@ def stated_direction(question: str) -> str | None:
     if len(said) == 1:
         return "DESC" if said == {"descending"} else "ASC"
     text = _NOT_A_RANKING.sub(" ", question)
+    of_aggregate = {_way(m["sup"]) for m in _SUPERLATIVE_OF_AGGREGATE.finditer(text)}
+    if len(of_aggregate) == 1:  # "the lowest maximum revenue": the first word ranks, the second aggregates
+        return of_aggregate.pop()
     desc, asc = bool(_DESC_WORDS.search(text)), bool(_ASC_WORDS.search(text))
     if not desc and not asc:  # no superlative: a verb of place or a count of ends says it
         ends = {m["way"].lower() for m in _END_COUNT.finditer(text)}
@@ -85,6 +88,17 @@ def stated_direction(question: str) -> str | None:
     if desc == asc:
         return None
     return "DESC" if desc else "ASC"
+
+
+# a superlative right before an aggregate's word: "which OS has the lowest maximum revenue" ranks
+# ascending, "the minimum average age" too (session 31, read from k31's misses)
+_SUPERLATIVE_OF_AGGREGATE = re.compile(r"\b(?P<sup>highest|largest|biggest|greatest|most|lowest|smallest|least|fewest|"
+                                       r"minimum|maximum)\s+(?:maximum|minimum|max|min|average|avg|mean|median|total|"
+                                       r"sum|count|number)\b", re.IGNORECASE)
+
+
+def _way(superlative: str) -> str:
+    return "DESC" if _DESC_WORDS.match(superlative) else "ASC"
 
 
 # Words of an end, read only where no superlative ranks (session 31, read from k30x's misses):
@@ -242,7 +256,8 @@ def sort_rows_by(tree: exp.Expr, column: str, want: str, dialect: str = "duckdb"
     """"the session with the highest income" as ``ORDER BY session_id DESC LIMIT 1``: a listing
     of rows (no GROUP BY, no aggregate) cut by a LIMIT and sorted by another column than the
     measure the question ranks by is sorted by that measure (``column`` of a table the query
-    reads, unqualified or qualified as it is projected), the old key breaking ties."""
+    reads, unqualified or qualified as it is projected), the old key breaking ties where it was
+    the only one."""
     if not isinstance(tree, exp.Select) or tree.args.get("group") or tree.args.get("limit") is None \
             or any(e.find(exp.AggFunc, exp.Window) for e in tree.expressions):
         return []
@@ -258,10 +273,12 @@ def sort_rows_by(tree: exp.Expr, column: str, want: str, dialect: str = "duckdb"
     key = shown[0].copy() if shown else exp.column(column)
     desc = want == "DESC"
     old = order.sql(dialect=dialect).strip()
-    tie = exp.Ordered(this=first.this.copy(), nulls_first=default_nulls_first(dialect, False))
+    # the old key breaks ties where it was the only one; else the model's own tie-breaker does
+    # ("ORDER BY revenue DESC, session_id" for "the visit with the maximum duration")
+    ties = [o.copy() for o in order.expressions[1:]] or [
+        exp.Ordered(this=first.this.copy(), nulls_first=default_nulls_first(dialect, False))]
     tree.set("order", exp.Order(expressions=[
-        exp.Ordered(this=key, desc=True if desc else None, nulls_first=default_nulls_first(dialect, desc)),
-        tie, *(o.copy() for o in order.expressions[1:])]))
+        exp.Ordered(this=key, desc=True if desc else None, nulls_first=default_nulls_first(dialect, desc)), *ties]))
     return [f"order by {key.sql()} {want}, then {first.this.sql()} (was {old}: the question ranks by {column})"]
 
 

@@ -33,6 +33,8 @@ def test_stated_sort(question: str, want: str | None) -> None:
     ("the last five users by user ID", "DESC"), ("the first 3 sessions", "ASC"), ("sessions in the last 3 months", None),
     ("the first 5 users with the highest age", "DESC"), ("the browser that leads on the Safari share", "DESC"),
     ("the OS which trails on revenue", "ASC"), ("How many leads came in the last 2 weeks?", None),
+    # a superlative of an aggregate: the first word ranks
+    ("Which OS has the lowest maximum revenue?", "ASC"), ("the browser with the highest minimum age", "DESC"),
 ])
 def test_stated_direction(question: str, want: str | None) -> None:
     """A way said outright ("ascending") wins over "top", which names the ranks kept."""
