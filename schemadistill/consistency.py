@@ -965,9 +965,9 @@ def _repeated_tests(tree: exp.Expr) -> list[str]:
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T][\d:.]+)?$")
-_LOWER = {exp.GT: False, exp.GTE: True}  # op -> inclusive, for ``col op bound``
-_UPPER = {exp.LT: False, exp.LTE: True}
-_FLIPPED = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE}
+_LOWER: dict[type[exp.Expr], bool] = {exp.GT: False, exp.GTE: True}  # op -> inclusive, for ``col op bound``
+_UPPER: dict[type[exp.Expr], bool] = {exp.LT: False, exp.LTE: True}
+_FLIPPED: dict[type[exp.Expr], type[exp.Expr]] = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE}
 
 
 def _bound_value(node: exp.Expr) -> float | str | None:
@@ -991,6 +991,7 @@ def _empty_ranges(terms: list[exp.Expr]) -> list[str]:
     for t in terms:
         while isinstance(t, exp.Paren):
             t = t.this
+        pairs: list[tuple[type[exp.Expr], exp.Expr | None]]
         if isinstance(t, exp.Between) and isinstance(t.this, exp.Column):
             pairs = [(exp.GTE, t.args.get("low")), (exp.LTE, t.args.get("high"))]
             col = t.this
@@ -1039,7 +1040,8 @@ def _reversed_comparisons(tree: exp.Expr, question: str, columns: set[str],
             continue
         up = op.startswith(">")
         for node in tree.find_all(*_UPWARD, *_DOWNWARD):
-            col, lit, kind = node.this, node.expression, type(node)
+            kind: type[exp.Expr] = type(node)
+            col, lit = node.this, node.expression
             if isinstance(col, exp.Literal):
                 col, lit, kind = lit, col, _FLIPPED[kind]
             case = node.find_ancestor(exp.Case)

@@ -69,7 +69,13 @@ from sqlglot.errors import SqlglotError
 from schemadistill.answer_shape import drop_unasked_limit, ground_count, ground_one_row, show_group_keys
 from schemadistill.comparisons import stated_comparison
 from schemadistill.conjuncts import bare_sql, is_where_conjunct, outer_paren, remove_conjunct
-from schemadistill.ordering import by_superlative, default_nulls_first, drop_unasked_rank, ground_sort, stated_direction
+from schemadistill.ordering import (
+    by_superlative,
+    default_nulls_first,
+    drop_unasked_rank,
+    ground_sort,
+    stated_direction,
+)
 from schemadistill.rates import drop_self_filtering
 
 _MONTHS = {name.lower(): i for i, name in enumerate(calendar.month_name) if name}
