@@ -1027,6 +1027,18 @@ def _reversed_comparisons(tree: exp.Expr, question: str, columns: set[str],
     operator and the answer runs. A CASE of several branches (buckets: "under 250 / 250 to 750")
     and a number stated twice are left alone, and so is a test stated on a column's name or a
     measure's phrase, which stated_forms' "compared otherwise" reads (one fault, one issue)."""
+    compared: list[tuple[float, bool, exp.Expr]] = []  # (number, compared upward, node): read once
+    for node in tree.find_all(*_UPWARD, *_DOWNWARD):
+        kind: type[exp.Expr] = type(node)
+        col, lit = node.this, node.expression
+        if isinstance(col, exp.Literal):
+            col, lit, kind = lit, col, _FLIPPED[kind]
+        case = node.find_ancestor(exp.Case)
+        number = literal_number(lit)
+        if isinstance(col, exp.Column) and number is not None and (case is None or len(case.args.get("ifs") or []) < 2):
+            compared.append((number, kind in _UPWARD, node))
+    if not compared:
+        return []
     atoms = [a for a in question_atoms(question) if a.kind == "number" and a.number is not None and not a.percent]
     once = {a.number for a in atoms if sum(b.number == a.number for b in atoms) == 1}
     stated = [t.span for t in written_tests(question, columns)]
@@ -1038,18 +1050,8 @@ def _reversed_comparisons(tree: exp.Expr, question: str, columns: set[str],
         op = stated_comparison(question, a.pos, a.stop)
         if op not in (">", ">=", "<", "<="):
             continue
-        up = op.startswith(">")
-        for node in tree.find_all(*_UPWARD, *_DOWNWARD):
-            kind: type[exp.Expr] = type(node)
-            col, lit = node.this, node.expression
-            if isinstance(col, exp.Literal):
-                col, lit, kind = lit, col, _FLIPPED[kind]
-            case = node.find_ancestor(exp.Case)
-            if not isinstance(col, exp.Column) or literal_number(lit) != a.number \
-                    or (case is not None and len(case.args.get("ifs") or []) > 1):
-                continue
-            if (kind in _UPWARD) != up:
-                issues.append(f"the question's {question[a.pos:a.stop].strip()} is {op}; the SQL tests {node.sql()}")
+        issues += [f"the question's {question[a.pos:a.stop].strip()} is {op}; the SQL tests {node.sql()}"
+                   for number, upward, node in compared if number == a.number and upward != op.startswith(">")]
     return issues
 
 
